@@ -1,0 +1,349 @@
+//! Checks across files that serde cannot express: references, rule targets,
+//! uniqueness, and the index pointing at real files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::error::SpecError;
+use crate::load::line_of;
+use crate::model::{
+    Code, CodeKind, Completeness, EnumDef, EntryStatus, Field, FieldType, InterfaceFile, Required,
+};
+use crate::{LoadedFile, Spec};
+
+pub(crate) fn check(spec: &Spec, errors: &mut Vec<SpecError>) {
+    let enums = check_enums(spec, errors);
+    let mut keys: BTreeMap<(crate::model::Family, String), &Path> = BTreeMap::new();
+    for file in &spec.interfaces {
+        check_interface(file, &enums, errors);
+        let iface = &file.value;
+        let key = iface
+            .service_name
+            .clone()
+            .or_else(|| iface.url_path.clone())
+            .unwrap_or_default();
+        if let Some(other) = keys.insert((iface.document.family(), key.clone()), &file.path) {
+            errors.push(SpecError::new(
+                &file.path,
+                None,
+                format!(
+                    "`{key}` is already specified in {} (one spec per service_name per wire family; \
+                     point the other document's index entry at that file)",
+                    other.display()
+                ),
+            ));
+        }
+    }
+    check_indexes(spec, errors);
+}
+
+fn check_enums<'a>(spec: &'a Spec, errors: &mut Vec<SpecError>) -> BTreeMap<&'a str, &'a EnumDef> {
+    let mut all = BTreeMap::new();
+    for file in &spec.definitions {
+        for (name, def) in &file.value.enums {
+            let err = |reason: String| SpecError::new(&file.path, None, format!("enum {name}: {reason}"));
+            if all.insert(name.as_str(), def).is_some() {
+                errors.push(err("defined twice".into()));
+            }
+            if !is_snake(name) {
+                errors.push(err("name must be snake_case".into()));
+            }
+            let mut names = BTreeSet::new();
+            let mut codes = BTreeSet::new();
+            for variant in &def.variants {
+                if !names.insert(&variant.name) || !is_snake(&variant.name) {
+                    errors.push(err(format!(
+                        "variant name `{}` is repeated or not snake_case",
+                        variant.name
+                    )));
+                }
+                if variant.name == "unknown" {
+                    errors.push(err("`unknown` is reserved for unrecognised codes".into()));
+                }
+                if !codes.insert(&variant.code) {
+                    errors.push(err(format!("code {} is repeated", variant.code)));
+                }
+                let kind_ok = matches!(
+                    (&variant.code, def.codes),
+                    (Code::Int(_), CodeKind::Integer) | (Code::Str(_), CodeKind::String)
+                );
+                if !kind_ok {
+                    errors.push(err(format!(
+                        "code {} does not match `codes = {:?}`",
+                        variant.code, def.codes
+                    )));
+                }
+            }
+            if def.variants.is_empty() {
+                errors.push(err("has no variants".into()));
+            }
+        }
+    }
+    all
+}
+
+/// Where a table of fields lives, for messages.
+struct Table<'a> {
+    what: String,
+    fields: &'a [Field],
+    together: &'a [Vec<String>],
+    at_least_one: &'a [Vec<String>],
+}
+
+fn check_interface(
+    file: &LoadedFile<InterfaceFile>,
+    enums: &BTreeMap<&str, &EnumDef>,
+    errors: &mut Vec<SpecError>,
+) {
+    let iface = &file.value;
+    let path = &file.path;
+    let at = |line: Option<usize>, reason: String| SpecError::new(path, line, reason);
+
+    let dir_ok = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|d| d == iface.document.dir());
+    if !dir_ok {
+        errors.push(at(None, format!("document `{}` must live in protocol-spec/{}/", iface.document.dir(), iface.document.dir())));
+    }
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    if !stem.starts_with(&format!("{}_", iface.section)) {
+        errors.push(at(None, format!("file name must start with the section: `{}_...`", iface.section)));
+    }
+    if iface.service_name.is_none() && iface.url_path.is_none() {
+        errors.push(at(None, "an interface needs a service_name or a url_path".into()));
+    }
+    if iface.status == Completeness::Partial && iface.missing.is_empty() {
+        errors.push(at(None, "a partial spec must say what is `missing`".into()));
+    }
+    if iface.roles.is_empty() {
+        errors.push(at(None, "no roles: an interface needs at least its request".into()));
+    }
+
+    let mut tables = Vec::new();
+    for (name, role) in &iface.roles {
+        tables.push(Table {
+            what: format!("role {}", name.as_str()),
+            fields: &role.fields,
+            together: &role.together,
+            at_least_one: &role.at_least_one,
+        });
+        for example in &role.examples {
+            if example.broken.is_some() != example.corrected.is_some() {
+                errors.push(at(None, format!("role {}: a broken example needs both `broken` and `corrected`", name.as_str())));
+            }
+        }
+        let service_fields = role.fields.iter().filter(|f| f.ty == FieldType::ServiceName).count();
+        if service_fields > 1 {
+            errors.push(at(None, format!("role {}: service_name listed twice", name.as_str())));
+        }
+        if service_fields == 1 && iface.service_name.is_none() {
+            errors.push(at(None, format!("role {}: has a service_name field but the interface has no service_name", name.as_str())));
+        }
+    }
+    for (name, object) in &iface.objects {
+        if !is_pascal(name) {
+            errors.push(at(None, format!("object `{name}`: name must be PascalCase")));
+        }
+        tables.push(Table {
+            what: format!("object {name}"),
+            fields: &object.fields,
+            together: &object.together,
+            at_least_one: &object.at_least_one,
+        });
+    }
+
+    let mut used_objects = BTreeSet::new();
+    for table in &tables {
+        let mut seen = BTreeSet::new();
+        for field in table.fields {
+            let line = Some(line_of(&file.text, field.name.span().start));
+            let name = field.name.get_ref();
+            let err = |reason: String| at(line, format!("{} field `{name}`: {reason}", table.what));
+            if !seen.insert(name.as_str()) {
+                errors.push(err("listed twice".into()));
+            }
+            check_field_shape(field, enums, &iface.objects, &mut used_objects, &err, errors);
+            match &field.required {
+                Required::When(rule) => {
+                    let target = table.fields.iter().find(|f| f.name.get_ref() == &rule.when);
+                    match target {
+                        None => errors.push(err(format!("rule refers to `{}`, not a field of this table", rule.when))),
+                        Some(target) => check_rule_codes(target, rule, enums, &err, errors),
+                    }
+                    if rule.is_in.is_some() == rule.not_in.is_some() {
+                        errors.push(err("a `when` rule needs exactly one of `in` and `not_in`".into()));
+                    }
+                    if field.fixed.is_some() {
+                        errors.push(err("a fixed field cannot have a conditional rule".into()));
+                    }
+                }
+                Required::WhenPresent(rule) => {
+                    for name in &rule.when_present {
+                        if !table.fields.iter().any(|f| f.name.get_ref() == name) {
+                            errors.push(err(format!("rule refers to `{name}`, not a field of this table")));
+                        }
+                    }
+                    if rule.when_present.is_empty() {
+                        errors.push(err("`when_present` needs at least one field".into()));
+                    }
+                }
+                Required::External(rule) if rule.external.trim().is_empty() => {
+                    errors.push(err("an external rule needs its condition as text".into()));
+                }
+                _ => {}
+            }
+        }
+        for group in table.together.iter().chain(table.at_least_one) {
+            for name in group {
+                if !table.fields.iter().any(|f| f.name.get_ref() == name) {
+                    errors.push(at(None, format!("{}: group names `{name}`, not a field of this table", table.what)));
+                }
+            }
+            if group.len() < 2 {
+                errors.push(at(None, format!("{}: a field group needs at least two fields", table.what)));
+            }
+        }
+    }
+    for name in iface.objects.keys() {
+        if !used_objects.contains(name.as_str()) {
+            errors.push(at(None, format!("object `{name}` is never used")));
+        }
+    }
+}
+
+fn check_field_shape<'a>(
+    field: &'a Field,
+    enums: &BTreeMap<&str, &EnumDef>,
+    objects: &BTreeMap<String, crate::model::Object>,
+    used_objects: &mut BTreeSet<&'a str>,
+    err: &dyn Fn(String) -> SpecError,
+    errors: &mut Vec<SpecError>,
+) {
+    let is_enum = field.ty == FieldType::Enum;
+    let is_nested = matches!(field.ty, FieldType::Object | FieldType::Array);
+    match (&field.enum_ref, is_enum) {
+        (None, true) => errors.push(err("`type = \"enum\"` needs `enum = \"...\"`".into())),
+        (Some(_), false) => errors.push(err("`enum` is only for `type = \"enum\"`".into())),
+        (Some(name), true) => {
+            if !enums.contains_key(name.get_ref().as_str()) {
+                errors.push(err(format!("unknown enum `{}` (define it in protocol-spec/definitions/)", name.get_ref())));
+            }
+        }
+        (None, false) => {}
+    }
+    if field.wire.is_some() && !is_enum {
+        errors.push(err("`wire` is only for enums".into()));
+    }
+    match (&field.object, is_nested) {
+        (None, true) => errors.push(err("object and array fields need `object = \"TypeName\"`".into())),
+        (Some(_), false) => errors.push(err("`object` is only for `type = \"object\"` or `\"array\"`".into())),
+        (Some(name), true) => {
+            if objects.contains_key(name.get_ref()) {
+                used_objects.insert(name.get_ref().as_str());
+            } else {
+                errors.push(err(format!("unknown object `{}` (define it under [objects.{}])", name.get_ref(), name.get_ref())));
+            }
+        }
+        (None, false) => {}
+    }
+    if field.max_len.is_some() && is_nested {
+        errors.push(err("object and array fields take no max_len (their fields do)".into()));
+    }
+    if field.max_len == Some(0) {
+        errors.push(err("max_len 0 allows nothing".into()));
+    }
+    if field.fixed.is_some() && !matches!(field.ty, FieldType::String | FieldType::Enum) {
+        errors.push(err("`fixed` is only for string and enum fields".into()));
+    }
+    if field.ty == FieldType::ServiceName && field.max_len.is_some_and(|m| m < 8) {
+        // The documents print 8 for service_name in places where "nolicence_in_park"
+        // (17 characters) must fit; a limit below any service name is a table typo.
+        errors.push(err("service_name max_len below 8 cannot hold service names".into()));
+    }
+}
+
+fn check_rule_codes(
+    target: &Field,
+    rule: &crate::model::WhenRule,
+    enums: &BTreeMap<&str, &EnumDef>,
+    err: &dyn Fn(String) -> SpecError,
+    errors: &mut Vec<SpecError>,
+) {
+    let codes = rule.is_in.iter().chain(&rule.not_in).flatten();
+    let expected_kind = match target.ty {
+        FieldType::Integer => Some(CodeKind::Integer),
+        FieldType::String => Some(CodeKind::String),
+        FieldType::Enum => target
+            .enum_ref
+            .as_ref()
+            .and_then(|name| enums.get(name.get_ref().as_str()))
+            .map(|def| def.codes),
+        _ => None,
+    };
+    let Some(kind) = expected_kind else {
+        errors.push(err(format!(
+            "rules can look at integer, string and enum fields; `{}` is {:?}",
+            target.name.get_ref(),
+            target.ty
+        )));
+        return;
+    };
+    for code in codes {
+        let ok = matches!((code, kind), (Code::Int(_), CodeKind::Integer) | (Code::Str(_), CodeKind::String));
+        if !ok {
+            errors.push(err(format!("code {code} does not fit `{}` ({kind:?} codes)", target.name.get_ref())));
+        }
+    }
+}
+
+fn check_indexes(spec: &Spec, errors: &mut Vec<SpecError>) {
+    let mut seen_docs = BTreeSet::new();
+    for file in &spec.indexes {
+        let index = &file.value;
+        if !seen_docs.insert(index.document) {
+            errors.push(SpecError::new(&file.path, None, "a second index for the same document"));
+        }
+        for entry in &index.entries {
+            let err = |reason: String| {
+                SpecError::new(&file.path, None, format!("entry {} {}: {reason}", entry.section, entry.title))
+            };
+            let wants_spec = matches!(entry.status, EntryStatus::Specified | EntryStatus::Partial);
+            match (&entry.spec, wants_spec) {
+                (None, true) => errors.push(err("specified and partial entries need `spec`".into())),
+                (Some(_), false) => errors.push(err("only specified and partial entries have a `spec`".into())),
+                (Some(spec_path), true) => {
+                    match spec.interfaces.iter().find(|i| i.path == Path::new(spec_path)) {
+                        None => errors.push(err(format!("spec file `{spec_path}` does not exist"))),
+                        Some(target) => {
+                            let complete = target.value.status == Completeness::Complete;
+                            if complete != (entry.status == EntryStatus::Specified) {
+                                errors.push(err(format!(
+                                    "status `{:?}` disagrees with {} (status {:?})",
+                                    entry.status, spec_path, target.value.status
+                                )));
+                            }
+                        }
+                    }
+                }
+                (None, false) => {}
+            }
+            if !wants_spec && entry.status != EntryStatus::NotAnInterface && entry.reason.is_none() {
+                errors.push(err("say why in `reason`".into()));
+            }
+            if entry.status == EntryStatus::Partial && entry.reason.is_none() {
+                errors.push(err("a partial entry needs a `reason`".into()));
+            }
+        }
+    }
+}
+
+fn is_snake(s: &str) -> bool {
+    !s.is_empty()
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn is_pascal(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_uppercase()) && s.chars().all(|c| c.is_ascii_alphanumeric())
+}

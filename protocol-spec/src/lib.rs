@@ -1,0 +1,78 @@
+//! The Bolink protocol spec: one TOML file per interface, shared enum
+//! definitions, and an index of each document's table of contents.
+//!
+//! This crate reads and checks the spec; `cargo xtask codegen` turns it into
+//! Rust types and tests read its examples. The format is defined in
+//! `protocol-spec/README.md`.
+//!
+//! ```no_run
+//! let spec = bolink_spec::Spec::load(bolink_spec::default_root()).unwrap();
+//! for file in &spec.interfaces {
+//!     println!("{} {}", file.value.section, file.value.title);
+//! }
+//! ```
+
+#![deny(missing_docs)]
+
+mod check;
+mod error;
+mod load;
+pub mod model;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{SpecError, SpecErrors};
+use model::{DefinitionsFile, EnumDef, IndexFile, InterfaceFile};
+
+/// A parsed file with its path (relative to the spec root) and text.
+#[derive(Debug, Clone)]
+pub struct LoadedFile<T> {
+    /// Path relative to the spec root, e.g. `sdk/3.1_query_price.toml`.
+    pub path: PathBuf,
+    /// The file's text, kept for line numbers.
+    pub text: String,
+    /// The parsed content.
+    pub value: T,
+}
+
+/// The whole spec, loaded and checked.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The folder the spec was read from.
+    pub root: PathBuf,
+    /// Every interface file, sorted by document then file name.
+    pub interfaces: Vec<LoadedFile<InterfaceFile>>,
+    /// Every definitions file.
+    pub definitions: Vec<LoadedFile<DefinitionsFile>>,
+    /// Every table-of-contents index.
+    pub indexes: Vec<LoadedFile<IndexFile>>,
+}
+
+impl Spec {
+    /// Reads and checks every file under `root`; on failure returns every
+    /// problem found, each with its file, line and reason.
+    pub fn load(root: impl AsRef<Path>) -> Result<Spec, SpecErrors> {
+        load::load(root.as_ref())
+    }
+
+    /// Looks up an enum definition by name.
+    pub fn enum_def(&self, name: &str) -> Option<&EnumDef> {
+        self.definitions.iter().find_map(|f| f.value.enums.get(name))
+    }
+
+    /// Every enum definition, sorted by name.
+    pub fn enums(&self) -> Vec<(&str, &EnumDef)> {
+        let mut all: Vec<_> = self
+            .definitions
+            .iter()
+            .flat_map(|f| f.value.enums.iter().map(|(k, v)| (k.as_str(), v)))
+            .collect();
+        all.sort_by_key(|(name, _)| *name);
+        all
+    }
+}
+
+/// The spec folder of this repository (`protocol-spec/`).
+pub fn default_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}

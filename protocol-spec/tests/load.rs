@@ -1,0 +1,77 @@
+//! The repository's spec loads, and malformed spec files are rejected with
+//! their file, line and reason.
+
+use std::fs;
+use std::path::Path;
+
+use bolink_spec::Spec;
+
+#[test]
+fn repository_spec_loads() {
+    let spec = Spec::load(bolink_spec::default_root()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(spec.interfaces.len() >= 4);
+    assert!(spec.enum_def("pay_scene").is_some());
+}
+
+fn load_with(files: &[(&str, &str)]) -> String {
+    let dir = std::env::temp_dir().join(format!("bolink-spec-test-{}-{}", std::process::id(), files[0].0.replace('/', "_")));
+    let _ = fs::remove_dir_all(&dir);
+    for (path, text) in files {
+        let path = dir.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    let result = Spec::load(&dir);
+    let _ = fs::remove_dir_all(&dir);
+    match result {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    }
+}
+
+const HEADER: &str = r#"
+service_name = "x"
+document = "sdk"
+section = "9.9"
+title = "t"
+title_en = "t"
+direction = "upstream"
+status = "complete"
+"#;
+
+#[test]
+fn unknown_key_names_file_and_line() {
+    let text = format!("{HEADER}\n[roles.request]\nfields = [\n  {{ name = \"a\", type = \"string\", requird = \"always\" }},\n]\n");
+    let err = load_with(&[("sdk/9.9_x.toml", &text)]);
+    assert!(err.starts_with(&format!("{}:", Path::new("sdk/9.9_x.toml").display())), "{err}");
+    assert!(err.contains(":12:"), "line of the bad row: {err}");
+    assert!(err.contains("requird"), "{err}");
+}
+
+#[test]
+fn unknown_type_is_rejected() {
+    let text = format!("{HEADER}\n[roles.request]\nfields = [{{ name = \"a\", type = \"strin\", required = \"always\" }}]\n");
+    let err = load_with(&[("sdk/9.9_y.toml", &text)]);
+    assert!(err.contains("strin"), "{err}");
+}
+
+#[test]
+fn rule_on_missing_field_is_rejected_with_line() {
+    let text = format!("{HEADER}\n[roles.request]\nfields = [\n  {{ name = \"a\", type = \"string\", required = {{ when = \"nope\", in = [1] }} }},\n]\n");
+    let err = load_with(&[("sdk/9.9_z.toml", &text)]);
+    assert!(err.contains(":12:") && err.contains("`nope`"), "{err}");
+}
+
+#[test]
+fn unknown_enum_is_rejected() {
+    let text = format!("{HEADER}\n[roles.request]\nfields = [{{ name = \"a\", type = \"enum\", enum = \"colour\", required = \"always\" }}]\n");
+    let err = load_with(&[("sdk/9.9_w.toml", &text)]);
+    assert!(err.contains("unknown enum `colour`"), "{err}");
+}
+
+#[test]
+fn file_in_wrong_folder_is_rejected() {
+    let text = format!("{HEADER}\n[roles.request]\nfields = [{{ name = \"a\", type = \"string\", required = \"always\" }}]\n");
+    let err = load_with(&[("newapi/9.9_v.toml", &text)]);
+    assert!(err.contains("must live in protocol-spec/sdk/"), "{err}");
+}
