@@ -74,8 +74,11 @@ fn check_enums<'a>(spec: &'a Spec, errors: &mut Vec<SpecError>) -> BTreeMap<&'a 
                     )));
                 }
             }
-            if def.variants.is_empty() {
-                errors.push(err("has no variants".into()));
+            if def.variants.is_empty() && !def.open {
+                errors.push(err("a closed enum with no variants accepts nothing".into()));
+            }
+            if def.variants.is_empty() && def.complete {
+                errors.push(err("a complete enum needs variants (an unseen table is `complete = false`)".into()));
             }
         }
     }
