@@ -1,1 +1,56 @@
+//! Typed, validated messages of the Bolink (泊链) parking platform.
+//!
+//! The message types are generated from `protocol-spec/` by
+//! `cargo xtask codegen` (see [`sdk`] and [`newapi`]); this crate adds the
+//! primitives they are made of ([`Money`], [`UnixSeconds`], open enums with an
+//! `Unknown` variant) and the machinery that reads them leniently, writes
+//! them exactly and reports every violation with its path.
+//!
+//! ```
+//! use bolink_types::{sdk, Message};
+//!
+//! let bytes = br#"{"service_name":"query_price","park_id":"20003","pay_scene":"1"}"#;
+//! let err = sdk::query_price::Request::decode(bytes).unwrap_err();
+//! // pay_scene came as the string "1": accepted. What is missing is reported.
+//! assert_eq!(
+//!     err.to_string(),
+//!     "out_channel_id: required when pay_scene is 1 or 2\n\
+//!      query_order_no: required when pay_scene is 1 or 2"
+//! );
+//! ```
 
+#![deny(missing_docs)]
+
+// Lets the derives name `::bolink_types` from inside this crate too.
+extern crate self as bolink_types;
+
+pub mod catalog;
+mod code;
+mod ctx;
+pub(crate) mod message;
+mod money;
+mod report;
+pub mod schema;
+mod time;
+pub mod wire;
+
+#[doc(hidden)]
+pub mod __private {
+    //! Used by the code the derives emit; not a stable API.
+    pub use crate::rt::*;
+    pub use crate::wire::scalar_support::*;
+}
+mod rt;
+
+#[rustfmt::skip]
+mod generated;
+
+pub use bolink_derive::{CodeEnum, Message};
+pub use code::{CodeEnum, CodeKind, CodeRef, CodeValue, UnknownCode};
+pub use ctx::Ctx;
+pub use generated::{catalog::INTERFACES, enums, newapi, sdk};
+pub use message::{decode, peek_service_name, DecodeError, Message, Object, Role, UnknownRole};
+pub use money::{Money, MoneyError};
+pub use report::{Report, Violation, ViolationKind};
+pub use rust_decimal::Decimal;
+pub use time::{UnixMillis, UnixSeconds};

@@ -1,0 +1,222 @@
+//! What the spec holds: every specified interface with its roles, for tools
+//! that list or look up messages at run time (`bolink spec list`).
+
+use crate::schema::ObjectSchema;
+use crate::Role;
+
+/// One of the three Bolink documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Document {
+    /// 停车收费系统对接协议 (SDK protocol).
+    Sdk,
+    /// 停车系统与车场SDK接口协议(含http模式).
+    SdkHttp,
+    /// 新版泊链API接口文档(车场平台) (new platform API).
+    Newapi,
+}
+
+impl Document {
+    /// The name used in the spec (`sdk`, `sdk-http`, `newapi`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Document::Sdk => "sdk",
+            Document::SdkHttp => "sdk-http",
+            Document::Newapi => "newapi",
+        }
+    }
+}
+
+/// Which way a request travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Parking side to Bolink.
+    Upstream,
+    /// Bolink to the parking side.
+    Downstream,
+    /// A call into the local SDK library.
+    Local,
+}
+
+impl Direction {
+    /// `upstream`, `downstream` or `local`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Upstream => "upstream",
+            Direction::Downstream => "downstream",
+            Direction::Local => "local",
+        }
+    }
+}
+
+/// Whether the whole page was modelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpecStatus {
+    /// Every table of the page.
+    Complete,
+    /// As far as the public page goes.
+    Partial,
+}
+
+/// One specified interface.
+#[derive(Debug)]
+pub struct InterfaceInfo {
+    /// The document.
+    pub document: Document,
+    /// Section number, e.g. `3.1`.
+    pub section: &'static str,
+    /// Title as the document writes it.
+    pub title: &'static str,
+    /// English title.
+    pub title_en: &'static str,
+    /// The service_name, when the interface has one.
+    pub service_name: Option<&'static str>,
+    /// The URL path (new API), when it has one.
+    pub url_path: Option<&'static str>,
+    /// Which way the request travels.
+    pub direction: Direction,
+    /// Complete or partial.
+    pub status: SpecStatus,
+    /// The message roles and their schemas.
+    pub roles: &'static [RoleInfo],
+}
+
+/// One message role of an interface.
+#[derive(Debug)]
+pub struct RoleInfo {
+    /// The role.
+    pub role: Role,
+    /// The message's schema.
+    pub schema: fn() -> &'static ObjectSchema,
+}
+
+/// Per-role enums of a wire family, dispatching on `service_name` (or, in the
+/// new API, the URL path). Used by the generated family modules.
+macro_rules! role_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $role:expr,
+        [ $( $(#[$vmeta:meta])* $variant:ident ( $ty:ty ) = $key:literal ),* $(,)? ]
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant($ty), )*
+        }
+
+        impl $name {
+            /// The keys (`service_name`, or URL path for path-addressed new-API interfaces) this enum dispatches on.
+            pub const KEYS: &'static [&'static str] = &[$($key),*];
+
+            /// Decodes and validates a message, dispatching on its `service_name`.
+            pub fn decode(bytes: &[u8]) -> Result<Self, $crate::DecodeError> {
+                match $crate::peek_service_name(bytes)? {
+                    Some(name) => Self::decode_as(&name, bytes),
+                    None => Err($crate::DecodeError::MissingServiceName),
+                }
+            }
+
+            /// Decodes and validates a message whose key is already known
+            /// (from an envelope's `service_name`, or a URL path).
+            pub fn decode_as(key: &str, bytes: &[u8]) -> Result<Self, $crate::DecodeError> {
+                match key {
+                    $( $key => $crate::decode::<$ty>(bytes).map(Self::$variant), )*
+                    _ => Err($crate::DecodeError::UnknownService {
+                        service_name: key.to_string(),
+                        role: $role,
+                    }),
+                }
+            }
+
+            /// The key of this message.
+            pub fn key(&self) -> &'static str {
+                match *self {
+                    $( Self::$variant(_) => $key, )*
+                }
+            }
+
+            /// Encodes the message in the spec's wire types.
+            pub fn encode(&self) -> Vec<u8> {
+                match *self {
+                    $( Self::$variant(ref m) => $crate::message::encode(m), )*
+                }
+            }
+
+            /// Checks every length and rule.
+            pub fn validate(&self) -> Result<(), $crate::Report> {
+                match *self {
+                    $( Self::$variant(ref m) => $crate::Object::validate(m), )*
+                }
+            }
+
+            /// The message's schema.
+            pub fn schema(&self) -> &'static $crate::schema::ObjectSchema {
+                match *self {
+                    $( Self::$variant(_) => <$ty as $crate::Object>::schema(), )*
+                }
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match *self {
+                    $( Self::$variant(ref m) => ::serde::Serialize::serialize(m, s), )*
+                }
+            }
+        }
+
+        $(
+            impl From<$ty> for $name {
+                fn from(m: $ty) -> Self {
+                    Self::$variant(m)
+                }
+            }
+        )*
+    };
+}
+pub(crate) use role_enum;
+
+/// The family-level enum over roles. Used by the generated family modules.
+macro_rules! family_message {
+    ( $( $variant:ident ),* $(,)? ) => {
+        /// A message of any role of this family.
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub enum Message {
+            $(
+                #[doc = concat!("A `", stringify!($variant), "` message.")]
+                $variant($variant),
+            )*
+        }
+
+        impl Message {
+            /// The roles this family has messages for.
+            pub const ROLES: &'static [$crate::Role] = &[$( $crate::Role::$variant ),*];
+
+            /// Decodes a message of the given role, dispatching on its `service_name`.
+            pub fn decode(role: $crate::Role, bytes: &[u8]) -> Result<Self, $crate::DecodeError> {
+                match $crate::peek_service_name(bytes)? {
+                    Some(name) => Self::decode_as(role, &name, bytes),
+                    None => Err($crate::DecodeError::MissingServiceName),
+                }
+            }
+
+            /// Decodes a message of the given role and key.
+            pub fn decode_as(role: $crate::Role, key: &str, bytes: &[u8]) -> Result<Self, $crate::DecodeError> {
+                match role {
+                    $( $crate::Role::$variant => $variant::decode_as(key, bytes).map(Self::$variant), )*
+                    #[allow(unreachable_patterns)]
+                    _ => Err($crate::DecodeError::UnknownService { service_name: key.to_string(), role }),
+                }
+            }
+
+            /// Encodes the message in the spec's wire types.
+            pub fn encode(&self) -> Vec<u8> {
+                match *self {
+                    $( Self::$variant(ref m) => m.encode(), )*
+                }
+            }
+        }
+    };
+}
+pub(crate) use family_message;

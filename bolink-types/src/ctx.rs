@@ -1,0 +1,91 @@
+//! The context threaded through decoding and validation: the current path and
+//! the violations found so far.
+
+use crate::report::{Report, Violation, ViolationKind};
+
+#[derive(Debug, Clone, Copy)]
+enum Segment {
+    Field(&'static str),
+    Index(usize),
+}
+
+/// Collects violations with their paths. Paths are built only when a
+/// violation is recorded, so a clean message pays for a few pushes and pops.
+#[derive(Debug, Default)]
+pub struct Ctx {
+    path: Vec<Segment>,
+    violations: Vec<Violation>,
+}
+
+impl Ctx {
+    /// An empty context at the root of a message.
+    pub fn new() -> Ctx {
+        Ctx::default()
+    }
+
+    /// Enters a field.
+    pub fn push_field(&mut self, name: &'static str) {
+        self.path.push(Segment::Field(name));
+    }
+
+    /// Enters an array element.
+    pub fn push_index(&mut self, index: usize) {
+        self.path.push(Segment::Index(index));
+    }
+
+    /// Leaves the field or element entered last.
+    pub fn pop(&mut self) {
+        self.path.pop();
+    }
+
+    /// Records a violation at the current path.
+    pub fn report(&mut self, kind: ViolationKind) {
+        let path = self.path_string(None);
+        self.violations.push(Violation { path, kind });
+    }
+
+    /// Records a violation at a field of the current object.
+    pub fn report_field(&mut self, field: &'static str, kind: ViolationKind) {
+        let path = self.path_string(Some(field));
+        self.violations.push(Violation { path, kind });
+    }
+
+    /// How many violations were recorded so far; compare two marks to learn
+    /// whether a part of the message was clean.
+    pub fn mark(&self) -> usize {
+        self.violations.len()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_clean(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// The violations found, as a report.
+    pub fn into_report(self) -> Report {
+        Report {
+            violations: self.violations,
+        }
+    }
+
+    fn path_string(&self, last: Option<&'static str>) -> String {
+        let mut out = String::new();
+        let segments = self.path.iter().copied().chain(last.map(Segment::Field));
+        for segment in segments {
+            match segment {
+                Segment::Field(name) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(name);
+                }
+                Segment::Index(i) => {
+                    out.push('[');
+                    out.push_str(&i.to_string());
+                    out.push(']');
+                }
+            }
+        }
+        out
+    }
+}

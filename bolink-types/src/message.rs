@@ -1,0 +1,220 @@
+//! The traits every message implements, and decoding from bytes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::MapAccess;
+use serde::Serialize;
+
+use crate::ctx::Ctx;
+use crate::report::{Report, ViolationKind};
+use crate::schema::ObjectSchema;
+use crate::wire::{read_object, Read};
+
+/// A message or a nested object of one; implemented by `#[derive(Message)]`.
+pub trait Object: Sized + Serialize + 'static {
+    /// The static description of the fields and rules.
+    fn schema() -> &'static ObjectSchema;
+
+    /// Reads the fields of one JSON object, recording every violation in
+    /// `ctx` (missing and duplicate keys, wrong types, lengths, rules).
+    fn read_fields<'de, A: MapAccess<'de>>(map: A, ctx: &mut Ctx) -> Result<Read<Self>, A::Error>;
+
+    /// Checks lengths and rules of this value and its nested objects,
+    /// recording violations under the context's current path.
+    fn validate_in(&self, ctx: &mut Ctx);
+
+    /// Checks every length and rule; returns all violations at once.
+    ///
+    /// Decoding already validates, so this is for values built in code.
+    fn validate(&self) -> Result<(), Report> {
+        let mut ctx = Ctx::new();
+        self.validate_in(&mut ctx);
+        if ctx.is_clean() {
+            Ok(())
+        } else {
+            Err(ctx.into_report())
+        }
+    }
+}
+
+/// A top-level message of one service and role.
+pub trait Message: Object {
+    /// The `service_name` it carries.
+    const SERVICE_NAME: &'static str;
+    /// Which table of the page it is.
+    const ROLE: Role;
+
+    /// Decodes and validates a message from JSON bytes.
+    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        decode(bytes)
+    }
+
+    /// Encodes the message in the spec's wire types.
+    fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+}
+
+/// Serialises a message to compact JSON.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // The derived Serialize impls write only strings, numbers and JSON values
+    // into a map with string keys, the only things serde_json can fail on, so
+    // this cannot fail.
+    serde_json::to_vec(value).expect("serialising a generated message cannot fail")
+}
+
+/// The message roles a page defines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// The page's first table: the message itself.
+    Request,
+    /// The HTTP-mode variant of the request.
+    HttpRequest,
+    /// The answer in SDK mode.
+    SdkReturn,
+    /// The answer in HTTP mode (the fields inside the envelope's data).
+    HttpReturn,
+    /// A later asynchronous answer to an upload.
+    AsyncResult,
+    /// The synchronous HTTP response (new API).
+    Response,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 6] = [
+        Role::Request,
+        Role::HttpRequest,
+        Role::SdkReturn,
+        Role::HttpReturn,
+        Role::AsyncResult,
+        Role::Response,
+    ];
+
+    /// The name used by the spec and the CLI (`sdk-return`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Request => "request",
+            Role::HttpRequest => "http-request",
+            Role::SdkReturn => "sdk-return",
+            Role::HttpReturn => "http-return",
+            Role::AsyncResult => "async-result",
+            Role::Response => "response",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text is not a role name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?} (expected one of request, http-request, sdk-return, http-return, async-result, response)")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(s: &str) -> Result<Role, UnknownRole> {
+        let normalised = s.replace('_', "-");
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str() == normalised)
+            .ok_or_else(|| UnknownRole(s.to_string()))
+    }
+}
+
+/// Why bytes did not decode to a valid message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The bytes are not JSON (or end early, or go on after the value).
+    #[error("malformed JSON at line {line}, column {column}: {message}")]
+    Syntax {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// serde_json's description.
+        message: String,
+    },
+    /// The object has no `service_name`, so it cannot be dispatched.
+    #[error("no service_name in the message")]
+    MissingServiceName,
+    /// No specified interface of this family and role has this service name.
+    #[error("unknown service_name {service_name:?} for {role} messages")]
+    UnknownService {
+        /// The name sent.
+        service_name: String,
+        /// The role looked in.
+        role: Role,
+    },
+    /// The JSON is well formed but breaks the spec; every violation is listed.
+    #[error("{report}")]
+    Invalid {
+        /// The violations.
+        report: Report,
+    },
+}
+
+impl DecodeError {
+    pub(crate) fn syntax(e: &serde_json::Error) -> DecodeError {
+        DecodeError::Syntax {
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        }
+    }
+
+    /// The violations, for an `Invalid` error.
+    pub fn report(&self) -> Option<&Report> {
+        match self {
+            DecodeError::Invalid { report } => Some(report),
+            _ => None,
+        }
+    }
+}
+
+/// Decodes and validates one object of type `T` from JSON bytes.
+///
+/// Malformed JSON is a [`DecodeError::Syntax`]; anything else wrong (missing,
+/// duplicate or mistyped fields, lengths, rules) is collected into one
+/// [`DecodeError::Invalid`] report.
+pub fn decode<T: Object>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut ctx = Ctx::new();
+    let read = read_object::<T, _>(&mut de, &mut ctx).map_err(|e| DecodeError::syntax(&e))?;
+    de.end().map_err(|e| DecodeError::syntax(&e))?;
+    match read {
+        Read::Value(value) if ctx.is_clean() => Ok(value),
+        Read::Absent => {
+            ctx.report(ViolationKind::WrongType {
+                expected: "an object",
+                found: "null".into(),
+            });
+            Err(DecodeError::Invalid {
+                report: ctx.into_report(),
+            })
+        }
+        _ => Err(DecodeError::Invalid {
+            report: ctx.into_report(),
+        }),
+    }
+}
+
+/// Reads the `service_name` of a JSON object without decoding the rest.
+pub fn peek_service_name(bytes: &[u8]) -> Result<Option<String>, DecodeError> {
+    #[derive(serde::Deserialize)]
+    struct Peek<'a> {
+        #[serde(borrow, default)]
+        service_name: Option<std::borrow::Cow<'a, str>>,
+    }
+    // Peeking only needs the key, but must reject what decoding would reject:
+    // a body that is not one JSON object.
+    let peek: Peek<'_> = serde_json::from_slice(bytes).map_err(|e| DecodeError::syntax(&e))?;
+    Ok(peek.service_name.map(|s| s.into_owned()))
+}

@@ -1,0 +1,79 @@
+//! `generated/mod.rs` and `generated/catalog.rs`.
+
+use bolink_spec::model::{Completeness, Direction, Document};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::names::{role_struct, Model};
+
+pub fn root_module(model: &Model) -> TokenStream {
+    let families = model.families.iter().map(|f| {
+        let module = proc_macro2::Ident::new(f.module, proc_macro2::Span::call_site());
+        quote!(pub mod #module;)
+    });
+    quote! {
+        //! Types generated from `protocol-spec/`.
+        pub mod catalog;
+        pub mod enums;
+        #(#families)*
+    }
+}
+
+pub fn file(model: &Model) -> TokenStream {
+    let entries = model.families.iter().flat_map(|family| {
+        let fmod = proc_macro2::Ident::new(family.module, proc_macro2::Span::call_site());
+        family.interfaces.iter().map(move |i| {
+            let s = i.spec;
+            let document = match s.document {
+                Document::Sdk => quote!(Sdk),
+                Document::SdkHttp => quote!(SdkHttp),
+                Document::Newapi => quote!(Newapi),
+            };
+            let direction = match s.direction {
+                Direction::Upstream => quote!(Upstream),
+                Direction::Downstream => quote!(Downstream),
+                Direction::Local => quote!(Local),
+            };
+            let status = match s.status {
+                Completeness::Complete => quote!(Complete),
+                Completeness::Partial => quote!(Partial),
+            };
+            let opt = |v: &Option<String>| match v {
+                Some(v) => quote!(Some(#v)),
+                None => quote!(None),
+            };
+            let service = opt(&s.service_name);
+            let path = opt(&s.url_path);
+            let (section, title, title_en) = (&s.section, &s.title, &s.title_en);
+            let module = &i.module;
+            let roles = s.roles.keys().map(|r| {
+                let ty = role_struct(*r);
+                quote! {
+                    crate::catalog::RoleInfo {
+                        role: crate::Role::#ty,
+                        schema: <crate::#fmod::#module::#ty as crate::Object>::schema,
+                    }
+                }
+            });
+            quote! {
+                crate::catalog::InterfaceInfo {
+                    document: crate::catalog::Document::#document,
+                    section: #section,
+                    title: #title,
+                    title_en: #title_en,
+                    service_name: #service,
+                    url_path: #path,
+                    direction: crate::catalog::Direction::#direction,
+                    status: crate::catalog::SpecStatus::#status,
+                    roles: &[#(#roles),*],
+                }
+            }
+        })
+    });
+    quote! {
+        //! Every specified interface, in document order.
+
+        /// Every specified interface of the three documents.
+        pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[#(#entries),*];
+    }
+}

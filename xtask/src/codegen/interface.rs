@@ -1,0 +1,321 @@
+//! `generated/<family>/<interface>.rs`: one module per interface, one struct
+//! per message role, one per nested object.
+
+use bolink_spec::model::{Code, EnumWire, Field, FieldType, Presence, Required, Role, RoleName};
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::quote;
+
+use super::names::{field_ident, role_struct, IfaceModel, Model};
+
+pub fn file(iface: &IfaceModel, _model: &Model) -> TokenStream {
+    let spec = iface.spec;
+    let mut doc = format!(
+        "{} ({}, section {}): {}.\n\n{}",
+        spec.title,
+        spec.document.dir(),
+        spec.section,
+        spec.title_en,
+        spec.summary.trim()
+    );
+    if let Some(service) = &spec.service_name {
+        doc.push_str(&format!("\n\n`service_name`: `{service}`."));
+    }
+    if let Some(path) = &spec.url_path {
+        doc.push_str(&format!("\n\nURL path: `{path}`."));
+    }
+    doc.push_str(&format!(
+        "\n\nDirection: {:?}. Spec: `protocol-spec/{}`.",
+        spec.direction, iface.spec_path
+    ));
+    if !spec.missing.is_empty() {
+        doc.push_str("\n\nPartial: the public page does not show everything. Not known:");
+        for m in &spec.missing {
+            doc.push_str(&format!("\n- {m}"));
+        }
+    }
+    for note in &spec.notes {
+        doc.push_str(&format!("\n\n{note}"));
+    }
+    let roles = spec.roles.iter().map(|(name, role)| role_struct_tokens(iface, *name, role));
+    let objects = spec.objects.iter().map(|(name, object)| {
+        let ident = Ident::new(name, Span::call_site());
+        let doc = format!("{} (nested object of `{}`).", object.label, spec.title);
+        struct_tokens(
+            &ident,
+            &doc,
+            None,
+            &object.fields,
+            &object.together,
+            &object.at_least_one,
+        )
+    });
+    quote! {
+        #![doc = #doc]
+        #(#roles)*
+        #(#objects)*
+    }
+}
+
+fn role_doc(role: RoleName) -> &'static str {
+    match role {
+        RoleName::Request => "The message (the page's first table).",
+        RoleName::HttpRequest => "The HTTP-mode variant of the message.",
+        RoleName::SdkReturn => "The answer in SDK mode.",
+        RoleName::HttpReturn => "The answer in HTTP mode: the fields inside the envelope's `data`.",
+        RoleName::AsyncResult => "The asynchronous result of the upload.",
+        RoleName::Response => "The synchronous HTTP response.",
+    }
+}
+
+fn role_struct_tokens(iface: &IfaceModel, name: RoleName, role: &Role) -> TokenStream {
+    let ident = role_struct(name);
+    let mut doc = format!("{} `{}` {}", iface.spec.title, name.as_str(), role_doc(name));
+    for note in &role.notes {
+        doc.push_str(&format!("\n\n{note}"));
+    }
+    struct_tokens(
+        &ident,
+        &doc,
+        Some((iface, name)),
+        &role.fields,
+        &role.together,
+        &role.at_least_one,
+    )
+}
+
+fn struct_tokens(
+    ident: &Ident,
+    doc: &str,
+    message: Option<(&IfaceModel, RoleName)>,
+    fields: &[Field],
+    together: &[Vec<String>],
+    at_least_one: &[Vec<String>],
+) -> TokenStream {
+    let mut struct_attrs = Vec::new();
+    if let Some((iface, role)) = message {
+        if let Some(service) = &iface.spec.service_name {
+            let role = role.as_str();
+            struct_attrs.push(quote!(service = #service));
+            struct_attrs.push(quote!(role = #role));
+            let presence = fields
+                .iter()
+                .find(|f| f.ty == FieldType::ServiceName)
+                .map_or("absent", |f| match f.required {
+                    Required::Simple(Presence::Always) => "required",
+                    _ => "optional",
+                });
+            struct_attrs.push(quote!(service_name = #presence));
+        }
+    }
+    for field in fields.iter().filter(|f| f.fixed.is_some()) {
+        let name = field.name.get_ref();
+        let value = field.fixed.as_deref().unwrap_or_default();
+        if matches!(field.required, Required::Simple(Presence::Always)) {
+            struct_attrs.push(quote!(constant(name = #name, value = #value)));
+        } else {
+            struct_attrs.push(quote!(constant(name = #name, value = #value, optional)));
+        }
+    }
+    for group in together {
+        let idents = group.iter().map(|n| field_ident(n));
+        struct_attrs.push(quote!(together(#(#idents),*)));
+    }
+    for group in at_least_one {
+        let idents = group.iter().map(|n| field_ident(n));
+        struct_attrs.push(quote!(at_least_one(#(#idents),*)));
+    }
+    let bolink_attr = if struct_attrs.is_empty() {
+        quote!()
+    } else {
+        quote!(#[bolink(#(#struct_attrs),*)])
+    };
+
+    let data_fields: Vec<&Field> = fields
+        .iter()
+        .filter(|f| f.ty != FieldType::ServiceName && f.fixed.is_none())
+        .collect();
+    let field_tokens = data_fields.iter().map(|f| field_tokens(f));
+    let required: Vec<&&Field> = data_fields.iter().filter(|f| is_always(f)).collect();
+    let args = required.iter().map(|f| {
+        let ident = field_ident(f.name.get_ref());
+        let ty = value_type(f);
+        quote!(#ident: #ty)
+    });
+    let inits = data_fields.iter().map(|f| {
+        let ident = field_ident(f.name.get_ref());
+        if is_always(f) {
+            quote!(#ident)
+        } else {
+            quote!(#ident: None)
+        }
+    });
+    let new_doc = format!("A `{ident}` with its required fields; optional ones start as `None`.");
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+        #bolink_attr
+        #[non_exhaustive]
+        pub struct #ident {
+            #(#field_tokens)*
+        }
+
+        impl #ident {
+            #[doc = #new_doc]
+            #[allow(clippy::too_many_arguments)]
+            pub fn new(#(#args),*) -> Self {
+                Self { #(#inits),* }
+            }
+        }
+    }
+}
+
+fn is_always(f: &Field) -> bool {
+    matches!(f.required, Required::Simple(Presence::Always))
+}
+
+/// The Rust type of the value (without the `Option` of optional fields).
+fn value_type(f: &Field) -> TokenStream {
+    match f.ty {
+        FieldType::ServiceName | FieldType::String => quote!(String),
+        FieldType::Integer => quote!(i64),
+        FieldType::Decimal => quote!(::bolink_types::Decimal),
+        FieldType::MoneyString | FieldType::MoneyNumber => quote!(::bolink_types::Money),
+        FieldType::UnixSeconds => quote!(::bolink_types::UnixSeconds),
+        FieldType::UnixMillis => quote!(::bolink_types::UnixMillis),
+        FieldType::Enum => {
+            let name = super::names::Model::enum_rust(
+                f.enum_ref.as_ref().map(|e| e.get_ref().as_str()).unwrap_or_default(),
+            );
+            quote!(crate::enums::#name)
+        }
+        FieldType::Object => {
+            let name = object_ident(f);
+            quote!(#name)
+        }
+        FieldType::Array => {
+            let name = object_ident(f);
+            quote!(Vec<#name>)
+        }
+        FieldType::Json => quote!(::serde_json::Value),
+    }
+}
+
+fn object_ident(f: &Field) -> Ident {
+    Ident::new(
+        f.object.as_ref().map(|o| o.get_ref().as_str()).unwrap_or("Object"),
+        Span::call_site(),
+    )
+}
+
+fn code_literal(code: &Code) -> Literal {
+    match code {
+        Code::Int(i) => Literal::i64_unsuffixed(*i),
+        Code::Str(s) => Literal::string(s),
+    }
+}
+
+fn field_tokens(f: &Field) -> TokenStream {
+    let wire = f.name.get_ref();
+    let ident = field_ident(wire);
+    let value = value_type(f);
+    let ty = if is_always(f) {
+        value
+    } else {
+        quote!(Option<#value>)
+    };
+    let mut attrs = Vec::new();
+    if ident.to_string().trim_start_matches("r#") != wire.as_str() {
+        attrs.push(quote!(rename = #wire));
+    }
+    let wire_form = match (f.ty, f.wire) {
+        (FieldType::MoneyString, _) | (FieldType::Enum, Some(EnumWire::String)) => Some("text"),
+        (FieldType::MoneyNumber, _) | (FieldType::Enum, Some(EnumWire::Number)) => Some("number"),
+        _ => None,
+    };
+    if let Some(form) = wire_form {
+        attrs.push(quote!(wire = #form));
+    }
+    if let Some(max) = f.max_len {
+        let max = Literal::usize_unsuffixed(max as usize);
+        attrs.push(quote!(max_len = #max));
+    }
+    match &f.required {
+        Required::When(rule) => {
+            let target = field_ident(&rule.when);
+            let (codes, negated) = match (&rule.is_in, &rule.not_in) {
+                (Some(codes), _) => (codes, false),
+                (None, Some(codes)) => (codes, true),
+                (None, None) => (&Vec::new(), false),
+            };
+            let codes = codes.iter().map(code_literal);
+            if negated {
+                attrs.push(quote!(required_if_not(#target = [#(#codes),*])));
+            } else {
+                attrs.push(quote!(required_if(#target = [#(#codes),*])));
+            }
+        }
+        Required::WhenPresent(rule) => {
+            let idents = rule.when_present.iter().map(|n| field_ident(n));
+            attrs.push(quote!(required_if_present(#(#idents),*)));
+        }
+        Required::External(rule) => {
+            let text = &rule.external;
+            attrs.push(quote!(external = #text));
+        }
+        Required::Simple(_) => {}
+    }
+    let bolink = if attrs.is_empty() {
+        quote!()
+    } else {
+        quote!(#[bolink(#(#attrs),*)])
+    };
+    let doc = field_doc(f);
+    quote! {
+        #[doc = #doc]
+        #bolink
+        pub #ident: #ty,
+    }
+}
+
+fn field_doc(f: &Field) -> String {
+    let wire = f.name.get_ref();
+    let mut doc = if f.label.is_empty() {
+        format!("`{wire}`.")
+    } else {
+        format!("{} (`{wire}`).", f.label)
+    };
+    match &f.required {
+        Required::Simple(Presence::Always) => doc.push_str(" Required."),
+        Required::Simple(Presence::Optional) => doc.push_str(" Optional."),
+        Required::When(rule) => {
+            let (codes, verb) = match (&rule.is_in, &rule.not_in) {
+                (Some(c), _) => (c, "is"),
+                (None, Some(c)) => (c, "is not"),
+                _ => return doc,
+            };
+            let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+            doc.push_str(&format!(" Required when `{}` {verb} {}.", rule.when, codes.join(" or ")));
+        }
+        Required::WhenPresent(rule) => {
+            doc.push_str(&format!(" Required when {} are present.", rule.when_present.join(" and ")));
+        }
+        Required::External(rule) => {
+            doc.push_str(&format!(" Required {} (not checked: the condition lies outside the message).", rule.external.trim_start_matches("required ")));
+        }
+    }
+    if let Some(max) = f.max_len {
+        doc.push_str(&format!(" At most {max} characters."));
+    }
+    if let Some(example) = &f.example {
+        if !example.is_empty() {
+            doc.push_str(&format!(" Example: `{}`.", example.replace('`', "'")));
+        }
+    }
+    if let Some(text) = &f.required_text {
+        doc.push_str(&format!("\n\nThe document's required cell: {text}"));
+    }
+    if let Some(note) = &f.note {
+        doc.push_str(&format!("\n\n{note}"));
+    }
+    doc
+}
