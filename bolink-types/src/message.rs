@@ -137,7 +137,7 @@ pub enum DecodeError {
     Syntax {
         /// 1-based line.
         line: usize,
-        /// 1-based column.
+        /// 1-based column, counted in bytes.
         column: usize,
         /// serde_json's description.
         message: String,
@@ -163,10 +163,17 @@ pub enum DecodeError {
 
 impl DecodeError {
     pub(crate) fn syntax(e: &serde_json::Error) -> DecodeError {
+        // serde_json's Display appends " at line L column C", which the
+        // variant already carries as fields.
+        let text = e.to_string();
+        let message = match text.rfind(" at line ") {
+            Some(cut) => text[..cut].to_string(),
+            None => text,
+        };
         DecodeError::Syntax {
             line: e.line(),
             column: e.column(),
-            message: e.to_string(),
+            message,
         }
     }
 

@@ -11,6 +11,7 @@ mod enums;
 mod family;
 mod interface;
 mod names;
+mod properties;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -25,23 +26,25 @@ const HEADER: &str =
 /// The generated folder, relative to the workspace root.
 pub const GENERATED: &str = "bolink-types/src/generated";
 
+/// The generated property tests, one module per message type.
+pub const PROPERTIES: &str = "tests/tests/it/generated_properties.rs";
+
 pub fn run(root: &Path, check: bool) -> Result<(), String> {
     let spec = Spec::load(root.join("protocol-spec")).map_err(|e| e.to_string())?;
     let files = generate(&spec)?;
-    let out_dir = root.join(GENERATED);
     if check {
-        check_files(&out_dir, &files)
+        check_files(root, &files)
     } else {
-        write_files(&out_dir, &files)
+        write_files(root, &files)
     }
 }
 
-/// Every generated file, by path relative to the generated folder.
+/// Every generated file, by path relative to the workspace root.
 pub fn generate(spec: &Spec) -> Result<BTreeMap<PathBuf, String>, String> {
     let model = names::Model::build(spec)?;
     let mut files = BTreeMap::new();
     let mut add = |path: &str, tokens: TokenStream| -> Result<(), String> {
-        files.insert(PathBuf::from(path), render(path, tokens)?);
+        files.insert(Path::new(GENERATED).join(path), render(path, tokens)?);
         Ok(())
     };
     add("mod.rs", catalog::root_module(&model))?;
@@ -56,6 +59,7 @@ pub fn generate(spec: &Spec) -> Result<BTreeMap<PathBuf, String>, String> {
             )?;
         }
     }
+    files.insert(PathBuf::from(PROPERTIES), render(PROPERTIES, properties::file(&model))?);
     Ok(files)
 }
 
@@ -65,10 +69,10 @@ fn render(path: &str, tokens: TokenStream) -> Result<String, String> {
     Ok(format!("{HEADER}{}", prettyplease::unparse(&file)))
 }
 
-fn write_files(out_dir: &Path, files: &BTreeMap<PathBuf, String>) -> Result<(), String> {
+fn write_files(root: &Path, files: &BTreeMap<PathBuf, String>) -> Result<(), String> {
     let mut written = 0;
     for (path, text) in files {
-        let target = out_dir.join(path);
+        let target = root.join(path);
         if fs::read_to_string(&target).ok().as_deref() == Some(text.as_str()) {
             continue;
         }
@@ -79,29 +83,29 @@ fn write_files(out_dir: &Path, files: &BTreeMap<PathBuf, String>) -> Result<(), 
         written += 1;
     }
     let mut removed = 0;
-    for stale in existing_files(out_dir)? {
+    for stale in existing_files(root)? {
         if !files.contains_key(&stale) {
-            fs::remove_file(out_dir.join(&stale)).map_err(|e| format!("{}: {e}", stale.display()))?;
+            fs::remove_file(root.join(&stale)).map_err(|e| format!("{}: {e}", stale.display()))?;
             removed += 1;
         }
     }
     eprintln!(
-        "codegen: {} files, {written} written, {removed} removed ({GENERATED})",
+        "codegen: {} files, {written} written, {removed} removed",
         files.len()
     );
     Ok(())
 }
 
-fn check_files(out_dir: &Path, files: &BTreeMap<PathBuf, String>) -> Result<(), String> {
+fn check_files(root: &Path, files: &BTreeMap<PathBuf, String>) -> Result<(), String> {
     for (path, text) in files {
-        let target = out_dir.join(path);
+        let target = root.join(path);
         match fs::read_to_string(&target) {
             Ok(current) if current == *text => {}
             Ok(_) => return Err(stale(path, "was not up-to-date")),
             Err(_) => return Err(stale(path, "is missing")),
         }
     }
-    for existing in existing_files(out_dir)? {
+    for existing in existing_files(root)? {
         if !files.contains_key(&existing) {
             return Err(stale(&existing, "is no longer generated"));
         }
@@ -111,15 +115,15 @@ fn check_files(out_dir: &Path, files: &BTreeMap<PathBuf, String>) -> Result<(), 
 
 fn stale(path: &Path, what: &str) -> String {
     format!(
-        "{GENERATED}/{} {what}, run `cargo xtask codegen` and commit the result",
+        "{} {what}, run `cargo xtask codegen` and commit the result",
         path.display()
     )
 }
 
-/// The `.rs` files under the generated folder, relative to it.
-fn existing_files(out_dir: &Path) -> Result<Vec<PathBuf>, String> {
+/// The `.rs` files under the generated folder, relative to the root.
+fn existing_files(root: &Path) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
-    let mut stack = vec![out_dir.to_path_buf()];
+    let mut stack = vec![root.join(GENERATED)];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = fs::read_dir(&dir) else { continue };
         for entry in entries.flatten() {
@@ -127,7 +131,7 @@ fn existing_files(out_dir: &Path) -> Result<Vec<PathBuf>, String> {
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                if let Ok(rel) = path.strip_prefix(out_dir) {
+                if let Ok(rel) = path.strip_prefix(root) {
                     out.push(rel.to_path_buf());
                 }
             }

@@ -1,0 +1,116 @@
+//! Every example printed in the documents, as kept verbatim in the spec,
+//! decodes and validates; a broken example fails with a clear syntax error
+//! and its obvious correction succeeds (or has exactly the violations the
+//! spec lists for it).
+
+use bolink_spec::model::{Document, Example, RoleName};
+use bolink_spec::Spec;
+use bolink_types::{DecodeError, Role};
+
+fn role(name: RoleName) -> Role {
+    match name {
+        RoleName::Request => Role::Request,
+        RoleName::HttpRequest => Role::HttpRequest,
+        RoleName::SdkReturn => Role::SdkReturn,
+        RoleName::HttpReturn => Role::HttpReturn,
+        RoleName::AsyncResult => Role::AsyncResult,
+        RoleName::Response => Role::Response,
+    }
+}
+
+/// Decodes `text` as the message `(document, role, key)`, re-encodes it and
+/// decodes the encoding again, which must give the same value.
+fn decode(document: Document, role: Role, key: &str, text: &str) -> Result<(), DecodeError> {
+    match document {
+        Document::Sdk | Document::SdkHttp => {
+            let message = bolink_types::sdk::Message::decode_as(role, key, text.as_bytes())?;
+            let again = bolink_types::sdk::Message::decode_as(role, key, &message.encode())?;
+            assert_eq!(message, again, "re-encoding changed the message");
+        }
+        Document::Newapi => {
+            let message = bolink_types::newapi::Message::decode_as(role, key, text.as_bytes())?;
+            let again = bolink_types::newapi::Message::decode_as(role, key, &message.encode())?;
+            assert_eq!(message, again, "re-encoding changed the message");
+        }
+    }
+    Ok(())
+}
+
+fn expected(example: &Example, result: Result<(), DecodeError>) -> Result<(), String> {
+    match (result, example.expect_violations.is_empty()) {
+        (Ok(()), true) => Ok(()),
+        (Ok(()), false) => Err(format!("expected violations {:?}, decoded fine", example.expect_violations)),
+        (Err(DecodeError::Invalid { report }), false) => {
+            let got: Vec<String> = report.violations.iter().map(|v| v.to_string()).collect();
+            if got == example.expect_violations {
+                Ok(())
+            } else {
+                Err(format!("expected violations {:?}, got {got:?}", example.expect_violations))
+            }
+        }
+        (Err(e), _) => Err(format!("{e}")),
+    }
+}
+
+#[test]
+fn every_example_decodes_as_the_spec_says() {
+    let spec = Spec::load(bolink_spec::default_root()).unwrap_or_else(|e| panic!("{e}"));
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for file in &spec.interfaces {
+        let iface = &file.value;
+        let key = iface.service_name.clone().or_else(|| iface.url_path.clone()).unwrap_or_default();
+        for (role_name, role_spec) in &iface.roles {
+            for (i, example) in role_spec.examples.iter().enumerate() {
+                checked += 1;
+                let place = format!("{} {} example {}", file.path.display(), role_name.as_str(), i + 1);
+                let outcome = match (&example.broken, &example.corrected) {
+                    (Some(_), Some(corrected)) => {
+                        match decode(iface.document, role(*role_name), &key, &example.text) {
+                            Err(DecodeError::Syntax { line, column, .. }) => {
+                                assert!(line >= 1 && column >= 1);
+                                expected(example, decode(iface.document, role(*role_name), &key, corrected))
+                            }
+                            other => Err(format!("the broken example should be a syntax error, got {other:?}")),
+                        }
+                    }
+                    _ => expected(example, decode(iface.document, role(*role_name), &key, &example.text)),
+                };
+                if let Err(problem) = outcome {
+                    failures.push(format!("{place}: {problem}"));
+                }
+            }
+        }
+    }
+    assert!(checked >= 4, "the seed examples are in the spec");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn outpark_example_as_printed_is_a_clear_error() {
+    let spec = Spec::load(bolink_spec::default_root()).unwrap_or_else(|e| panic!("{e}"));
+    let outpark = spec
+        .interfaces
+        .iter()
+        .find(|f| f.path.ends_with("3.4_outpark.toml"))
+        .expect("sdk-http 3.4 outpark is specified");
+    let example = &outpark.value.roles[&RoleName::Request].examples[0];
+    let err = bolink_types::sdk::Request::decode(example.text.as_bytes()).unwrap_err();
+    // The first full-width quote stands after "errmsg": on line 1, byte 57.
+    match &err {
+        DecodeError::Syntax { line: 1, column: 57, message } => {
+            assert_eq!(message, "expected value");
+        }
+        other => panic!("expected a syntax error with its place, got {other:?}"),
+    }
+    assert_eq!(err.to_string(), "malformed JSON at line 1, column 57: expected value");
+    let corrected = example.corrected.as_deref().unwrap_or_default();
+    match bolink_types::sdk::Request::decode(corrected.as_bytes()).unwrap() {
+        bolink_types::sdk::Request::Outpark(m) => {
+            assert_eq!(m.total.to_string(), "0.04");
+            assert_eq!(m.car_number, "京GH0093");
+            assert_eq!(m.pay_type, bolink_types::enums::PayType::Wallet);
+        }
+        other => panic!("dispatched to {other:?}"),
+    }
+}
