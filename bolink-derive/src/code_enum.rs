@@ -196,6 +196,9 @@ pub fn derive(input: DeriveInput) -> Result<TokenStream> {
                 }
             }
 
+            // Kept out of "other types implement" lists, which would
+            // otherwise name every generated type.
+            #[diagnostic::do_not_recommend]
             impl ::bolink_types::wire::DefaultWire for #name {
                 type Form = #default_form;
             }

@@ -11,6 +11,7 @@
 //!
 //! ```
 //! use bolink_types::{CodeEnum, Message, Money, UnknownCode};
+
 //!
 //! #[derive(Debug, Clone, PartialEq, CodeEnum)]
 //! #[bolink(codes = "integer")]
@@ -34,17 +35,22 @@
 //!     pub exit_channel: Option<String>,
 //! }
 //!
-//! let fee: GateFee = bolink_types::decode(
-//!     br#"{"service_name":"gate_fee","car_number":"京HP00G6","gate":"1","fee":4.5}"#,
-//! ).unwrap_err().report().map(|r| r.to_string()).map(|text| {
-//!     assert_eq!(text, "exit_channel: required when gate is 1");
-//! }).map_or_else(|| unreachable!(), |_| GateFee {
-//!     car_number: "京HP00G6".into(), gate: Gate::Exit, fee: "4.5".parse().unwrap(),
-//!     exit_channel: Some("A1".into()),
-//! });
+//! // Lenient on the way in ("1" for a number, 4.5 for a money string),
+//! // every violation at once, with its path.
+//! let err = GateFee::decode(
+//!     r#"{"service_name":"gate_fee","car_number":"京HP00G6","gate":"1","fee":4.5}"#.as_bytes(),
+//! ).unwrap_err();
+//! assert_eq!(err.to_string(), "exit_channel: required when gate is 1");
+//!
+//! // Exact on the way out.
+//! let mut fee = GateFee::decode(
+//!     r#"{"service_name":"gate_fee","car_number":"京HP00G6","gate":0,"fee":"4.50"}"#.as_bytes(),
+//! ).unwrap();
+//! fee.gate = Gate::Exit;
+//! fee.exit_channel = Some("A1".into());
 //! assert_eq!(
-//!     serde_json::to_string(&fee).unwrap(),
-//!     r#"{"service_name":"gate_fee","car_number":"京HP00G6","gate":1,"fee":"4.5","exit_channel":"A1"}"#
+//!     String::from_utf8(fee.encode()).unwrap(),
+//!     r#"{"service_name":"gate_fee","car_number":"京HP00G6","gate":1,"fee":"4.50","exit_channel":"A1"}"#
 //! );
 //! ```
 //!

@@ -301,11 +301,14 @@ fn check_rule_codes(
 }
 
 fn check_indexes(spec: &Spec, errors: &mut Vec<SpecError>) {
-    let mut seen_docs = BTreeSet::new();
+    // A document's index may be split into parts (`sdk.1.toml`, `sdk.2.toml`);
+    // the parts are read in file-name order, so only the title has to agree.
+    let mut titles = BTreeMap::new();
     for file in &spec.indexes {
         let index = &file.value;
-        if !seen_docs.insert(index.document) {
-            errors.push(SpecError::new(&file.path, None, "a second index for the same document"));
+        let title = titles.entry(index.document).or_insert_with(|| index.title.clone());
+        if *title != index.title {
+            errors.push(SpecError::new(&file.path, None, "parts of one document's index disagree on its title"));
         }
         for entry in &index.entries {
             let err = |reason: String| {

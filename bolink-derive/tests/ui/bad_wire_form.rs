@@ -1,0 +1,9 @@
+use bolink_types::{Message, Money};
+
+#[derive(Message)]
+pub struct Fee {
+    #[bolink(wire = "float")]
+    pub total: Money,
+}
+
+fn main() {}

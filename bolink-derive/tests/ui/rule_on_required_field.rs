@@ -1,0 +1,10 @@
+use bolink_types::Message;
+
+#[derive(Message)]
+pub struct Exit {
+    pub pay_scene: i64,
+    #[bolink(required_if(pay_scene = [1, 2]))]
+    pub out_channel_id: String,
+}
+
+fn main() {}
