@@ -1,1 +1,97 @@
-fn main() {}
+//! `bolink`: sign, verify and validate Bolink (泊链) messages from the shell.
+//!
+//! The command-line contract (arguments, output and exit codes) is stable,
+//! because tools and tests script it; see `bolink --help`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+mod input;
+
+/// Sign, verify and validate messages of the Bolink parking-payment platform.
+#[derive(Debug, Parser)]
+#[command(name = "bolink", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the sign of a data JSON text: upper-case hex MD5(data + "key=" + KEY).
+    Sign {
+        /// The park's key.
+        #[arg(long)]
+        key: String,
+        /// File holding the data JSON text (stdin when absent); trailing whitespace is trimmed.
+        file: Option<PathBuf>,
+    },
+    /// Check the sign of a whole envelope (SDK-HTTP JSON or new-API JSON/base64, detected).
+    ///
+    /// Exit 0 when the sign matches, 1 when it does not, 2 when the input is malformed.
+    Verify {
+        /// The park's key.
+        #[arg(long)]
+        key: String,
+        /// File holding the envelope (stdin when absent).
+        file: Option<PathBuf>,
+    },
+    /// Decode and validate one message (the data object, with service_name).
+    ///
+    /// Exit 0 printing the message re-encoded in the spec's wire types, 1 printing
+    /// every violation as `path: problem`, 2 on malformed JSON or an unknown service.
+    Validate {
+        /// Which table of the page: request, http-request, sdk-return, http-return, async-result, response.
+        #[arg(long, default_value = "request")]
+        role: bolink_types::Role,
+        /// The wire family to look the service up in; both are tried when absent.
+        #[arg(long, value_enum)]
+        family: Option<commands::validate::Family>,
+        /// Dispatch on this key (a new-API URL path, or a service_name) instead of the message's service_name.
+        #[arg(long)]
+        key_as: Option<String>,
+        /// File holding the message (stdin when absent).
+        file: Option<PathBuf>,
+    },
+    /// What the protocol spec holds.
+    Spec {
+        #[command(subcommand)]
+        command: SpecCommand,
+    },
+    /// Sign, verify and validate a sample message end to end, printing each step.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum SpecCommand {
+    /// One line per specified interface: document, section, service_name (or path), direction, title.
+    List,
+    /// The fields of every role of one interface.
+    Show {
+        /// The service_name or new-API URL path.
+        key: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Sign { key, file } => commands::sign::run(&key, file.as_deref()),
+        Command::Verify { key, file } => commands::verify::run(&key, file.as_deref()),
+        Command::Validate {
+            role,
+            family,
+            key_as,
+            file,
+        } => commands::validate::run(role, family, key_as.as_deref(), file.as_deref()),
+        Command::Spec { command } => match command {
+            SpecCommand::List => commands::spec::list(),
+            SpecCommand::Show { key } => commands::spec::show(&key),
+        },
+        Command::Demo => commands::demo::run(),
+    };
+    outcome.into()
+}

@@ -105,7 +105,9 @@ fn unknown(meta: &ParseNestedMeta, allowed: &str) -> Error {
         .path
         .get_ident()
         .map_or_else(|| "?".to_string(), |i| i.to_string());
-    meta.error(format!("unknown bolink attribute `{name}`; expected one of: {allowed}"))
+    meta.error(format!(
+        "unknown bolink attribute `{name}`; expected one of: {allowed}"
+    ))
 }
 
 pub fn parse_struct_attrs(attrs: &[Attribute]) -> Result<StructAttrs> {
@@ -159,7 +161,9 @@ pub fn parse_struct_attrs(attrs: &[Attribute]) -> Result<StructAttrs> {
                         value,
                         required,
                     }),
-                    _ => return Err(meta.error("constant needs name = \"...\" and value = \"...\"")),
+                    _ => {
+                        return Err(meta.error("constant needs name = \"...\" and value = \"...\""))
+                    }
                 }
             } else if meta.path.is_ident("together") {
                 out.together.push(parse_ident_list(&meta)?);
@@ -320,7 +324,9 @@ pub fn parse_variant_attrs(attrs: &[Attribute]) -> Result<VariantAttrs> {
                 out.code = Some(match meta.value()?.parse::<Lit>()? {
                     Lit::Int(i) => CodeLit::Int(i.base10_parse()?),
                     Lit::Str(s) => CodeLit::Str(s.value()),
-                    other => return Err(Error::new(other.span(), "a code is an integer or a string")),
+                    other => {
+                        return Err(Error::new(other.span(), "a code is an integer or a string"))
+                    }
                 });
             } else if meta.path.is_ident("label") {
                 out.label = meta.value()?.parse::<LitStr>()?.value();
@@ -349,7 +355,12 @@ pub fn parse_enum_attrs(attrs: &[Attribute], span: Span) -> Result<EnumAttrs> {
                 integer = Some(match lit.value().as_str() {
                     "integer" => true,
                     "string" => false,
-                    _ => return Err(Error::new(lit.span(), "codes must be \"integer\" or \"string\"")),
+                    _ => {
+                        return Err(Error::new(
+                            lit.span(),
+                            "codes must be \"integer\" or \"string\"",
+                        ))
+                    }
                 });
             } else if meta.path.is_ident("closed") {
                 closed = true;
@@ -360,7 +371,10 @@ pub fn parse_enum_attrs(attrs: &[Attribute], span: Span) -> Result<EnumAttrs> {
         })?;
     }
     let integer = integer.ok_or_else(|| {
-        Error::new(span, "a code enum needs #[bolink(codes = \"integer\")] or #[bolink(codes = \"string\")]")
+        Error::new(
+            span,
+            "a code enum needs #[bolink(codes = \"integer\")] or #[bolink(codes = \"string\")]",
+        )
     })?;
     Ok(EnumAttrs { integer, closed })
 }

@@ -16,7 +16,10 @@ struct Known {
 pub fn derive(input: DeriveInput) -> Result<TokenStream> {
     let name = &input.ident;
     if !input.generics.params.is_empty() {
-        return Err(Error::new_spanned(&input.generics, "#[derive(CodeEnum)] does not support generics"));
+        return Err(Error::new_spanned(
+            &input.generics,
+            "#[derive(CodeEnum)] does not support generics",
+        ));
     }
     let Data::Enum(data) = &input.data else {
         return Err(Error::new(name.span(), "#[derive(CodeEnum)] is for enums"));
@@ -58,13 +61,13 @@ pub fn derive(input: DeriveInput) -> Result<TokenStream> {
         }
     }
     match (&unknown, eattrs.closed) {
-        (Some(u), true) => return Err(Error::new(u.span(), "a closed enum has no Unknown variant")),
-        (None, false) => {
-            return Err(Error::new(
-                name.span(),
-                "an open enum needs an `Unknown(UnknownCode)` variant (or mark it #[bolink(closed)])",
-            ))
+        (Some(u), true) => {
+            return Err(Error::new(u.span(), "a closed enum has no Unknown variant"))
         }
+        (None, false) => return Err(Error::new(
+            name.span(),
+            "an open enum needs an `Unknown(UnknownCode)` variant (or mark it #[bolink(closed)])",
+        )),
         _ => {}
     }
 
@@ -78,7 +81,9 @@ pub fn derive(input: DeriveInput) -> Result<TokenStream> {
         quote!(#code => ::core::option::Option::Some(Self::#ident),)
     });
     let fallback = match &unknown {
-        Some(u) => quote!(__other => ::core::option::Option::Some(Self::#u(::bolink_types::UnknownCode::__from_code(__other))),),
+        Some(u) => {
+            quote!(__other => ::core::option::Option::Some(Self::#u(::bolink_types::UnknownCode::__from_code(__other))),)
+        }
         None => quote!(_ => ::core::option::Option::None,),
     };
     let code_arms = known.iter().map(|k| {
@@ -86,13 +91,17 @@ pub fn derive(input: DeriveInput) -> Result<TokenStream> {
         let code = code_tokens(&k.code);
         quote!(Self::#ident => #code,)
     });
-    let unknown_code_arm = unknown.as_ref().map(|u| quote!(Self::#u(__c) => __c.code(),));
+    let unknown_code_arm = unknown
+        .as_ref()
+        .map(|u| quote!(Self::#u(__c) => __c.code(),));
     let label_arms = known.iter().map(|k| {
         let ident = &k.ident;
         let label = &k.label;
         quote!(Self::#ident => ::core::option::Option::Some(#label),)
     });
-    let unknown_label_arm = unknown.as_ref().map(|u| quote!(Self::#u(_) => ::core::option::Option::None,));
+    let unknown_label_arm = unknown
+        .as_ref()
+        .map(|u| quote!(Self::#u(_) => ::core::option::Option::None,));
     let variant_schemas = known.iter().map(|k| {
         let code = code_tokens(&k.code);
         let rust = k.ident.to_string();

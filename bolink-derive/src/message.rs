@@ -32,11 +32,12 @@ impl FieldInfo {
         format_ident!("__{}_{}", prefix, self.ident.unraw())
     }
 
-    /// An expression telling whether the field is present in `__v`.
+    /// An expression telling whether the field is present, given its rules
+    /// parameter (`None` when it was sent but could not be read: present).
     fn present(&self) -> TokenStream {
-        let ident = &self.ident;
+        let param = self.local("r");
         if self.is_option {
-            quote!(__v.#ident.is_some())
+            quote!(#param.map_or(true, |__x| __x.is_some()))
         } else {
             quote!(true)
         }
@@ -61,20 +62,34 @@ fn is_option(ty: &Type) -> bool {
 pub fn derive(input: DeriveInput) -> Result<TokenStream> {
     let name = &input.ident;
     if !input.generics.params.is_empty() {
-        return Err(Error::new_spanned(&input.generics, "#[derive(Message)] does not support generics"));
+        return Err(Error::new_spanned(
+            &input.generics,
+            "#[derive(Message)] does not support generics",
+        ));
     }
     let Data::Struct(data) = &input.data else {
-        return Err(Error::new(name.span(), "#[derive(Message)] is for structs with named fields"));
+        return Err(Error::new(
+            name.span(),
+            "#[derive(Message)] is for structs with named fields",
+        ));
     };
     let Fields::Named(named) = &data.fields else {
-        return Err(Error::new(name.span(), "#[derive(Message)] is for structs with named fields"));
+        return Err(Error::new(
+            name.span(),
+            "#[derive(Message)] is for structs with named fields",
+        ));
     };
     let sattrs = attr::parse_struct_attrs(&input.attrs)?;
     let mut fields = Vec::new();
     for field in &named.named {
-        let Some(ident) = field.ident.clone() else { continue };
+        let Some(ident) = field.ident.clone() else {
+            continue;
+        };
         let attrs = attr::parse_field_attrs(&field.attrs)?;
-        let wire = attrs.rename.clone().unwrap_or_else(|| ident.unraw().to_string());
+        let wire = attrs
+            .rename
+            .clone()
+            .unwrap_or_else(|| ident.unraw().to_string());
         fields.push(FieldInfo {
             is_option: is_option(&field.ty),
             ident,
@@ -85,7 +100,11 @@ pub fn derive(input: DeriveInput) -> Result<TokenStream> {
     }
     check_rules(&fields, &sattrs)?;
     if sattrs.service.is_some() != sattrs.role.is_some() {
-        let span = sattrs.service.as_ref().map(|s| s.1).or(sattrs.role.as_ref().map(|r| r.1));
+        let span = sattrs
+            .service
+            .as_ref()
+            .map(|s| s.1)
+            .or(sattrs.role.as_ref().map(|r| r.1));
         return Err(Error::new(
             span.unwrap_or_else(Span::call_site),
             "a message needs both `service = \"...\"` and `role = \"...\"`",
@@ -95,7 +114,7 @@ pub fn derive(input: DeriveInput) -> Result<TokenStream> {
     let constants = constants(&sattrs);
     let read_fields = read_fields(&fields, &constants);
     let validate_in = validate_in(&fields);
-    let rules = rules(name, &fields, &sattrs);
+    let rules = rules(&fields, &sattrs);
     let schema = schema(name, &fields, &sattrs, &constants);
     let serialize = serialize(&fields, &constants);
     let message = message_impl(name, &sattrs);
@@ -180,7 +199,9 @@ fn find<'a>(fields: &'a [FieldInfo], ident: &Ident) -> Result<&'a FieldInfo> {
 
 fn check_rules(fields: &[FieldInfo], sattrs: &StructAttrs) -> Result<()> {
     for field in fields {
-        let Some(rule) = &field.attrs.rule else { continue };
+        let Some(rule) = &field.attrs.rule else {
+            continue;
+        };
         if !field.is_option {
             return Err(Error::new(
                 rule.span(),
@@ -191,7 +212,9 @@ fn check_rules(fields: &[FieldInfo], sattrs: &StructAttrs) -> Result<()> {
             RuleAttr::When { field: target, .. } => {
                 find(fields, target)?;
             }
-            RuleAttr::WhenPresent { fields: targets, .. } => {
+            RuleAttr::WhenPresent {
+                fields: targets, ..
+            } => {
                 for target in targets {
                     find(fields, target)?;
                 }
@@ -227,7 +250,11 @@ fn constants(sattrs: &StructAttrs) -> Vec<ConstantKey> {
         out.push(ConstantKey {
             name: c.name.clone(),
             value: c.value.clone(),
-            presence: if c.required { Presence::Required } else { Presence::Optional },
+            presence: if c.required {
+                Presence::Required
+            } else {
+                Presence::Optional
+            },
         });
     }
     out.retain(|c| c.presence != Presence::Absent);
@@ -247,7 +274,9 @@ fn read_fields(fields: &[FieldInfo], constants: &[ConstantKey]) -> TokenStream {
         let ty = &f.ty;
         quote!(let mut #slot: __rt::Slot<#ty> = __rt::Slot::Unseen;)
     });
-    let seen: Vec<Ident> = (0..constants.len()).map(|i| format_ident!("__seen_{}", i)).collect();
+    let seen: Vec<Ident> = (0..constants.len())
+        .map(|i| format_ident!("__seen_{}", i))
+        .collect();
     let seen_init = seen.iter().map(|s| quote!(let mut #s = false;));
     let field_arms = fields.iter().map(|f| {
         let slot = f.local("slot");
@@ -298,12 +327,14 @@ fn read_fields(fields: &[FieldInfo], constants: &[ConstantKey]) -> TokenStream {
         }
         #(#const_checks)*
         #(#finishes)*
+        // Rules run on what could be read, so that one message reports
+        // every violation at once, not only the first kind found.
+        __rules(__ctx, #( #values.as_ref(), )*);
         if __ctx.mark() != __start {
             return ::core::result::Result::Ok(::bolink_types::wire::Read::Invalid);
         }
         #unpack
         let __value = Self { #( #idents: #values, )* };
-        __rules(&__value, __ctx);
         if __ctx.mark() != __start {
             return ::core::result::Result::Ok(::bolink_types::wire::Read::Invalid);
         }
@@ -317,17 +348,19 @@ fn validate_in(fields: &[FieldInfo]) -> TokenStream {
         let ty = &f.ty;
         let form = f.form();
         let wire = &f.wire;
-        let len = f.attrs.max_len.map(|max| {
-            quote!(__rt::check_len::<#ty, #form>(__ctx, #wire, &self.#ident, #max);)
-        });
+        let len = f
+            .attrs
+            .max_len
+            .map(|max| quote!(__rt::check_len::<#ty, #form>(__ctx, #wire, &self.#ident, #max);));
         quote! {
             #len
             __rt::check_nested::<#ty, #form>(__ctx, #wire, &self.#ident);
         }
     });
+    let idents = fields.iter().map(|f| &f.ident);
     quote! {
         #(#checks)*
-        __rules(self, __ctx);
+        __rules(__ctx, #( ::core::option::Option::Some(&self.#idents), )*);
     }
 }
 
@@ -351,7 +384,9 @@ fn condition_text(fields: &[FieldInfo], rule: &RuleAttr) -> Result<String> {
             let verb = if *negated { "is not" } else { "is" };
             format!("{} {verb} {}", target.wire, codes.join(" or "))
         }
-        RuleAttr::WhenPresent { fields: targets, .. } => {
+        RuleAttr::WhenPresent {
+            fields: targets, ..
+        } => {
             let names: Vec<String> = targets
                 .iter()
                 .map(|t| find(fields, t).map(|f| f.wire.clone()))
@@ -363,13 +398,15 @@ fn condition_text(fields: &[FieldInfo], rule: &RuleAttr) -> Result<String> {
     })
 }
 
-fn rules(name: &Ident, fields: &[FieldInfo], sattrs: &StructAttrs) -> TokenStream {
+fn rules(fields: &[FieldInfo], sattrs: &StructAttrs) -> TokenStream {
     let mut checks = Vec::new();
     for f in fields {
         let Some(rule) = &f.attrs.rule else { continue };
         let wire = &f.wire;
         let present = f.present();
-        let Ok(condition) = condition_text(fields, rule) else { continue };
+        let Ok(condition) = condition_text(fields, rule) else {
+            continue;
+        };
         let triggered = match rule {
             RuleAttr::When {
                 field,
@@ -377,17 +414,21 @@ fn rules(name: &Ident, fields: &[FieldInfo], sattrs: &StructAttrs) -> TokenStrea
                 negated,
                 ..
             } => {
-                let Ok(target) = find(fields, field) else { continue };
-                let target_ident = &target.ident;
+                let Ok(target) = find(fields, field) else {
+                    continue;
+                };
                 let codes = codes.iter().map(code_tokens);
                 let check = if *negated {
                     quote!(__rt::code_not_in)
                 } else {
                     quote!(__rt::code_in)
                 };
-                quote!(#check(&__v.#target_ident, &[#(#codes),*]))
+                let param = target.local("r");
+                quote!(#param.is_some_and(|__x| #check(__x, &[#(#codes),*])))
             }
-            RuleAttr::WhenPresent { fields: targets, .. } => {
+            RuleAttr::WhenPresent {
+                fields: targets, ..
+            } => {
                 let presents = targets
                     .iter()
                     .filter_map(|t| find(fields, t).ok())
@@ -402,7 +443,8 @@ fn rules(name: &Ident, fields: &[FieldInfo], sattrs: &StructAttrs) -> TokenStrea
         groups
             .iter()
             .map(|group| {
-                let members: Vec<&FieldInfo> = group.iter().filter_map(|i| find(fields, i).ok()).collect();
+                let members: Vec<&FieldInfo> =
+                    group.iter().filter_map(|i| find(fields, i).ok()).collect();
                 let wires = members.iter().map(|m| &m.wire);
                 let presents = members.iter().map(|m| m.present());
                 quote!(#func(__ctx, &[#(#wires),*], &[#(#presents),*]);)
@@ -411,9 +453,14 @@ fn rules(name: &Ident, fields: &[FieldInfo], sattrs: &StructAttrs) -> TokenStrea
     };
     checks.extend(group(&sattrs.together, quote!(__rt::together)));
     checks.extend(group(&sattrs.at_least_one, quote!(__rt::at_least_one)));
+    // One parameter per field: `None` when the field could not be read.
+    let params = fields.iter().map(|f| {
+        let (param, ty) = (f.local("r"), &f.ty);
+        quote!(#param: ::core::option::Option<&#ty>)
+    });
     quote! {
-        #[allow(unused_variables)]
-        fn __rules(__v: &#name, __ctx: &mut ::bolink_types::Ctx) {
+        #[allow(unused_variables, clippy::too_many_arguments)]
+        fn __rules(__ctx: &mut ::bolink_types::Ctx, #(#params),*) {
             #(#checks)*
         }
     }
@@ -427,7 +474,12 @@ fn presence_tokens(p: Presence) -> TokenStream {
     }
 }
 
-fn schema(name: &Ident, fields: &[FieldInfo], sattrs: &StructAttrs, constants: &[ConstantKey]) -> TokenStream {
+fn schema(
+    name: &Ident,
+    fields: &[FieldInfo],
+    sattrs: &StructAttrs,
+    constants: &[ConstantKey],
+) -> TokenStream {
     let rust_name = name.to_string();
     let service = match &sattrs.service {
         Some((s, _)) => quote!(::core::option::Option::Some(#s)),
@@ -438,11 +490,14 @@ fn schema(name: &Ident, fields: &[FieldInfo], sattrs: &StructAttrs, constants: &
     } else {
         Presence::Absent
     });
-    let consts = constants.iter().filter(|c| c.name != "service_name").map(|c| {
-        let (n, v) = (&c.name, &c.value);
-        let p = presence_tokens(c.presence);
-        quote!(::bolink_types::schema::ConstantSchema { name: #n, value: #v, presence: #p })
-    });
+    let consts = constants
+        .iter()
+        .filter(|c| c.name != "service_name")
+        .map(|c| {
+            let (n, v) = (&c.name, &c.value);
+            let p = presence_tokens(c.presence);
+            quote!(::bolink_types::schema::ConstantSchema { name: #n, value: #v, presence: #p })
+        });
     let field_schemas = fields.iter().map(|f| {
         let wire = &f.wire;
         let rust = f.ident.unraw().to_string();
@@ -477,7 +532,10 @@ fn schema(name: &Ident, fields: &[FieldInfo], sattrs: &StructAttrs, constants: &
         groups
             .iter()
             .map(|g| {
-                let names = g.iter().filter_map(|i| find(fields, i).ok()).map(|f| &f.wire);
+                let names = g
+                    .iter()
+                    .filter_map(|i| find(fields, i).ok())
+                    .map(|f| &f.wire);
                 quote!(&[#(#names),*])
             })
             .collect()

@@ -100,6 +100,9 @@ macro_rules! role_enum {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
+        // Messages differ a lot in size; boxing each would cost an allocation
+        // per decode to save stack space that dispatch code rarely keeps.
+        #[allow(clippy::large_enum_variant)]
         pub enum $name {
             $( $(#[$vmeta])* $variant($ty), )*
         }
@@ -182,6 +185,7 @@ macro_rules! family_message {
         /// A message of any role of this family.
         #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
+        #[allow(clippy::large_enum_variant)]
         pub enum Message {
             $(
                 #[doc = concat!("A `", stringify!($variant), "` message.")]

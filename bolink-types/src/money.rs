@@ -86,9 +86,11 @@ impl FromStr for Money {
                 reason: format!("{text:?} is not a decimal number"),
             });
         }
-        Decimal::from_str_exact(text).map(Money).map_err(|e| MoneyError {
-            reason: format!("{text:?}: {e}"),
-        })
+        Decimal::from_str_exact(text)
+            .map(Money)
+            .map_err(|e| MoneyError {
+                reason: format!("{text:?}: {e}"),
+            })
     }
 }
 

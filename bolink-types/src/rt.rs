@@ -216,7 +216,13 @@ pub fn code_not_in<V: CodeValue>(value: &V, codes: &[CodeRef<'static>]) -> bool 
 }
 
 /// Records `name: required when <condition>` when a triggered rule's field is absent.
-pub fn require_when(ctx: &mut Ctx, name: &'static str, triggered: bool, present: bool, condition: &'static str) {
+pub fn require_when(
+    ctx: &mut Ctx,
+    name: &'static str,
+    triggered: bool,
+    present: bool,
+    condition: &'static str,
+) {
     if triggered && !present {
         ctx.report_field(
             name,
@@ -282,7 +288,9 @@ pub fn serialize_map<S: Serializer>(s: S) -> Result<S::SerializeMap, S::Error> {
 
 /// `serde::Deserialize` for derived code enums: unknown codes of a closed enum
 /// and values of the wrong type become the error.
-pub fn deserialize_code<'de, E: crate::CodeEnum, D: Deserializer<'de>>(d: D) -> Result<E, D::Error> {
+pub fn deserialize_code<'de, E: crate::CodeEnum, D: Deserializer<'de>>(
+    d: D,
+) -> Result<E, D::Error> {
     let mut ctx = Ctx::new();
     match crate::wire::scalar_support::read_code::<E, D>(d, &mut ctx)? {
         Read::Value(value) => Ok(value),

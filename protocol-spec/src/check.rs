@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::error::SpecError;
 use crate::load::line_of;
 use crate::model::{
-    Code, CodeKind, Completeness, EnumDef, EntryStatus, Field, FieldType, InterfaceFile, Required,
+    Code, CodeKind, Completeness, EntryStatus, EnumDef, Field, FieldType, InterfaceFile, Required,
 };
 use crate::{LoadedFile, Spec};
 
@@ -41,7 +41,8 @@ fn check_enums<'a>(spec: &'a Spec, errors: &mut Vec<SpecError>) -> BTreeMap<&'a 
     let mut all = BTreeMap::new();
     for file in &spec.definitions {
         for (name, def) in &file.value.enums {
-            let err = |reason: String| SpecError::new(&file.path, None, format!("enum {name}: {reason}"));
+            let err =
+                |reason: String| SpecError::new(&file.path, None, format!("enum {name}: {reason}"));
             if all.insert(name.as_str(), def).is_some() {
                 errors.push(err("defined twice".into()));
             }
@@ -78,7 +79,9 @@ fn check_enums<'a>(spec: &'a Spec, errors: &mut Vec<SpecError>) -> BTreeMap<&'a 
                 errors.push(err("a closed enum with no variants accepts nothing".into()));
             }
             if def.variants.is_empty() && def.complete {
-                errors.push(err("a complete enum needs variants (an unseen table is `complete = false`)".into()));
+                errors.push(err(
+                    "a complete enum needs variants (an unseen table is `complete = false`)".into(),
+                ));
             }
         }
     }
@@ -107,20 +110,42 @@ fn check_interface(
         .and_then(|p| p.file_name())
         .is_some_and(|d| d == iface.document.dir());
     if !dir_ok {
-        errors.push(at(None, format!("document `{}` must live in protocol-spec/{}/", iface.document.dir(), iface.document.dir())));
+        errors.push(at(
+            None,
+            format!(
+                "document `{}` must live in protocol-spec/{}/",
+                iface.document.dir(),
+                iface.document.dir()
+            ),
+        ));
     }
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     if !stem.starts_with(&format!("{}_", iface.section)) {
-        errors.push(at(None, format!("file name must start with the section: `{}_...`", iface.section)));
+        errors.push(at(
+            None,
+            format!(
+                "file name must start with the section: `{}_...`",
+                iface.section
+            ),
+        ));
     }
     if iface.service_name.is_none() && iface.url_path.is_none() {
-        errors.push(at(None, "an interface needs a service_name or a url_path".into()));
+        errors.push(at(
+            None,
+            "an interface needs a service_name or a url_path".into(),
+        ));
     }
     if iface.status == Completeness::Partial && iface.missing.is_empty() {
         errors.push(at(None, "a partial spec must say what is `missing`".into()));
     }
     if iface.roles.is_empty() {
-        errors.push(at(None, "no roles: an interface needs at least its request".into()));
+        errors.push(at(
+            None,
+            "no roles: an interface needs at least its request".into(),
+        ));
     }
 
     let mut tables = Vec::new();
@@ -133,20 +158,42 @@ fn check_interface(
         });
         for example in &role.examples {
             if example.broken.is_some() != example.corrected.is_some() {
-                errors.push(at(None, format!("role {}: a broken example needs both `broken` and `corrected`", name.as_str())));
+                errors.push(at(
+                    None,
+                    format!(
+                        "role {}: a broken example needs both `broken` and `corrected`",
+                        name.as_str()
+                    ),
+                ));
             }
         }
-        let service_fields = role.fields.iter().filter(|f| f.ty == FieldType::ServiceName).count();
+        let service_fields = role
+            .fields
+            .iter()
+            .filter(|f| f.ty == FieldType::ServiceName)
+            .count();
         if service_fields > 1 {
-            errors.push(at(None, format!("role {}: service_name listed twice", name.as_str())));
+            errors.push(at(
+                None,
+                format!("role {}: service_name listed twice", name.as_str()),
+            ));
         }
         if service_fields == 1 && iface.service_name.is_none() {
-            errors.push(at(None, format!("role {}: has a service_name field but the interface has no service_name", name.as_str())));
+            errors.push(at(
+                None,
+                format!(
+                    "role {}: has a service_name field but the interface has no service_name",
+                    name.as_str()
+                ),
+            ));
         }
     }
     for (name, object) in &iface.objects {
         if !is_pascal(name) {
-            errors.push(at(None, format!("object `{name}`: name must be PascalCase")));
+            errors.push(at(
+                None,
+                format!("object `{name}`: name must be PascalCase"),
+            ));
         }
         tables.push(Table {
             what: format!("object {name}"),
@@ -166,16 +213,28 @@ fn check_interface(
             if !seen.insert(name.as_str()) {
                 errors.push(err("listed twice".into()));
             }
-            check_field_shape(field, enums, &iface.objects, &mut used_objects, &err, errors);
+            check_field_shape(
+                field,
+                enums,
+                &iface.objects,
+                &mut used_objects,
+                &err,
+                errors,
+            );
             match &field.required {
                 Required::When(rule) => {
                     let target = table.fields.iter().find(|f| f.name.get_ref() == &rule.when);
                     match target {
-                        None => errors.push(err(format!("rule refers to `{}`, not a field of this table", rule.when))),
+                        None => errors.push(err(format!(
+                            "rule refers to `{}`, not a field of this table",
+                            rule.when
+                        ))),
                         Some(target) => check_rule_codes(target, rule, enums, &err, errors),
                     }
                     if rule.is_in.is_some() == rule.not_in.is_some() {
-                        errors.push(err("a `when` rule needs exactly one of `in` and `not_in`".into()));
+                        errors.push(err(
+                            "a `when` rule needs exactly one of `in` and `not_in`".into()
+                        ));
                     }
                     if field.fixed.is_some() {
                         errors.push(err("a fixed field cannot have a conditional rule".into()));
@@ -184,7 +243,9 @@ fn check_interface(
                 Required::WhenPresent(rule) => {
                     for name in &rule.when_present {
                         if !table.fields.iter().any(|f| f.name.get_ref() == name) {
-                            errors.push(err(format!("rule refers to `{name}`, not a field of this table")));
+                            errors.push(err(format!(
+                                "rule refers to `{name}`, not a field of this table"
+                            )));
                         }
                     }
                     if rule.when_present.is_empty() {
@@ -200,11 +261,20 @@ fn check_interface(
         for group in table.together.iter().chain(table.at_least_one) {
             for name in group {
                 if !table.fields.iter().any(|f| f.name.get_ref() == name) {
-                    errors.push(at(None, format!("{}: group names `{name}`, not a field of this table", table.what)));
+                    errors.push(at(
+                        None,
+                        format!(
+                            "{}: group names `{name}`, not a field of this table",
+                            table.what
+                        ),
+                    ));
                 }
             }
             if group.len() < 2 {
-                errors.push(at(None, format!("{}: a field group needs at least two fields", table.what)));
+                errors.push(at(
+                    None,
+                    format!("{}: a field group needs at least two fields", table.what),
+                ));
             }
         }
     }
@@ -230,7 +300,10 @@ fn check_field_shape<'a>(
         (Some(_), false) => errors.push(err("`enum` is only for `type = \"enum\"`".into())),
         (Some(name), true) => {
             if !enums.contains_key(name.get_ref().as_str()) {
-                errors.push(err(format!("unknown enum `{}` (define it in protocol-spec/definitions/)", name.get_ref())));
+                errors.push(err(format!(
+                    "unknown enum `{}` (define it in protocol-spec/definitions/)",
+                    name.get_ref()
+                )));
             }
         }
         (None, false) => {}
@@ -239,19 +312,29 @@ fn check_field_shape<'a>(
         errors.push(err("`wire` is only for enums".into()));
     }
     match (&field.object, is_nested) {
-        (None, true) => errors.push(err("object and array fields need `object = \"TypeName\"`".into())),
-        (Some(_), false) => errors.push(err("`object` is only for `type = \"object\"` or `\"array\"`".into())),
+        (None, true) => errors.push(err(
+            "object and array fields need `object = \"TypeName\"`".into()
+        )),
+        (Some(_), false) => errors.push(err(
+            "`object` is only for `type = \"object\"` or `\"array\"`".into(),
+        )),
         (Some(name), true) => {
             if objects.contains_key(name.get_ref()) {
                 used_objects.insert(name.get_ref().as_str());
             } else {
-                errors.push(err(format!("unknown object `{}` (define it under [objects.{}])", name.get_ref(), name.get_ref())));
+                errors.push(err(format!(
+                    "unknown object `{}` (define it under [objects.{}])",
+                    name.get_ref(),
+                    name.get_ref()
+                )));
             }
         }
         (None, false) => {}
     }
     if field.max_len.is_some() && is_nested {
-        errors.push(err("object and array fields take no max_len (their fields do)".into()));
+        errors.push(err(
+            "object and array fields take no max_len (their fields do)".into(),
+        ));
     }
     if field.max_len == Some(0) {
         errors.push(err("max_len 0 allows nothing".into()));
@@ -262,7 +345,9 @@ fn check_field_shape<'a>(
     if field.ty == FieldType::ServiceName && field.max_len.is_some_and(|m| m < 8) {
         // The documents print 8 for service_name in places where "nolicence_in_park"
         // (17 characters) must fit; a limit below any service name is a table typo.
-        errors.push(err("service_name max_len below 8 cannot hold service names".into()));
+        errors.push(err(
+            "service_name max_len below 8 cannot hold service names".into(),
+        ));
     }
 }
 
@@ -293,9 +378,15 @@ fn check_rule_codes(
         return;
     };
     for code in codes {
-        let ok = matches!((code, kind), (Code::Int(_), CodeKind::Integer) | (Code::Str(_), CodeKind::String));
+        let ok = matches!(
+            (code, kind),
+            (Code::Int(_), CodeKind::Integer) | (Code::Str(_), CodeKind::String)
+        );
         if !ok {
-            errors.push(err(format!("code {code} does not fit `{}` ({kind:?} codes)", target.name.get_ref())));
+            errors.push(err(format!(
+                "code {code} does not fit `{}` ({kind:?} codes)",
+                target.name.get_ref()
+            )));
         }
     }
 }
@@ -306,20 +397,38 @@ fn check_indexes(spec: &Spec, errors: &mut Vec<SpecError>) {
     let mut titles = BTreeMap::new();
     for file in &spec.indexes {
         let index = &file.value;
-        let title = titles.entry(index.document).or_insert_with(|| index.title.clone());
+        let title = titles
+            .entry(index.document)
+            .or_insert_with(|| index.title.clone());
         if *title != index.title {
-            errors.push(SpecError::new(&file.path, None, "parts of one document's index disagree on its title"));
+            errors.push(SpecError::new(
+                &file.path,
+                None,
+                "parts of one document's index disagree on its title",
+            ));
         }
         for entry in &index.entries {
             let err = |reason: String| {
-                SpecError::new(&file.path, None, format!("entry {} {}: {reason}", entry.section, entry.title))
+                SpecError::new(
+                    &file.path,
+                    None,
+                    format!("entry {} {}: {reason}", entry.section, entry.title),
+                )
             };
             let wants_spec = matches!(entry.status, EntryStatus::Specified | EntryStatus::Partial);
             match (&entry.spec, wants_spec) {
-                (None, true) => errors.push(err("specified and partial entries need `spec`".into())),
-                (Some(_), false) => errors.push(err("only specified and partial entries have a `spec`".into())),
+                (None, true) => {
+                    errors.push(err("specified and partial entries need `spec`".into()))
+                }
+                (Some(_), false) => errors.push(err(
+                    "only specified and partial entries have a `spec`".into(),
+                )),
                 (Some(spec_path), true) => {
-                    match spec.interfaces.iter().find(|i| i.path == Path::new(spec_path)) {
+                    match spec
+                        .interfaces
+                        .iter()
+                        .find(|i| i.path == Path::new(spec_path))
+                    {
                         None => errors.push(err(format!("spec file `{spec_path}` does not exist"))),
                         Some(target) => {
                             let complete = target.value.status == Completeness::Complete;
@@ -334,7 +443,8 @@ fn check_indexes(spec: &Spec, errors: &mut Vec<SpecError>) {
                 }
                 (None, false) => {}
             }
-            if !wants_spec && entry.status != EntryStatus::NotAnInterface && entry.reason.is_none() {
+            if !wants_spec && entry.status != EntryStatus::NotAnInterface && entry.reason.is_none()
+            {
                 errors.push(err("say why in `reason`".into()));
             }
             if entry.status == EntryStatus::Partial && entry.reason.is_none() {
@@ -347,7 +457,8 @@ fn check_indexes(spec: &Spec, errors: &mut Vec<SpecError>) {
 fn is_snake(s: &str) -> bool {
     !s.is_empty()
         && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn is_pascal(s: &str) -> bool {

@@ -57,7 +57,9 @@ impl Spec {
 
     /// Looks up an enum definition by name.
     pub fn enum_def(&self, name: &str) -> Option<&EnumDef> {
-        self.definitions.iter().find_map(|f| f.value.enums.get(name))
+        self.definitions
+            .iter()
+            .find_map(|f| f.value.enums.get(name))
     }
 
     /// Every enum definition, sorted by name.

@@ -52,7 +52,11 @@ fn toml_files(dir: &Path, errors: &mut Vec<SpecError>) -> Vec<PathBuf> {
         // A document folder may not exist yet; the index reports what is missing.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => {
-            errors.push(SpecError::new(dir, None, format!("cannot read folder: {e}")));
+            errors.push(SpecError::new(
+                dir,
+                None,
+                format!("cannot read folder: {e}"),
+            ));
             return Vec::new();
         }
     };
@@ -94,5 +98,9 @@ fn parse_file<T: DeserializeOwned>(
 /// 1-based line number of a byte offset.
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }

@@ -110,8 +110,13 @@ struct PlainArea {
 }
 
 fn envelope(data: &str, key: &Key) -> Vec<u8> {
-    sdk_http::build("query_price", Some("b1ce1026cb794d8ca515159b4b5cecea"), data, key)
-        .expect("the seed example is a JSON object")
+    sdk_http::build(
+        "query_price",
+        Some("b1ce1026cb794d8ca515159b4b5cecea"),
+        data,
+        key,
+    )
+    .expect("the seed example is a JSON object")
 }
 
 /// MD5 over data + "key=" + key, then a plain typed parse: what any integration does at least.
@@ -137,9 +142,17 @@ fn bench(c: &mut Criterion) {
                 let env = sdk_http::Envelope::parse(black_box(&body)).expect("envelope");
                 env.verify(&key).expect("sign");
                 let message = if name == "request" {
-                    sdk::Message::decode_as(bolink_types::Role::Request, &env.service_name, env.data_bytes())
+                    sdk::Message::decode_as(
+                        bolink_types::Role::Request,
+                        &env.service_name,
+                        env.data_bytes(),
+                    )
                 } else {
-                    sdk::Message::decode_as(bolink_types::Role::SdkReturn, &env.service_name, env.data_bytes())
+                    sdk::Message::decode_as(
+                        bolink_types::Role::SdkReturn,
+                        &env.service_name,
+                        env.data_bytes(),
+                    )
                 };
                 black_box(message.expect("valid"))
             })

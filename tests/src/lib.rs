@@ -47,7 +47,10 @@ fn decimal(max: Option<usize>, as_text: bool) -> BoxedStrategy<Value> {
                 Value::String(text)
             } else {
                 // Numbers travel as f64; the shortest text of the f64 is the text.
-                text.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(Value::Null, Value::Number)
+                text.parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Value::Null, Value::Number)
             }
         })
         .boxed()
@@ -81,7 +84,13 @@ fn enum_value(kind: Kind, max: Option<usize>) -> BoxedStrategy<Value> {
                 .rev()
                 .chain(10..1000)
                 .map(|i| code_value(CodeRef::Int(i), as_text))
-                .find(|v| fits(v) && !schema.variants.iter().any(|k| code_value(k.code, as_text) == *v)),
+                .find(|v| {
+                    fits(v)
+                        && !schema
+                            .variants
+                            .iter()
+                            .any(|k| code_value(k.code, as_text) == *v)
+                }),
             CodeKind::String => Some(Value::String("zz".into())).filter(fits),
         };
         known.extend(unknown);
@@ -112,23 +121,33 @@ pub fn field_value(kind: Kind, max: Option<usize>, depth: u32) -> BoxedStrategy<
     match kind {
         Kind::Text => text(max),
         Kind::Integer => integer(max),
-        Kind::UnixSeconds => (1_000_000_000i64..2_000_000_000).prop_map(Value::from).boxed(),
-        Kind::UnixMillis => (1_000_000_000_000i64..2_000_000_000_000).prop_map(Value::from).boxed(),
+        Kind::UnixSeconds => (1_000_000_000i64..2_000_000_000)
+            .prop_map(Value::from)
+            .boxed(),
+        Kind::UnixMillis => (1_000_000_000_000i64..2_000_000_000_000)
+            .prop_map(Value::from)
+            .boxed(),
         Kind::Decimal | Kind::MoneyNumber => decimal(max, false),
         Kind::MoneyText => decimal(max, true),
         Kind::Enum { .. } => enum_value(kind, max),
         Kind::Json => json(max),
-        Kind::Object(schema) => valid_object(schema(), depth + 1).prop_map(Value::Object).boxed(),
-        Kind::Array(schema) => {
-            prop::collection::vec(valid_object(schema(), depth + 1).prop_map(Value::Object), 0..3)
-                .prop_map(Value::Array)
-                .boxed()
-        }
+        Kind::Object(schema) => valid_object(schema(), depth + 1)
+            .prop_map(Value::Object)
+            .boxed(),
+        Kind::Array(schema) => prop::collection::vec(
+            valid_object(schema(), depth + 1).prop_map(Value::Object),
+            0..3,
+        )
+        .prop_map(Value::Array)
+        .boxed(),
     }
 }
 
 /// A JSON object that satisfies every rule of `schema`.
-pub fn valid_object(schema: &'static ObjectSchema, depth: u32) -> BoxedStrategy<Map<String, Value>> {
+pub fn valid_object(
+    schema: &'static ObjectSchema,
+    depth: u32,
+) -> BoxedStrategy<Map<String, Value>> {
     let values: Vec<BoxedStrategy<Value>> = schema
         .fields
         .iter()
@@ -150,11 +169,13 @@ pub fn valid_object(schema: &'static ObjectSchema, depth: u32) -> BoxedStrategy<
             }
             satisfy_rules(schema, &values, &mut present);
             let mut map = Map::new();
-            let service = schema.service_name.filter(|_| match schema.service_name_presence {
-                Presence::Required => true,
-                Presence::Optional => with_service,
-                Presence::Absent => false,
-            });
+            let service = schema
+                .service_name
+                .filter(|_| match schema.service_name_presence {
+                    Presence::Required => true,
+                    Presence::Optional => with_service,
+                    Presence::Absent => false,
+                });
             if let Some(service) = service {
                 map.insert("service_name".into(), Value::String(service.into()));
             }
@@ -188,10 +209,18 @@ fn satisfy_rules(schema: &ObjectSchema, values: &[Value], present: &mut [bool]) 
     for _ in 0..4 {
         for (i, f) in schema.fields.iter().enumerate() {
             let triggered = match f.rule {
-                Rule::When { field, codes, negated } => index(field).is_some_and(|t| {
-                    present[t] && !values[t].is_null() && matches_codes(&values[t], codes) != negated
+                Rule::When {
+                    field,
+                    codes,
+                    negated,
+                } => index(field).is_some_and(|t| {
+                    present[t]
+                        && !values[t].is_null()
+                        && matches_codes(&values[t], codes) != negated
                 }),
-                Rule::WhenPresent(fields) => fields.iter().all(|n| index(n).is_some_and(|t| present[t])),
+                Rule::WhenPresent(fields) => {
+                    fields.iter().all(|n| index(n).is_some_and(|t| present[t]))
+                }
                 _ => false,
             };
             if triggered {
@@ -348,7 +377,10 @@ pub fn apply(value: &Map<String, Value>, target: &Target) -> Map<String, Value> 
                 map.insert(target.field.into(), Value::String("京".repeat(n)));
             }
             Mutation::WrongType => {
-                map.insert(target.field.into(), serde_json::json!({ "unexpected": true }));
+                map.insert(
+                    target.field.into(),
+                    serde_json::json!({ "unexpected": true }),
+                );
             }
         }
     }
@@ -369,7 +401,10 @@ pub fn pick(targets: &[Target], index: Index) -> Option<&Target> {
 
 /// Checks that every field of an encoded message has the JSON type its kind
 /// is written as; returns the first field that does not.
-pub fn wrong_wire_type(schema: &'static ObjectSchema, value: &Map<String, Value>) -> Option<String> {
+pub fn wrong_wire_type(
+    schema: &'static ObjectSchema,
+    value: &Map<String, Value>,
+) -> Option<String> {
     for f in schema.fields {
         let Some(v) = value.get(f.name) else { continue };
         let ok = match f.kind {

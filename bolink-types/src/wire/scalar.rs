@@ -69,7 +69,9 @@ impl Scalar<'_> {
             Scalar::Str(s) => s.parse::<Money>(),
             _ => return Err(self.wrong(expected)),
         };
-        money.map(Money::to_decimal).map_err(|_| self.wrong(expected))
+        money
+            .map(Money::to_decimal)
+            .map_err(|_| self.wrong(expected))
     }
 }
 
@@ -159,7 +161,10 @@ where
 
 /// Number of characters in the decimal text of an integer.
 fn int_len(i: i64) -> usize {
-    let digits = i.unsigned_abs().checked_ilog10().map_or(1, |d| d as usize + 1);
+    let digits = i
+        .unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |d| d as usize + 1);
     digits + usize::from(i < 0)
 }
 
@@ -273,7 +278,9 @@ impl Wire<Text> for Money {
 
     fn read<'de, D: Deserializer<'de>>(d: D, ctx: &mut Ctx) -> Result<Read<Self>, D::Error> {
         read_with(d, ctx, |scalar| {
-            scalar.to_decimal("an amount of money").map(Money::from_decimal)
+            scalar
+                .to_decimal("an amount of money")
+                .map(Money::from_decimal)
         })
     }
 

@@ -8,7 +8,9 @@ use bolink_types::{CodeEnum, CodeRef, DecodeError, Message, Object, ViolationKin
 fn violations(bytes: &[u8]) -> Vec<String> {
     match query_price::SdkReturn::decode(bytes) {
         Ok(_) => Vec::new(),
-        Err(DecodeError::Invalid { report }) => report.violations.iter().map(|v| v.to_string()).collect(),
+        Err(DecodeError::Invalid { report }) => {
+            report.violations.iter().map(|v| v.to_string()).collect()
+        }
         Err(other) => panic!("{other}"),
     }
 }
@@ -37,6 +39,9 @@ fn every_violation_is_reported_at_once() {
             "park_id: expected a string, found an object",
             "price: expected an amount of money, found string \"abc\"",
             "duration: required",
+            // Rules run on what could be read, even next to type errors.
+            "errmsg: required when state is 0",
+            "car_number: required together with in_time",
         ]
     );
 }
@@ -60,10 +65,14 @@ fn lengths_count_characters_not_bytes() {
     assert!(query_price::Request::decode(ok.as_bytes()).is_ok());
     // Eight 4-byte characters are 8 characters: accepted.
     let four = "𠀀".repeat(8);
-    let ok = format!(r#"{{"service_name":"query_price","park_id":"1","pay_scene":0,"car_number":"{four}","order_id":"1"}}"#);
+    let ok = format!(
+        r#"{{"service_name":"query_price","park_id":"1","pay_scene":0,"car_number":"{four}","order_id":"1"}}"#
+    );
     assert!(query_price::Request::decode(ok.as_bytes()).is_ok());
     let nine = "京".repeat(9);
-    let bad = format!(r#"{{"service_name":"query_price","park_id":"1","pay_scene":0,"car_number":"{nine}","order_id":"1"}}"#);
+    let bad = format!(
+        r#"{{"service_name":"query_price","park_id":"1","pay_scene":0,"car_number":"{nine}","order_id":"1"}}"#
+    );
     let err = query_price::Request::decode(bad.as_bytes()).unwrap_err();
     assert_eq!(err.to_string(), "car_number: 9 characters, at most 8");
 }
@@ -87,7 +96,9 @@ fn unknown_codes_round_trip_unchanged() {
     let request = query_price::Request::decode(text).unwrap();
     assert_eq!(request.pay_scene.code(), CodeRef::Int(7));
     assert!(matches!(request.pay_scene, PayScene::Unknown(_)));
-    assert!(String::from_utf8(request.encode()).unwrap().contains(r#""pay_scene":7"#));
+    assert!(String::from_utf8(request.encode())
+        .unwrap()
+        .contains(r#""pay_scene":7"#));
     assert_eq!(State::from_code(CodeRef::Int(1)), Some(State::Success));
 }
 
@@ -101,7 +112,10 @@ fn unknown_fields_are_tolerated_and_null_is_absent() {
 #[test]
 fn duplicate_keys_and_wrong_service_names_are_violations() {
     let dup = br#"{"service_name":"query_price","park_id":"1","park_id":"2","pay_scene":0,"car_number":"A","order_id":"1"}"#;
-    assert_eq!(query_price::Request::decode(dup).unwrap_err().to_string(), "park_id: appears more than once");
+    assert_eq!(
+        query_price::Request::decode(dup).unwrap_err().to_string(),
+        "park_id: appears more than once"
+    );
     let other = br#"{"service_name":"outpark","park_id":"1","pay_scene":0,"car_number":"A","order_id":"1"}"#;
     assert_eq!(
         query_price::Request::decode(other).unwrap_err().to_string(),
@@ -111,20 +125,37 @@ fn duplicate_keys_and_wrong_service_names_are_violations() {
 
 #[test]
 fn malformed_and_truncated_json_are_syntax_errors_with_place() {
-    for bad in [&b"{\"service_name\":"[..], b"", b"[1,2", b"{\"a\":1}x", b"\xff\xfe"] {
+    for bad in [
+        &b"{\"service_name\":"[..],
+        b"",
+        b"[1,2",
+        b"{\"a\":1}x",
+        b"\xff\xfe",
+    ] {
         match query_price::Request::decode(bad) {
-            Err(DecodeError::Syntax { line, column, .. }) => assert!(line >= 1 && column <= bad.len() + 1),
+            Err(DecodeError::Syntax { line, column, .. }) => {
+                assert!(line >= 1 && column <= bad.len() + 1)
+            }
             other => panic!("{:?}: {other:?}", String::from_utf8_lossy(bad)),
         }
     }
     // A JSON value that is not an object is a violation, not a syntax error.
     let err = query_price::Request::decode(b"[1]").unwrap_err();
-    assert!(matches!(&err, DecodeError::Invalid { report } if report.violations[0].kind == ViolationKind::WrongType { expected: "an object", found: "an array".into() }), "{err:?}");
+    assert!(
+        matches!(&err, DecodeError::Invalid { report } if report.violations[0].kind == ViolationKind::WrongType { expected: "an object", found: "an array".into() }),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn built_values_validate_and_encode() {
-    let mut answer = query_price::SdkReturn::new(State::Success, 50, "20003".into(), "10000".into(), "4.0".parse().unwrap());
+    let mut answer = query_price::SdkReturn::new(
+        State::Success,
+        50,
+        "20003".into(),
+        "10000".into(),
+        "4.0".parse().unwrap(),
+    );
     assert!(answer.validate().is_ok());
     answer.state = State::Failure;
     let report = answer.validate().unwrap_err();

@@ -39,13 +39,19 @@ fn decode(document: Document, role: Role, key: &str, text: &str) -> Result<(), D
 fn expected(example: &Example, result: Result<(), DecodeError>) -> Result<(), String> {
     match (result, example.expect_violations.is_empty()) {
         (Ok(()), true) => Ok(()),
-        (Ok(()), false) => Err(format!("expected violations {:?}, decoded fine", example.expect_violations)),
+        (Ok(()), false) => Err(format!(
+            "expected violations {:?}, decoded fine",
+            example.expect_violations
+        )),
         (Err(DecodeError::Invalid { report }), false) => {
             let got: Vec<String> = report.violations.iter().map(|v| v.to_string()).collect();
             if got == example.expect_violations {
                 Ok(())
             } else {
-                Err(format!("expected violations {:?}, got {got:?}", example.expect_violations))
+                Err(format!(
+                    "expected violations {:?}, got {got:?}",
+                    example.expect_violations
+                ))
             }
         }
         (Err(e), _) => Err(format!("{e}")),
@@ -59,22 +65,39 @@ fn every_example_decodes_as_the_spec_says() {
     let mut checked = 0;
     for file in &spec.interfaces {
         let iface = &file.value;
-        let key = iface.service_name.clone().or_else(|| iface.url_path.clone()).unwrap_or_default();
+        let key = iface
+            .service_name
+            .clone()
+            .or_else(|| iface.url_path.clone())
+            .unwrap_or_default();
         for (role_name, role_spec) in &iface.roles {
             for (i, example) in role_spec.examples.iter().enumerate() {
                 checked += 1;
-                let place = format!("{} {} example {}", file.path.display(), role_name.as_str(), i + 1);
+                let place = format!(
+                    "{} {} example {}",
+                    file.path.display(),
+                    role_name.as_str(),
+                    i + 1
+                );
                 let outcome = match (&example.broken, &example.corrected) {
                     (Some(_), Some(corrected)) => {
                         match decode(iface.document, role(*role_name), &key, &example.text) {
                             Err(DecodeError::Syntax { line, column, .. }) => {
                                 assert!(line >= 1 && column >= 1);
-                                expected(example, decode(iface.document, role(*role_name), &key, corrected))
+                                expected(
+                                    example,
+                                    decode(iface.document, role(*role_name), &key, corrected),
+                                )
                             }
-                            other => Err(format!("the broken example should be a syntax error, got {other:?}")),
+                            other => Err(format!(
+                                "the broken example should be a syntax error, got {other:?}"
+                            )),
                         }
                     }
-                    _ => expected(example, decode(iface.document, role(*role_name), &key, &example.text)),
+                    _ => expected(
+                        example,
+                        decode(iface.document, role(*role_name), &key, &example.text),
+                    ),
                 };
                 if let Err(problem) = outcome {
                     failures.push(format!("{place}: {problem}"));
@@ -98,12 +121,19 @@ fn outpark_example_as_printed_is_a_clear_error() {
     let err = bolink_types::sdk::Request::decode(example.text.as_bytes()).unwrap_err();
     // The first full-width quote stands after "errmsg": on line 1, byte 57.
     match &err {
-        DecodeError::Syntax { line: 1, column: 57, message } => {
+        DecodeError::Syntax {
+            line: 1,
+            column: 57,
+            message,
+        } => {
             assert_eq!(message, "expected value");
         }
         other => panic!("expected a syntax error with its place, got {other:?}"),
     }
-    assert_eq!(err.to_string(), "malformed JSON at line 1, column 57: expected value");
+    assert_eq!(
+        err.to_string(),
+        "malformed JSON at line 1, column 57: expected value"
+    );
     let corrected = example.corrected.as_deref().unwrap_or_default();
     match bolink_types::sdk::Request::decode(corrected.as_bytes()).unwrap() {
         bolink_types::sdk::Request::Outpark(m) => {

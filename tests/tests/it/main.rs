@@ -2,5 +2,7 @@
 
 mod decoding;
 mod examples;
+// Generated and printed by prettyplease (`cargo xtask codegen`), like bolink-types/src/generated.
+#[rustfmt::skip]
 mod generated_properties;
 mod signed_pipeline;

@@ -10,20 +10,35 @@ const DATA: &str = r#"{"query_order_no":"218402018060000000p-863","park_id":"200
 #[test]
 fn build_verify_decode() {
     let key = Key::new(KEY);
-    let body = sdk_http::build("query_price", Some("b1ce1026cb794d8ca515159b4b5cecea"), DATA, &key).unwrap();
+    let body = sdk_http::build(
+        "query_price",
+        Some("b1ce1026cb794d8ca515159b4b5cecea"),
+        DATA,
+        &key,
+    )
+    .unwrap();
     let env = sdk_http::Envelope::parse(&body).unwrap();
     env.verify(&key).unwrap();
-    let message = sdk::Message::decode_as(Role::Request, &env.service_name, env.data_bytes()).unwrap();
-    assert!(matches!(message, sdk::Message::Request(sdk::Request::QueryPrice(_))));
+    let message =
+        sdk::Message::decode_as(Role::Request, &env.service_name, env.data_bytes()).unwrap();
+    assert!(matches!(
+        message,
+        sdk::Message::Request(sdk::Request::QueryPrice(_))
+    ));
 }
 
 #[test]
 fn tampered_data_is_rejected_before_decoding() {
     let key = Key::new(KEY);
     let body = sdk_http::build("query_price", None, DATA, &key).unwrap();
-    let tampered = String::from_utf8(body).unwrap().replace("62000F9", "62000F8");
+    let tampered = String::from_utf8(body)
+        .unwrap()
+        .replace("62000F9", "62000F8");
     let env = sdk_http::Envelope::parse(tampered.as_bytes()).unwrap();
-    assert!(matches!(env.verify(&key), Err(VerifyError::Mismatch { .. })));
+    assert!(matches!(
+        env.verify(&key),
+        Err(VerifyError::Mismatch { .. })
+    ));
 }
 
 #[test]
@@ -41,5 +56,8 @@ fn a_typed_answer_is_signed_over_its_exact_encoding() {
     let env = sdk_http::Envelope::parse(&body).unwrap();
     assert_eq!(env.data_bytes(), data.as_bytes());
     env.verify(&key).unwrap();
-    assert_eq!(bolink_sign::sign(data.as_bytes(), &key).to_string().len(), 32);
+    assert_eq!(
+        bolink_sign::sign(data.as_bytes(), &key).to_string().len(),
+        32
+    );
 }

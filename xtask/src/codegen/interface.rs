@@ -36,7 +36,10 @@ pub fn file(iface: &IfaceModel, _model: &Model) -> TokenStream {
     for note in &spec.notes {
         doc.push_str(&format!("\n\n{note}"));
     }
-    let roles = spec.roles.iter().map(|(name, role)| role_struct_tokens(iface, *name, role));
+    let roles = spec
+        .roles
+        .iter()
+        .map(|(name, role)| role_struct_tokens(iface, *name, role));
     let objects = spec.objects.iter().map(|(name, object)| {
         let ident = Ident::new(name, Span::call_site());
         let doc = format!("{} (nested object of `{}`).", object.label, spec.title);
@@ -69,7 +72,12 @@ fn role_doc(role: RoleName) -> &'static str {
 
 fn role_struct_tokens(iface: &IfaceModel, name: RoleName, role: &Role) -> TokenStream {
     let ident = role_struct(name);
-    let mut doc = format!("{} `{}` {}", iface.spec.title, name.as_str(), role_doc(name));
+    let mut doc = format!(
+        "{} `{}` {}",
+        iface.spec.title,
+        name.as_str(),
+        role_doc(name)
+    );
     for note in &role.notes {
         doc.push_str(&format!("\n\n{note}"));
     }
@@ -150,6 +158,16 @@ fn struct_tokens(
         }
     });
     let new_doc = format!("A `{ident}` with its required fields; optional ones start as `None`.");
+    // Without required fields, `new()` is the natural `Default`.
+    let default_impl = required.is_empty().then(|| {
+        quote! {
+            impl ::core::default::Default for #ident {
+                fn default() -> Self {
+                    Self::new()
+                }
+            }
+        }
+    });
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
@@ -166,6 +184,8 @@ fn struct_tokens(
                 Self { #(#inits),* }
             }
         }
+
+        #default_impl
     }
 }
 
@@ -184,7 +204,10 @@ fn value_type(f: &Field) -> TokenStream {
         FieldType::UnixMillis => quote!(::bolink_types::UnixMillis),
         FieldType::Enum => {
             let name = super::names::Model::enum_rust(
-                f.enum_ref.as_ref().map(|e| e.get_ref().as_str()).unwrap_or_default(),
+                f.enum_ref
+                    .as_ref()
+                    .map(|e| e.get_ref().as_str())
+                    .unwrap_or_default(),
             );
             quote!(crate::enums::#name)
         }
@@ -202,7 +225,10 @@ fn value_type(f: &Field) -> TokenStream {
 
 fn object_ident(f: &Field) -> Ident {
     Ident::new(
-        f.object.as_ref().map(|o| o.get_ref().as_str()).unwrap_or("Object"),
+        f.object
+            .as_ref()
+            .map(|o| o.get_ref().as_str())
+            .unwrap_or("Object"),
         Span::call_site(),
     )
 }
@@ -294,13 +320,23 @@ fn field_doc(f: &Field) -> String {
                 _ => return doc,
             };
             let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
-            doc.push_str(&format!(" Required when `{}` {verb} {}.", rule.when, codes.join(" or ")));
+            doc.push_str(&format!(
+                " Required when `{}` {verb} {}.",
+                rule.when,
+                codes.join(" or ")
+            ));
         }
         Required::WhenPresent(rule) => {
-            doc.push_str(&format!(" Required when {} are present.", rule.when_present.join(" and ")));
+            doc.push_str(&format!(
+                " Required when {} are present.",
+                rule.when_present.join(" and ")
+            ));
         }
         Required::External(rule) => {
-            doc.push_str(&format!(" Required {} (not checked: the condition lies outside the message).", rule.external.trim_start_matches("required ")));
+            doc.push_str(&format!(
+                " Required {} (not checked: the condition lies outside the message).",
+                rule.external.trim_start_matches("required ")
+            ));
         }
     }
     if let Some(max) = f.max_len {

@@ -59,13 +59,17 @@ pub fn generate(spec: &Spec) -> Result<BTreeMap<PathBuf, String>, String> {
             )?;
         }
     }
-    files.insert(PathBuf::from(PROPERTIES), render(PROPERTIES, properties::file(&model))?);
+    files.insert(
+        PathBuf::from(PROPERTIES),
+        render(PROPERTIES, properties::file(&model))?,
+    );
     Ok(files)
 }
 
 fn render(path: &str, tokens: TokenStream) -> Result<String, String> {
-    let file: syn::File = syn::parse2(tokens)
-        .map_err(|e| format!("generated {path} is not valid Rust ({e}); this is a generator bug"))?;
+    let file: syn::File = syn::parse2(tokens).map_err(|e| {
+        format!("generated {path} is not valid Rust ({e}); this is a generator bug")
+    })?;
     Ok(format!("{HEADER}{}", prettyplease::unparse(&file)))
 }
 
@@ -125,7 +129,9 @@ fn existing_files(root: &Path) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     let mut stack = vec![root.join(GENERATED)];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {

@@ -94,7 +94,10 @@ impl<'a> Model<'a> {
             let mut variants = BTreeSet::new();
             for v in &def.variants {
                 if !variants.insert(v.name.to_pascal_case()) {
-                    errors.push(format!("enum `{name}`: two variants become `{}`", v.name.to_pascal_case()));
+                    errors.push(format!(
+                        "enum `{name}`: two variants become `{}`",
+                        v.name.to_pascal_case()
+                    ));
                 }
             }
             enums.push(EnumModel { rust, def });
@@ -104,7 +107,11 @@ impl<'a> Model<'a> {
         for family in [Family::Sdk, Family::Newapi] {
             let mut interfaces = Vec::new();
             let mut modules = BTreeMap::new();
-            for file in spec.interfaces.iter().filter(|f| f.value.document.family() == family) {
+            for file in spec
+                .interfaces
+                .iter()
+                .filter(|f| f.value.document.family() == family)
+            {
                 let iface = &file.value;
                 let key = iface
                     .service_name
@@ -119,7 +126,9 @@ impl<'a> Model<'a> {
                 let module_file = key.to_snake_case();
                 let path = file.path.display().to_string();
                 if let Some(other) = modules.insert(module_file.clone(), path.clone()) {
-                    errors.push(format!("{path} and {other} both become module `{module_file}`"));
+                    errors.push(format!(
+                        "{path} and {other} both become module `{module_file}`"
+                    ));
                 }
                 check_fields(iface, &path, &mut errors);
                 interfaces.push(IfaceModel {
@@ -131,7 +140,8 @@ impl<'a> Model<'a> {
                 });
             }
             interfaces.sort_by(|a, b| {
-                (a.spec.document, section_key(&a.spec.section)).cmp(&(b.spec.document, section_key(&b.spec.section)))
+                (a.spec.document, section_key(&a.spec.section))
+                    .cmp(&(b.spec.document, section_key(&b.spec.section)))
             });
             families.push(FamilyModel {
                 family,
@@ -173,13 +183,21 @@ fn check_fields(iface: &InterfaceFile, path: &str, errors: &mut Vec<String>) {
         }
     }
     for name in iface.objects.keys() {
-        if RoleName::ALL.iter().any(|r| role_struct(*r) == name.as_str()) {
-            errors.push(format!("{path}: object `{name}` clashes with a role struct name"));
+        if RoleName::ALL
+            .iter()
+            .any(|r| role_struct(*r) == name.as_str())
+        {
+            errors.push(format!(
+                "{path}: object `{name}` clashes with a role struct name"
+            ));
         }
     }
 }
 
 /// Sorts `3.10` after `3.9`.
 fn section_key(section: &str) -> Vec<u32> {
-    section.split('.').map(|p| p.parse().unwrap_or(u32::MAX)).collect()
+    section
+        .split('.')
+        .map(|p| p.parse().unwrap_or(u32::MAX))
+        .collect()
 }

@@ -104,3 +104,8 @@ impl ParkCheckData {
         }
     }
 }
+impl ::core::default::Default for ParkCheckData {
+    fn default() -> Self {
+        Self::new()
+    }
+}

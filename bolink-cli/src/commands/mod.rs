@@ -1,0 +1,45 @@
+//! One module per subcommand, and the exit codes they share.
+
+use std::process::ExitCode;
+
+pub mod demo;
+pub mod sign;
+pub mod spec;
+pub mod validate;
+pub mod verify;
+
+/// How a command ended; each maps to the exit code of the CLI contract.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// Exit 1: the input was read but failed the check (sign mismatch, violations).
+    Failed,
+    /// Exit 2: the input could not be read (malformed, unknown service, I/O); the reason is printed to stderr.
+    Malformed(String),
+}
+
+impl Outcome {
+    /// A malformed-input outcome with its reason.
+    pub fn malformed(reason: impl Into<String>) -> Outcome {
+        Outcome::Malformed(reason.into())
+    }
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> ExitCode {
+        match outcome {
+            Outcome::Success => ExitCode::SUCCESS,
+            Outcome::Failed => ExitCode::from(1),
+            Outcome::Malformed(reason) => {
+                eprintln!("error: {reason}");
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+/// Runs a command body written with `?` on [`Outcome`] errors.
+pub fn outcome(body: impl FnOnce() -> Result<Outcome, Outcome>) -> Outcome {
+    body().unwrap_or_else(|outcome| outcome)
+}
