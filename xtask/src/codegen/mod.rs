@@ -9,6 +9,7 @@
 mod catalog;
 mod enums;
 mod family;
+mod handler;
 mod interface;
 mod names;
 mod properties;
@@ -25,6 +26,9 @@ const HEADER: &str =
 
 /// The generated folder, relative to the workspace root.
 pub const GENERATED: &str = "bolink-types/src/generated";
+
+/// The generated downstream handler trait of bolink-sdk.
+pub const HANDLER: &str = "bolink-sdk/src/generated/handler.rs";
 
 /// The generated property tests, one module per message type.
 pub const PROPERTIES: &str = "tests/tests/it/generated_properties.rs";
@@ -59,6 +63,7 @@ pub fn generate(spec: &Spec) -> Result<BTreeMap<PathBuf, String>, String> {
             )?;
         }
     }
+    files.insert(PathBuf::from(HANDLER), render(HANDLER, handler::file(&model))?);
     files.insert(
         PathBuf::from(PROPERTIES),
         render(PROPERTIES, properties::file(&model))?,

@@ -1,0 +1,103 @@
+//! Answering one downstream message: verify, decode, dispatch, sign.
+
+use bolink_sign::{sdk_http, EnvelopeError, Key, VerifyError};
+use bolink_types::{sdk, DecodeError, INTERFACES};
+
+use crate::answer::Refusal;
+use crate::generated::handler::dispatch;
+use crate::Handler;
+
+/// A downstream message and the answer to send back.
+#[derive(Debug, Clone)]
+pub struct Downstream {
+    /// The service the platform called.
+    pub service_name: String,
+    /// The decoded request, when it was valid.
+    pub request: Option<sdk::Request>,
+    /// The refusal sent instead of an answer (handler refusal, unsupported
+    /// service, or an invalid request).
+    pub refusal: Option<Refusal>,
+    /// The answer's data JSON.
+    pub answer: Vec<u8>,
+    /// The signed envelope of the answer, to POST to the upload address.
+    pub envelope: Vec<u8>,
+}
+
+/// Why a downstream message was not answered at all.
+///
+/// An answer is sent for anything that carries a valid sign (a refusal when
+/// the request is invalid); these errors are for messages that cannot be
+/// trusted or read as an envelope.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DownstreamError {
+    /// There is no session token to answer with.
+    #[error("not logged in")]
+    NotLoggedIn,
+    /// The body is not an SDK-HTTP envelope.
+    #[error("not an envelope: {0}")]
+    Envelope(#[from] EnvelopeError),
+    /// The sign does not match the data and key.
+    #[error("bad sign: {0}")]
+    Sign(#[from] VerifyError),
+}
+
+pub(crate) fn answer<H: Handler + ?Sized>(
+    handler: &mut H,
+    body: &[u8],
+    key: &Key,
+    token: &str,
+) -> Result<Downstream, DownstreamError> {
+    let envelope = sdk_http::Envelope::parse(body)?;
+    envelope.verify(key)?;
+    let service_name = envelope.service_name.to_string();
+    let data = envelope.data_bytes();
+    // HTTP mode may send a smaller `http_request` table; the `request` table
+    // is a superset whose extra fields are optional, so it reads both.
+    let (request, outcome) = match sdk::Request::decode_as(&service_name, data) {
+        Ok(request) => {
+            let outcome = dispatch(handler, request.clone());
+            (Some(request), outcome)
+        }
+        Err(DecodeError::UnknownService { .. }) => (None, Err(Refusal::not_supported())),
+        Err(e) => (None, Err(Refusal::new(format!("invalid request: {}", first_line(&e))))),
+    };
+    let (refusal, answer) = match outcome {
+        Ok(answer) => (None, answer),
+        Err(refusal) => {
+            let answer = match return_schema(&service_name) {
+                Some(schema) => refusal.to_json(&service_name, schema, data),
+                None => serde_json::json!({"service_name": service_name, "state": 0, "errmsg": refusal.errmsg})
+                    .to_string()
+                    .into_bytes(),
+            };
+            (Some(refusal), answer)
+        }
+    };
+    let text = String::from_utf8(answer.clone()).expect("serde_json writes UTF-8");
+    let envelope = sdk_http::build(&service_name, Some(token), &text, key)?;
+    Ok(Downstream {
+        service_name,
+        request,
+        refusal,
+        answer,
+        envelope,
+    })
+}
+
+/// The table a service answers with: its HTTP-mode return, else its SDK return.
+fn return_schema(service_name: &str) -> Option<&'static bolink_types::schema::ObjectSchema> {
+    use bolink_types::catalog::Document;
+    use bolink_types::Role;
+    let info = INTERFACES
+        .iter()
+        .find(|i| i.service_name == Some(service_name) && matches!(i.document, Document::Sdk | Document::SdkHttp))?;
+    [Role::HttpReturn, Role::SdkReturn]
+        .iter()
+        .find_map(|role| info.roles.iter().find(|r| r.role == *role))
+        .map(|r| (r.schema)())
+}
+
+fn first_line(e: &DecodeError) -> String {
+    e.to_string().lines().next().unwrap_or_default().chars().take(40).collect()
+}

@@ -1,0 +1,51 @@
+//! The transport-agnostic core of a Bolink (泊链) integration: no sockets, no
+//! async runtime, only bytes in and bytes out.
+//!
+//! * [`Session`]: HTTP-mode login, token and its age, signed uploads, the
+//!   long-poll request body, and answering downstream messages.
+//! * [`Handler`]: one method per downstream service (generated from the
+//!   spec); each default refuses with "not supported".
+//! * [`Refusal`] / [`Answer`]: what a handler returns.
+//!
+//! Any transport drives it: `bolink-http` over HTTP, a socket later.
+//!
+//! ```
+//! use std::time::Instant;
+//! use bolink_sdk::{Answer, Credentials, Handler, Session};
+//! use bolink_sign::Key;
+//! use bolink_types::sdk::query_price;
+//!
+//! struct Lot;
+//! impl Handler for Lot {
+//!     fn query_price(&mut self, request: query_price::Request) -> Answer<query_price::HttpReturn> {
+//!         Err(bolink_sdk::Refusal::new(format!("no car {:?}", request.car_number)))
+//!     }
+//! }
+//!
+//! let mut session = Session::new(Credentials::new("200208", "21835", "lane-1", Key::new("k")));
+//! let login = session.login_request(); // POST this, then:
+//! session.accept_login_reply(br#"{"service_name":"login","state":1,"token":"t0"}"#, Instant::now())?;
+//!
+//! // A downstream message fetched by long polling, answered through the handler.
+//! let data = r#"{"service_name":"query_price","park_id":"21835","pay_scene":0,"car_number":"京A12345","order_id":"1"}"#;
+//! let body = bolink_sign::sdk_http::build("query_price", None, data, &Key::new("k"))?;
+//! let done = session.answer(&mut Lot, &body, Instant::now())?;
+//! assert_eq!(done.refusal.unwrap().errmsg, "no car Some(\"京A12345\")");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod answer;
+mod downstream;
+mod generated;
+mod identity;
+pub mod login;
+pub mod newapi;
+mod session;
+
+pub use answer::{Answer, Refusal};
+pub use downstream::{Downstream, DownstreamError};
+pub use generated::handler::{CallbackHandler, Handler, CALLBACK_SERVICES, DOWNSTREAM_SERVICES};
+pub use identity::Credentials;
+pub use session::{Session, SessionError, DEFAULT_TOKEN_MAX_AGE};

@@ -1,0 +1,1 @@
+//! The new API's callbacks: decode, verify, validate, dispatch, sign.

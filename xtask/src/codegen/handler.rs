@@ -1,0 +1,127 @@
+//! `bolink-sdk/src/generated/handler.rs`: the `Handler` trait (SDK family) and
+//! the `CallbackHandler` trait (new API), one method per downstream service,
+//! and the dispatch functions that call them.
+//!
+//! A method takes the page's `request` table and answers with its HTTP-mode
+//! return when the page has one, else its SDK-mode return; its default body
+//! refuses as "not supported", so a lot implements only what it offers.
+
+use bolink_spec::model::{Direction, Family, RoleName};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::names::{role_struct, snake_ident, Model};
+
+/// One family's trait: which roles it answers with and how it is named.
+struct TraitPlan {
+    family: Family,
+    module: TokenStream,
+    trait_name: TokenStream,
+    services_const: TokenStream,
+    dispatch: TokenStream,
+    answer_roles: &'static [RoleName],
+    what: &'static str,
+}
+
+pub fn file(model: &Model) -> TokenStream {
+    let plans = [
+        TraitPlan {
+            family: Family::Sdk,
+            module: quote!(sdk),
+            trait_name: quote!(Handler),
+            services_const: quote!(DOWNSTREAM_SERVICES),
+            dispatch: quote!(dispatch),
+            answer_roles: &[RoleName::HttpReturn, RoleName::SdkReturn],
+            what: "What a charging system answers to Bolink's downstream requests (SDK protocol, HTTP mode)",
+        },
+        TraitPlan {
+            family: Family::Newapi,
+            module: quote!(newapi),
+            trait_name: quote!(CallbackHandler),
+            services_const: quote!(CALLBACK_SERVICES),
+            dispatch: quote!(dispatch_callback),
+            answer_roles: &[RoleName::Response],
+            what: "What a vendor's callback server answers to Bolink's calls (new API)",
+        },
+    ];
+    let traits = plans.iter().map(|plan| family_trait(model, plan));
+    quote! {
+        use bolink_types::{newapi, sdk, Message};
+
+        use crate::answer::{Answer, Refusal};
+
+        #(#traits)*
+
+        fn answered<M: Message>(answer: Answer<M>) -> Result<Vec<u8>, Refusal> {
+            answer.map(|message| message.encode())
+        }
+    }
+}
+
+fn family_trait(model: &Model, plan: &TraitPlan) -> TokenStream {
+    let TraitPlan { module: family_module, trait_name, services_const, dispatch, .. } = plan;
+    let mut methods = Vec::new();
+    let mut arms = Vec::new();
+    let mut services = Vec::new();
+    let interfaces = model.families.iter().filter(|f| f.family == plan.family).flat_map(|f| &f.interfaces);
+    for iface in interfaces {
+        if iface.spec.direction != Direction::Downstream || !iface.spec.roles.contains_key(&RoleName::Request) {
+            continue;
+        }
+        let Some(answer_role) = plan.answer_roles.iter().copied().find(|r| iface.spec.roles.contains_key(r)) else {
+            continue;
+        };
+        let Some(service) = iface.spec.service_name.as_deref().or(iface.spec.url_path.as_deref()) else {
+            continue;
+        };
+        let method = snake_ident(&iface.module_file);
+        let module = &iface.module;
+        let variant = &iface.variant;
+        let answer = role_struct(answer_role);
+        let doc = format!(
+            "{} ({}): `{service}`, answered with its `{}` table.",
+            iface.spec.title,
+            iface.spec.title_en,
+            answer_role.as_str()
+        );
+        methods.push(quote! {
+            #[doc = #doc]
+            fn #method(&mut self, request: #family_module::#module::Request) -> Answer<#family_module::#module::#answer> {
+                let _ = request;
+                Err(Refusal::not_supported())
+            }
+        });
+        arms.push(quote! {
+            #family_module::Request::#variant(request) => answered(handler.#method(request)),
+        });
+        services.push(service.to_string());
+    }
+    let list = if services.is_empty() { "none yet".to_string() } else { services.join(", ") };
+    let trait_doc = format!(
+        "{}: one method per service ({list}).\n\n\
+         Every method has a default that refuses with \"not supported\" (state 0), so an implementation \
+         overrides only the services it offers.",
+        plan.what
+    );
+    let const_doc = format!("The services [`{trait_name}`] has a method for.");
+    let dispatch_doc = format!("Calls the [`{trait_name}`] method for `request`; the answer's JSON, or its refusal.");
+    quote! {
+        #[doc = #trait_doc]
+        pub trait #trait_name {
+            #(#methods)*
+        }
+
+        #[doc = #const_doc]
+        pub const #services_const: &[&str] = &[#(#services),*];
+
+        #[doc = #dispatch_doc]
+        #[allow(unused_variables)]
+        pub(crate) fn #dispatch<H: #trait_name + ?Sized>(handler: &mut H, request: #family_module::Request) -> Result<Vec<u8>, Refusal> {
+            match request {
+                #(#arms)*
+                #[allow(unreachable_patterns)]
+                _ => Err(Refusal::not_supported()),
+            }
+        }
+    }
+}
