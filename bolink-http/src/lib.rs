@@ -1,4 +1,13 @@
-//! HTTP transports for the Bolink (泊链) platform.
+//! HTTP transports for the Bolink (泊链) platform, on tokio:
+//!
+//! * [`sdk_http`]: the charging system's SDK-HTTP-mode client (login, token,
+//!   signed uploads, long poll answered through a [`bolink_sdk::Handler`]);
+//! * [`newapi`]: the new API's upstream client and the callback server a
+//!   vendor mounts;
+//! * [`simulator`]: the platform's side of both on loopback, for tests and
+//!   `bolink demo`.
 #![deny(missing_docs)]
 
 pub mod newapi;
+pub mod sdk_http;
+pub mod simulator;

@@ -11,7 +11,7 @@ use bolink_types::Message;
 
 /// `login`: the first HTTP-mode message, the only one without a token.
 #[derive(Debug, Clone, PartialEq, Message)]
-#[bolink(service = "login", role = "request")]
+#[bolink(service = "login", role = "request", service_name = "optional")]
 pub struct Login {
     /// The vendor account (厂商平台账号).
     #[bolink(max_len = 15)]

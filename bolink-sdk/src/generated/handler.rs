@@ -38,7 +38,7 @@ pub const DOWNSTREAM_SERVICES: &[&str] = &[
     "outpark",
 ];
 ///Calls the [`Handler`] method for `request`; the answer's JSON, or its refusal.
-#[allow(unused_variables)]
+#[allow(unused_variables, dead_code, clippy::match_single_binding)]
 pub(crate) fn dispatch<H: Handler + ?Sized>(
     handler: &mut H,
     request: sdk::Request,
@@ -60,7 +60,7 @@ pub trait CallbackHandler {}
 ///The services [`CallbackHandler`] has a method for.
 pub const CALLBACK_SERVICES: &[&str] = &[];
 ///Calls the [`CallbackHandler`] method for `request`; the answer's JSON, or its refusal.
-#[allow(unused_variables)]
+#[allow(unused_variables, dead_code, clippy::match_single_binding)]
 pub(crate) fn dispatch_callback<H: CallbackHandler + ?Sized>(
     handler: &mut H,
     request: newapi::Request,

@@ -59,19 +59,41 @@ pub fn file(model: &Model) -> TokenStream {
 }
 
 fn family_trait(model: &Model, plan: &TraitPlan) -> TokenStream {
-    let TraitPlan { module: family_module, trait_name, services_const, dispatch, .. } = plan;
+    let TraitPlan {
+        module: family_module,
+        trait_name,
+        services_const,
+        dispatch,
+        ..
+    } = plan;
     let mut methods = Vec::new();
     let mut arms = Vec::new();
     let mut services = Vec::new();
-    let interfaces = model.families.iter().filter(|f| f.family == plan.family).flat_map(|f| &f.interfaces);
+    let interfaces = model
+        .families
+        .iter()
+        .filter(|f| f.family == plan.family)
+        .flat_map(|f| &f.interfaces);
     for iface in interfaces {
-        if iface.spec.direction != Direction::Downstream || !iface.spec.roles.contains_key(&RoleName::Request) {
+        if iface.spec.direction != Direction::Downstream
+            || !iface.spec.roles.contains_key(&RoleName::Request)
+        {
             continue;
         }
-        let Some(answer_role) = plan.answer_roles.iter().copied().find(|r| iface.spec.roles.contains_key(r)) else {
+        let Some(answer_role) = plan
+            .answer_roles
+            .iter()
+            .copied()
+            .find(|r| iface.spec.roles.contains_key(r))
+        else {
             continue;
         };
-        let Some(service) = iface.spec.service_name.as_deref().or(iface.spec.url_path.as_deref()) else {
+        let Some(service) = iface
+            .spec
+            .service_name
+            .as_deref()
+            .or(iface.spec.url_path.as_deref())
+        else {
             continue;
         };
         let method = snake_ident(&iface.module_file);
@@ -96,7 +118,11 @@ fn family_trait(model: &Model, plan: &TraitPlan) -> TokenStream {
         });
         services.push(service.to_string());
     }
-    let list = if services.is_empty() { "none yet".to_string() } else { services.join(", ") };
+    let list = if services.is_empty() {
+        "none yet".to_string()
+    } else {
+        services.join(", ")
+    };
     let trait_doc = format!(
         "{}: one method per service ({list}).\n\n\
          Every method has a default that refuses with \"not supported\" (state 0), so an implementation \
@@ -104,7 +130,9 @@ fn family_trait(model: &Model, plan: &TraitPlan) -> TokenStream {
         plan.what
     );
     let const_doc = format!("The services [`{trait_name}`] has a method for.");
-    let dispatch_doc = format!("Calls the [`{trait_name}`] method for `request`; the answer's JSON, or its refusal.");
+    let dispatch_doc = format!(
+        "Calls the [`{trait_name}`] method for `request`; the answer's JSON, or its refusal."
+    );
     quote! {
         #[doc = #trait_doc]
         pub trait #trait_name {
@@ -115,7 +143,8 @@ fn family_trait(model: &Model, plan: &TraitPlan) -> TokenStream {
         pub const #services_const: &[&str] = &[#(#services),*];
 
         #[doc = #dispatch_doc]
-        #[allow(unused_variables)]
+        // A family without such services yet leaves only the fallback arm.
+        #[allow(unused_variables, dead_code, clippy::match_single_binding)]
         pub(crate) fn #dispatch<H: #trait_name + ?Sized>(handler: &mut H, request: #family_module::Request) -> Result<Vec<u8>, Refusal> {
             match request {
                 #(#arms)*

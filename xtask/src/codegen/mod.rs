@@ -63,7 +63,10 @@ pub fn generate(spec: &Spec) -> Result<BTreeMap<PathBuf, String>, String> {
             )?;
         }
     }
-    files.insert(PathBuf::from(HANDLER), render(HANDLER, handler::file(&model))?);
+    files.insert(
+        PathBuf::from(HANDLER),
+        render(HANDLER, handler::file(&model))?,
+    );
     files.insert(
         PathBuf::from(PROPERTIES),
         render(PROPERTIES, properties::file(&model))?,

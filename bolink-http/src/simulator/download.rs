@@ -1,0 +1,42 @@
+//! `POST /bpd/download.do`: the long poll for downstream messages.
+
+use axum::body::Bytes;
+use axum::extract::State as Extract;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::state::State;
+use crate::sdk_http::NO_MESSAGE;
+
+pub(crate) async fn download(Extract(state): Extract<State>, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Poll {
+        token: String,
+    }
+    let Ok(poll) = serde_json::from_slice::<Poll>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            r#"{"state":0,"errmsg":"error:报文格式错误"}"#,
+        )
+            .into_response();
+    };
+    let Some(park_id) = state.session_park(&poll.token) else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            r#"{"state":0,"errmsg":"error:token无效"}"#,
+        )
+            .into_response();
+    };
+    let park = &state.parks[&park_id];
+    // One poller per park at a time; a second waits its turn, as a queue would.
+    let mut queue = park.queue_rx.lock().await;
+    match tokio::time::timeout(state.config.poll_hold, queue.recv()).await {
+        Ok(Some(message)) => (
+            StatusCode::OK,
+            [("content-type", "application/json;charset=utf-8")],
+            message,
+        )
+            .into_response(),
+        _ => (StatusCode::OK, NO_MESSAGE).into_response(),
+    }
+}

@@ -1,0 +1,296 @@
+//! SDK-HTTP mode over real loopback HTTP: the client against the simulator.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bolink_http::sdk_http::{ClientConfig, ClientError, SdkHttpClient};
+use bolink_http::simulator::{DriverError, LotAnswer, Simulator, SimulatorConfig, SimulatorHandle};
+use bolink_sdk::{Answer, Credentials, Handler, Refusal};
+use bolink_sign::{sdk_http, Key};
+use bolink_types::enums::{PayScene, State};
+use bolink_types::sdk::{self, nolicence_in_park, query_price};
+use bolink_types::{Money, UnixSeconds};
+use tokio::sync::oneshot;
+
+const UNION: &str = "200208";
+const PARK: &str = "21835";
+const KEY: &str = "8403A41ED5EF20BC";
+
+/// A lot that charges 5.00 for any car and admits unplated cars.
+struct Lot;
+
+impl Handler for Lot {
+    fn query_price(&mut self, request: query_price::Request) -> Answer<query_price::HttpReturn> {
+        let order_id = request
+            .order_id
+            .clone()
+            .ok_or_else(|| Refusal::new("no order"))?;
+        let mut answer = query_price::HttpReturn::new(
+            State::Success,
+            60,
+            request.park_id,
+            order_id,
+            Money::from_cents(500),
+        );
+        answer.query_order_no = request.query_order_no;
+        answer.car_number = request.car_number;
+        answer.in_time = Some(UnixSeconds(1_561_676_330));
+        Ok(answer)
+    }
+
+    fn nolicence_in_park(
+        &mut self,
+        request: nolicence_in_park::Request,
+    ) -> Answer<nolicence_in_park::HttpReturn> {
+        Ok(nolicence_in_park::HttpReturn::new(
+            State::Success,
+            request.car_number,
+            request.timetemp,
+        ))
+    }
+}
+
+fn fast() -> SimulatorConfig {
+    SimulatorConfig {
+        poll_hold: Duration::from_millis(300),
+        answer_timeout: Duration::from_secs(5),
+        ..SimulatorConfig::default()
+    }
+}
+
+async fn simulator(config: SimulatorConfig, addr: SocketAddr) -> SimulatorHandle {
+    Simulator::new(config)
+        .park(UNION, PARK, Key::new(KEY))
+        .start(addr)
+        .await
+        .expect("the simulator starts")
+}
+
+fn client(base_url: String) -> Arc<SdkHttpClient> {
+    let config = ClientConfig {
+        backoff_initial: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(200),
+        ..ClientConfig::with_base_url(base_url)
+    };
+    Arc::new(SdkHttpClient::new(
+        Credentials::new(UNION, PARK, "lane-1", Key::new(KEY)),
+        config,
+    ))
+}
+
+/// Runs the client's poll loop until the returned sender is dropped or fired.
+fn run_lot(client: Arc<SdkHttpClient>) -> oneshot::Sender<()> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        client.run(&mut Lot, shutdown, |_| {}).await;
+    });
+    stop
+}
+
+fn price_query(car: &str) -> sdk::Request {
+    let mut request = query_price::Request::new(PARK.into(), PayScene::InLotPrepay);
+    request.car_number = Some(car.into());
+    request.order_id = Some("o-1".into());
+    request.into()
+}
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_price_query_is_answered_through_the_handler() {
+    let sim = simulator(fast(), loopback()).await;
+    let _lot = run_lot(client(sim.base_url()));
+    let answer = sim.call(PARK, &price_query("京A12345")).await.unwrap();
+    let LotAnswer::Answered(message) = answer else {
+        panic!("expected an answer, got {answer:?}");
+    };
+    let sdk::Message::HttpReturn(sdk::HttpReturn::QueryPrice(price)) = *message else {
+        panic!("expected a query_price http_return, got {message:?}");
+    };
+    assert_eq!(price.price, Money::from_cents(500));
+    assert_eq!(price.car_number.as_deref(), Some("京A12345"));
+    assert_eq!(sim.logins(), 1);
+}
+
+#[tokio::test]
+async fn an_unplated_entry_is_answered() {
+    let sim = simulator(fast(), loopback()).await;
+    let _lot = run_lot(client(sim.base_url()));
+    let request = nolicence_in_park::Request::new(
+        "7FEDR54".into(),
+        PARK.into(),
+        "A2".into(),
+        UnixSeconds(1_503_296_359),
+    );
+    let answer = sim.call(PARK, &request.into()).await.unwrap();
+    assert!(matches!(answer, LotAnswer::Answered(_)), "{answer:?}");
+}
+
+#[tokio::test]
+async fn services_the_lot_does_not_offer_are_refused_as_not_supported() {
+    let sim = simulator(fast(), loopback()).await;
+    let _lot = run_lot(client(sim.base_url()));
+    let payment = r#"{"service_name":"outpark","state":1,"order_id":"o-1","trade_no":"t-1","pay_type":"wallet","errmsg":"","pay_time":1490875218,"total":"5.00","car_number":"京A12345","arrive_money":"5.00","fee":"0.00","account_type":0}"#;
+    let request = sdk::Request::decode(payment.as_bytes()).unwrap();
+    assert_eq!(
+        sim.call(PARK, &request).await.unwrap(),
+        LotAnswer::Refused("not supported".into())
+    );
+}
+
+#[tokio::test]
+async fn a_wrongly_signed_downstream_message_is_not_answered() {
+    let config = SimulatorConfig {
+        answer_timeout: Duration::from_secs(1),
+        ..fast()
+    };
+    let sim = simulator(config, loopback()).await;
+    let _lot = run_lot(client(sim.base_url()));
+    let data = String::from_utf8(price_query("京A12345").encode()).unwrap();
+    let forged =
+        sdk_http::build("query_price", None, &data, &Key::new("not the park's key")).unwrap();
+    let outcome = sim.call_raw(PARK, "query_price", forged).await;
+    assert!(
+        matches!(outcome, Err(DriverError::Timeout(_))),
+        "{outcome:?}"
+    );
+    // The lot keeps serving after dropping it.
+    assert!(sim.call(PARK, &price_query("京A12345")).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_expired_token_leads_to_a_new_login() {
+    let sim = simulator(fast(), loopback()).await;
+    let _lot = run_lot(client(sim.base_url()));
+    sim.call(PARK, &price_query("京A1")).await.unwrap();
+    sim.expire_tokens();
+    sim.call(PARK, &price_query("京A2")).await.unwrap();
+    assert_eq!(sim.logins(), 2);
+}
+
+#[tokio::test]
+async fn the_poll_loop_reconnects_after_the_simulator_restarts() {
+    let sim = simulator(fast(), loopback()).await;
+    let addr = sim.addr();
+    let _lot = run_lot(client(sim.base_url()));
+    sim.call(PARK, &price_query("京A1")).await.unwrap();
+    sim.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The new platform has no sessions: the client must log in again.
+    let sim = simulator(fast(), addr).await;
+    assert!(sim.call(PARK, &price_query("京A2")).await.is_ok());
+    assert_eq!(sim.logins(), 1);
+}
+
+#[tokio::test]
+async fn a_login_with_the_wrong_key_is_refused() {
+    let sim = simulator(fast(), loopback()).await;
+    let client = SdkHttpClient::new(
+        Credentials::new(UNION, PARK, "lane-1", Key::new("wrong")),
+        ClientConfig::with_base_url(sim.base_url()),
+    );
+    let err = client.login().await.unwrap_err();
+    assert!(err.to_string().contains("签名错误"), "{err}");
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413() {
+    let sim = simulator(
+        SimulatorConfig {
+            body_limit: 1024,
+            ..fast()
+        },
+        loopback(),
+    )
+    .await;
+    let body = format!(
+        r#"{{"service_name":"x","sign":"","data":{{"a":"{}"}}}}"#,
+        "x".repeat(2048)
+    );
+    let response = reqwest::Client::new()
+        .post(format!("{}/bpd/upload.do", sim.base_url()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+}
+
+#[tokio::test]
+async fn malformed_and_unknown_uploads_are_rejected_with_state_0() {
+    let sim = simulator(fast(), loopback()).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/bpd/upload.do", sim.base_url());
+    let response = http
+        .post(&url)
+        .body("{\"service_name\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let reply: serde_json::Value =
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(reply["state"], 0);
+
+    // An unknown service from a logged-in lot (the page's login example has no local_id).
+    let login_reply = http
+        .post(&url)
+        .body(
+            sdk_http::build(
+                "login",
+                None,
+                &format!(r#"{{"union_id":"{UNION}","park_id":"{PARK}"}}"#),
+                &Key::new(KEY),
+            )
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let token = serde_json::from_slice::<serde_json::Value>(&login_reply.bytes().await.unwrap())
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let unknown = sdk_http::build("no_such_service", Some(&token), "{}", &Key::new(KEY)).unwrap();
+    let reply: serde_json::Value = serde_json::from_slice(
+        &http
+            .post(&url)
+            .body(unknown)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(reply["state"], 0);
+    assert!(
+        reply["errmsg"]
+            .as_str()
+            .unwrap()
+            .contains("no_such_service"),
+        "{reply}"
+    );
+    assert!(sim
+        .rejected()
+        .iter()
+        .any(|r| r.service_name == "no_such_service"));
+}
+
+#[tokio::test]
+async fn uploads_without_a_session_log_in_first() {
+    let sim = simulator(fast(), loopback()).await;
+    let client = client(sim.base_url());
+    // Nothing is logged in yet: poll_once logs in, then holds the poll.
+    let outcome: Result<_, ClientError> = client.poll_once(&mut Lot).await;
+    assert!(matches!(outcome, Ok(None)), "{outcome:?}");
+    assert_eq!(sim.logins(), 1);
+}
