@@ -15,7 +15,9 @@ pub struct Refusal {
 impl Refusal {
     /// A refusal with this reason.
     pub fn new(errmsg: impl Into<String>) -> Refusal {
-        Refusal { errmsg: errmsg.into() }
+        Refusal {
+            errmsg: errmsg.into(),
+        }
     }
 
     /// The default answer of every [`Handler`](crate::Handler) method.
@@ -27,8 +29,14 @@ impl Refusal {
     /// `state` 0, `errmsg`, the table's fixed values (`data_target`), and the
     /// always-required fields the request also carried (order_id, park_id,
     /// ...), copied so the platform can match the answer to its request.
-    pub(crate) fn to_json(&self, service_name: &str, return_schema: &ObjectSchema, request: &[u8]) -> Vec<u8> {
-        let request: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(request).unwrap_or_default();
+    pub(crate) fn to_json(
+        &self,
+        service_name: &str,
+        return_schema: &ObjectSchema,
+        request: &[u8],
+    ) -> Vec<u8> {
+        let request: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(request).unwrap_or_default();
         let mut out = serde_json::Map::new();
         out.insert("service_name".into(), service_name.into());
         for constant in return_schema.constants {

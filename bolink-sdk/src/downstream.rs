@@ -60,7 +60,10 @@ pub(crate) fn answer<H: Handler + ?Sized>(
             (Some(request), outcome)
         }
         Err(DecodeError::UnknownService { .. }) => (None, Err(Refusal::not_supported())),
-        Err(e) => (None, Err(Refusal::new(format!("invalid request: {}", first_line(&e))))),
+        Err(e) => (
+            None,
+            Err(Refusal::new(format!("invalid request: {}", first_line(&e)))),
+        ),
     };
     let (refusal, answer) = match outcome {
         Ok(answer) => (None, answer),
@@ -89,9 +92,10 @@ pub(crate) fn answer<H: Handler + ?Sized>(
 fn return_schema(service_name: &str) -> Option<&'static bolink_types::schema::ObjectSchema> {
     use bolink_types::catalog::Document;
     use bolink_types::Role;
-    let info = INTERFACES
-        .iter()
-        .find(|i| i.service_name == Some(service_name) && matches!(i.document, Document::Sdk | Document::SdkHttp))?;
+    let info = INTERFACES.iter().find(|i| {
+        i.service_name == Some(service_name)
+            && matches!(i.document, Document::Sdk | Document::SdkHttp)
+    })?;
     [Role::HttpReturn, Role::SdkReturn]
         .iter()
         .find_map(|role| info.roles.iter().find(|r| r.role == *role))
@@ -99,5 +103,11 @@ fn return_schema(service_name: &str) -> Option<&'static bolink_types::schema::Ob
 }
 
 fn first_line(e: &DecodeError) -> String {
-    e.to_string().lines().next().unwrap_or_default().chars().take(40).collect()
+    e.to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(40)
+        .collect()
 }

@@ -18,7 +18,12 @@ pub struct Credentials {
 
 impl Credentials {
     /// Credentials from their parts.
-    pub fn new(union_id: impl Into<String>, park_id: impl Into<String>, local_id: impl Into<String>, key: Key) -> Self {
+    pub fn new(
+        union_id: impl Into<String>,
+        park_id: impl Into<String>,
+        local_id: impl Into<String>,
+        key: Key,
+    ) -> Self {
         Credentials {
             union_id: union_id.into(),
             park_id: park_id.into(),

@@ -94,7 +94,9 @@ impl Session {
     /// The current token, if logged in and not older than the maximum age.
     pub fn token(&self, now: Instant) -> Option<&str> {
         match &self.token {
-            Some((token, since)) if now.saturating_duration_since(*since) < self.max_age => Some(token),
+            Some((token, since)) if now.saturating_duration_since(*since) < self.max_age => {
+                Some(token)
+            }
             _ => None,
         }
     }
@@ -118,7 +120,9 @@ impl Session {
     /// The body of a long-poll request.
     pub fn poll_request(&self, now: Instant) -> Result<Vec<u8>, SessionError> {
         let token = self.token(now).ok_or(SessionError::NotLoggedIn)?;
-        Ok(serde_json::json!({ "token": token }).to_string().into_bytes())
+        Ok(serde_json::json!({ "token": token })
+            .to_string()
+            .into_bytes())
     }
 
     /// Reads the platform's acknowledgement of an upload or answer.
@@ -146,5 +150,6 @@ impl Session {
 fn envelope<M: Message>(message: &M, token: Option<&str>, key: &Key) -> Vec<u8> {
     // A message encodes to a UTF-8 JSON object, which is all `build` checks.
     let data = String::from_utf8(message.encode()).expect("serde_json writes UTF-8");
-    sdk_http::build(M::SERVICE_NAME, token, &data, key).expect("an encoded message is a JSON object")
+    sdk_http::build(M::SERVICE_NAME, token, &data, key)
+        .expect("an encoded message is a JSON object")
 }

@@ -14,7 +14,11 @@ fn repository_spec_loads() {
 }
 
 fn load_with(files: &[(&str, &str)]) -> String {
-    let dir = std::env::temp_dir().join(format!("bolink-spec-test-{}-{}", std::process::id(), files[0].0.replace('/', "_")));
+    let dir = std::env::temp_dir().join(format!(
+        "bolink-spec-test-{}-{}",
+        std::process::id(),
+        files[0].0.replace('/', "_")
+    ));
     let _ = fs::remove_dir_all(&dir);
     for (path, text) in files {
         let path = dir.join(path);
@@ -43,7 +47,10 @@ status = "complete"
 fn unknown_key_names_file_and_line() {
     let text = format!("{HEADER}\n[roles.request]\nfields = [\n  {{ name = \"a\", type = \"string\", requird = \"always\" }},\n]\n");
     let err = load_with(&[("sdk/9.9_x.toml", &text)]);
-    assert!(err.starts_with(&format!("{}:", Path::new("sdk/9.9_x.toml").display())), "{err}");
+    assert!(
+        err.starts_with(&format!("{}:", Path::new("sdk/9.9_x.toml").display())),
+        "{err}"
+    );
     assert!(err.contains(":12:"), "line of the bad row: {err}");
     assert!(err.contains("requird"), "{err}");
 }
