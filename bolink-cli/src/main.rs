@@ -61,8 +61,17 @@ enum Command {
         #[command(subcommand)]
         command: SpecCommand,
     },
-    /// Sign, verify and validate a sample message end to end, printing each step.
+    /// Run a day at a parking lot in miniature against the simulator, on loopback, printing every message.
     Demo,
+    /// Serve the Bolink platform simulator (SDK-HTTP mode) until Ctrl-C.
+    Simulate {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8720")]
+        listen: std::net::SocketAddr,
+        /// A lot that may log in, as UNION_ID:PARK_ID:KEY (repeatable).
+        #[arg(long = "park", default_value = "200208:21835:8403A41ED5EF20BC")]
+        parks: Vec<commands::simulate::ParkArg>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +101,7 @@ fn main() -> ExitCode {
             SpecCommand::Show { key } => commands::spec::show(&key),
         },
         Command::Demo => commands::demo::run(),
+        Command::Simulate { listen, parks } => commands::simulate::run(listen, parks),
     };
     outcome.into()
 }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 pub mod demo;
 pub mod sign;
+pub mod simulate;
 pub mod spec;
 pub mod validate;
 pub mod verify;

@@ -71,11 +71,36 @@ pub enum ClientError {
 }
 
 /// An SDK-HTTP-mode client for one charging system.
-#[derive(Debug)]
 pub struct SdkHttpClient {
     http: reqwest::Client,
     config: ClientConfig,
     session: Mutex<Session>,
+    observer: Option<Observer>,
+}
+
+/// One HTTP exchange, as seen by an observer: what was sent where, and what came back.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange<'a> {
+    /// The path POSTed to.
+    pub path: &'a str,
+    /// The request body.
+    pub request: &'a [u8],
+    /// The HTTP status.
+    pub status: u16,
+    /// The response body.
+    pub response: &'a [u8],
+}
+
+/// A callback that sees every exchange (for logs and demos).
+pub type Observer = Box<dyn Fn(Exchange<'_>) + Send + Sync>;
+
+impl std::fmt::Debug for SdkHttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SdkHttpClient")
+            .field("config", &self.config)
+            .field("observed", &self.observer.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SdkHttpClient {
@@ -90,7 +115,17 @@ impl SdkHttpClient {
             http: reqwest::Client::new(),
             config,
             session: Mutex::new(session),
+            observer: None,
         }
+    }
+
+    /// Calls `observer` with every exchange, after its response arrived.
+    pub fn observe(
+        mut self,
+        observer: impl Fn(Exchange<'_>) + Send + Sync + 'static,
+    ) -> SdkHttpClient {
+        self.observer = Some(Box::new(observer));
+        self
     }
 
     /// Logs in now, replacing any token.
@@ -244,11 +279,19 @@ impl SdkHttpClient {
             .post(format!("{}{path}", self.config.base_url))
             .header("content-type", CONTENT_TYPE)
             .timeout(timeout)
-            .body(body)
+            .body(body.clone())
             .send()
             .await?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await?;
+        if let Some(observer) = &self.observer {
+            observer(Exchange {
+                path,
+                request: &body,
+                status,
+                response: &bytes,
+            });
+        }
         Ok((status, bytes.to_vec()))
     }
 }

@@ -7,7 +7,7 @@
 
 mod client;
 
-pub use client::{ClientConfig, ClientError, SdkHttpClient};
+pub use client::{ClientConfig, ClientError, Exchange, Observer, SdkHttpClient};
 
 /// The test platform's base address.
 pub const TEST_BASE_URL: &str = "http://ptest.bolink.club";

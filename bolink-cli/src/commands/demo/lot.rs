@@ -1,0 +1,95 @@
+//! The demo's parking lot: a charging system that knows which cars are in,
+//! charges by the started hour, and admits unplated cars by QR code.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use bolink_sdk::{Answer, Handler, Refusal};
+use bolink_types::enums::State;
+use bolink_types::sdk::{nolicence_in_park, query_price};
+use bolink_types::{Money, UnixSeconds};
+
+/// A car the lot has let in.
+#[derive(Debug, Clone)]
+pub struct Car {
+    pub order_id: String,
+    pub in_time: UnixSeconds,
+}
+
+/// The lot's books, shared between its upload code and its handler.
+#[derive(Debug, Default)]
+pub struct Books {
+    pub cars: BTreeMap<String, Car>,
+    next_order: u32,
+}
+
+impl Books {
+    /// Lets a car in and opens its order.
+    pub fn enter(&mut self, car_number: &str, in_time: UnixSeconds) -> Car {
+        self.next_order += 1;
+        let car = Car {
+            order_id: format!("demo-{:04}", self.next_order),
+            in_time,
+        };
+        self.cars.insert(car_number.to_string(), car.clone());
+        car
+    }
+}
+
+/// The handler the SDK calls for Bolink's downstream requests.
+#[derive(Debug, Clone, Default)]
+pub struct SampleLot {
+    pub books: Arc<Mutex<Books>>,
+}
+
+/// 5.00 per started hour.
+pub fn price_of(minutes: i64) -> Money {
+    let hours = (minutes + 59) / 60;
+    Money::from_cents(500 * hours.max(1))
+}
+
+impl SampleLot {
+    fn books(&self) -> std::sync::MutexGuard<'_, Books> {
+        self.books
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Handler for SampleLot {
+    fn query_price(&mut self, request: query_price::Request) -> Answer<query_price::HttpReturn> {
+        let plate = request.car_number.clone().unwrap_or_default();
+        let car = self
+            .books()
+            .cars
+            .get(&plate)
+            .cloned()
+            .ok_or_else(|| Refusal::new(format!("{plate} is not in the lot")))?;
+        let minutes = (UnixSeconds::now().get() - car.in_time.get()).max(0) / 60;
+        let mut answer = query_price::HttpReturn::new(
+            State::Success,
+            minutes,
+            request.park_id,
+            car.order_id,
+            price_of(minutes),
+        );
+        answer.query_order_no = request.query_order_no;
+        answer.car_number = Some(plate);
+        answer.in_time = Some(car.in_time);
+        answer.query_time = Some(UnixSeconds::now());
+        Ok(answer)
+    }
+
+    fn nolicence_in_park(
+        &mut self,
+        request: nolicence_in_park::Request,
+    ) -> Answer<nolicence_in_park::HttpReturn> {
+        // The platform's "plate" for an unplated car identifies the driver.
+        self.books().enter(&request.car_number, request.timetemp);
+        Ok(nolicence_in_park::HttpReturn::new(
+            State::Success,
+            request.car_number,
+            request.timetemp,
+        ))
+    }
+}
