@@ -42,6 +42,7 @@ mod generated;
 mod identity;
 pub mod login;
 pub mod newapi;
+pub mod outbox;
 mod session;
 
 pub use answer::{Answer, Refusal};

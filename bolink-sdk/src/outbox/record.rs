@@ -1,0 +1,59 @@
+//! One upload waiting in the outbox.
+
+use serde::{Deserialize, Serialize};
+
+/// An upload written to the outbox before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Enqueue sequence number: increasing, never reused.
+    pub id: u64,
+    /// The upload's service.
+    pub service_name: String,
+    /// What makes a re-send recognisable as the same upload:
+    /// `service_name` with the order's `order_id` (or the payment's
+    /// `trade_no`), else the sequence number.
+    pub idempotency_key: String,
+    /// The order it belongs to (`order_id`): records of one order are sent
+    /// in enqueue order, so an exit never overtakes its entry.
+    pub order_key: Option<String>,
+    /// The message's data JSON, exactly as it will be signed and sent.
+    pub data: Vec<u8>,
+    /// When it was enqueued (unix milliseconds).
+    pub enqueued_at_ms: u64,
+    /// How many sends failed so far.
+    pub attempts: u32,
+    /// Not sent before this time (unix milliseconds).
+    pub next_attempt_ms: u64,
+    /// Why the last send failed.
+    pub last_error: Option<String>,
+}
+
+impl Record {
+    /// Builds a record for `data`, deriving the keys from its fields.
+    pub(crate) fn new(id: u64, service_name: &str, data: Vec<u8>, now_ms: u64) -> Record {
+        let fields: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&data).unwrap_or_default();
+        let text = |name: &str| match fields.get(name) {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let order_key = text("order_id");
+        let business_key = order_key.clone().or_else(|| text("trade_no"));
+        let idempotency_key = match business_key {
+            Some(key) => format!("{service_name}:{key}"),
+            None => format!("{service_name}:#{id}"),
+        };
+        Record {
+            id,
+            service_name: service_name.to_string(),
+            idempotency_key,
+            order_key,
+            data,
+            enqueued_at_ms: now_ms,
+            attempts: 0,
+            next_attempt_ms: now_ms,
+            last_error: None,
+        }
+    }
+}
