@@ -74,12 +74,6 @@ async fn main() {
         let _ = tokio::signal::ctrl_c().await;
     };
     client
-        .run(&mut lot, shutdown, |event| match event {
-            Ok(done) => println!(
-                "{} answered (refused: {:?})",
-                done.service_name, done.refusal
-            ),
-            Err(e) => eprintln!("{e}"),
-        })
+        .run(&mut lot, shutdown, |event| println!("{event:?}"))
         .await;
 }

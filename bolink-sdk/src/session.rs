@@ -117,6 +117,20 @@ impl Session {
         Ok(envelope(message, Some(token), self.key()))
     }
 
+    /// The signed envelope of an upload already encoded (from the outbox).
+    pub fn upload_encoded(
+        &self,
+        service_name: &str,
+        data: &[u8],
+        now: Instant,
+    ) -> Result<Vec<u8>, SessionError> {
+        let token = self.token(now).ok_or(SessionError::NotLoggedIn)?;
+        let text = std::str::from_utf8(data)
+            .map_err(|_| SessionError::Refused("stored data is not UTF-8".into()))?;
+        sdk_http::build(service_name, Some(token), text, self.key())
+            .map_err(|e| SessionError::Refused(format!("stored data is not a JSON object: {e}")))
+    }
+
     /// The body of a long-poll request.
     pub fn poll_request(&self, now: Instant) -> Result<Vec<u8>, SessionError> {
         let token = self.token(now).ok_or(SessionError::NotLoggedIn)?;

@@ -4,8 +4,10 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use bolink_sdk::login::Ack;
+use bolink_sdk::outbox::{Outbox, OutboxError, Record, RetryPolicy, Store};
 use bolink_sdk::{Credentials, Downstream, DownstreamError, Handler, Session, SessionError};
-use bolink_types::Message;
+use bolink_types::enums::State;
 use tokio::sync::Mutex;
 
 use super::{CONTENT_TYPE, DOWNLOAD_PATH, NO_MESSAGE, TEST_BASE_URL, UPLOAD_PATH};
@@ -23,6 +25,8 @@ pub struct ClientConfig {
     pub backoff_initial: Duration,
     /// Longest wait between reconnection attempts.
     pub backoff_max: Duration,
+    /// How often [`SdkHttpClient::run`] looks for uploads to send when none is due sooner.
+    pub outbox_tick: Duration,
 }
 
 impl Default for ClientConfig {
@@ -33,6 +37,7 @@ impl Default for ClientConfig {
             poll_timeout: Duration::from_secs(40),
             backoff_initial: Duration::from_millis(200),
             backoff_max: Duration::from_secs(30),
+            outbox_tick: Duration::from_millis(200),
         }
     }
 }
@@ -65,6 +70,9 @@ pub enum ClientError {
     /// Login, token or acknowledgement problem.
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// The outbox refused the upload (invalid message) or its store failed.
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
     /// A downstream message could not be trusted or read.
     #[error("downstream message dropped: {0}")]
     Downstream(#[from] DownstreamError),
@@ -73,9 +81,25 @@ pub enum ClientError {
 /// An SDK-HTTP-mode client for one charging system.
 pub struct SdkHttpClient {
     http: reqwest::Client,
-    config: ClientConfig,
+    pub(super) config: ClientConfig,
     session: Mutex<Session>,
     observer: Option<Observer>,
+    pub(super) outbox: Mutex<Outbox<Box<dyn Store + Send>>>,
+}
+
+/// Something the running client did, for logs and dashboards.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A downstream message was answered (or refused) through the handler.
+    Answered(&'a Downstream),
+    /// An upload was acknowledged and left the outbox.
+    Delivered(&'a Record),
+    /// The platform refused an upload (`state` 0); it left the outbox.
+    Rejected(&'a Record, &'a str),
+    /// An upload expired in the outbox without being delivered.
+    Expired(&'a Record),
+    /// A poll, answer or upload failed; it will be retried.
+    Error(&'a ClientError),
 }
 
 /// One HTTP exchange, as seen by an observer: what was sent where, and what came back.
@@ -116,7 +140,16 @@ impl SdkHttpClient {
             config,
             session: Mutex::new(session),
             observer: None,
+            outbox: Mutex::new(Outbox::in_memory(RetryPolicy::default()).boxed()),
         }
+    }
+
+    /// Sends uploads through `outbox` (e.g. a durable
+    /// [`RedbStore`](bolink_sdk::outbox::RedbStore) one) instead of the
+    /// default in-memory outbox; records left by an earlier run are sent too.
+    pub fn with_outbox<S: Store + Send + 'static>(mut self, outbox: Outbox<S>) -> SdkHttpClient {
+        self.outbox = Mutex::new(outbox.boxed());
+        self
     }
 
     /// Calls `observer` with every exchange, after its response arrived.
@@ -142,18 +175,6 @@ impl SdkHttpClient {
             .await
             .accept_login_reply(&reply, Instant::now())?;
         Ok(())
-    }
-
-    /// Signs and POSTs an upload, logging in first when needed and once more
-    /// when the platform rejects the token; `Ok` once the platform accepted it.
-    pub async fn upload<M: Message>(&self, message: &M) -> Result<(), ClientError> {
-        self.with_token(
-            UPLOAD_PATH,
-            |session| session.upload(message, Instant::now()),
-            self.config.request_timeout,
-        )
-        .await
-        .and_then(|reply| Ok(self.accept_ack(&reply)?))
     }
 
     /// One long poll: waits for a downstream message, answers it through the
@@ -187,51 +208,89 @@ impl SdkHttpClient {
         if status != 200 {
             return Err(status_error(status, &reply));
         }
-        self.accept_ack(&reply)?;
+        Self::read_ack(&reply)?.map_err(SessionError::Refused)?;
         Ok(Some(done))
     }
 
-    /// Polls and answers until `shutdown` completes, reconnecting with
-    /// exponential backoff (capped at `backoff_max`) after failures.
-    /// `on_event` sees every answered message and every error.
+    /// Until `shutdown` completes: polls and answers downstream messages
+    /// (reconnecting with exponential backoff, capped at `backoff_max`, after
+    /// failures) and, side by side, sends the outbox's uploads as they fall
+    /// due. `on_event` sees everything that happened.
     pub async fn run<H, F>(
         &self,
         handler: &mut H,
         shutdown: F,
-        mut on_event: impl FnMut(Result<&Downstream, &ClientError>),
+        on_event: impl FnMut(Event<'_>) + Send,
     ) where
         H: Handler + ?Sized,
         F: Future<Output = ()>,
     {
-        tokio::pin!(shutdown);
+        // Both loops report through one callback; they run in this task, so
+        // the lock is never contended, only shared.
+        let on_event = std::sync::Mutex::new(on_event);
+        let emit = |event: Event<'_>| {
+            let mut on_event = on_event
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            (*on_event)(event)
+        };
+        tokio::select! {
+            _ = shutdown => {}
+            _ = self.poll_loop(handler, &emit) => {}
+            _ = self.outbox_loop(&emit) => {}
+        }
+    }
+
+    async fn poll_loop<H: Handler + ?Sized>(
+        &self,
+        handler: &mut H,
+        emit: &(impl Fn(Event<'_>) + Sync),
+    ) {
         let mut backoff = self.config.backoff_initial;
         loop {
-            let step = tokio::select! {
-                _ = &mut shutdown => return,
-                step = self.poll_once(handler) => step,
-            };
-            match step {
+            match self.poll_once(handler).await {
                 Ok(done) => {
                     backoff = self.config.backoff_initial;
                     if let Some(done) = &done {
-                        on_event(Ok(done));
+                        emit(Event::Answered(done));
                     }
                 }
                 Err(e) => {
-                    on_event(Err(&e));
-                    tokio::select! {
-                        _ = &mut shutdown => return,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
+                    emit(Event::Error(&e));
+                    tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(self.config.backoff_max);
                 }
             }
         }
     }
 
+    async fn outbox_loop(&self, emit: &(impl Fn(Event<'_>) + Sync)) {
+        loop {
+            let report = self.flush().await;
+            for record in &report.delivered {
+                emit(Event::Delivered(record));
+            }
+            for (record, errmsg) in &report.rejected {
+                emit(Event::Rejected(record, errmsg));
+            }
+            for record in &report.expired {
+                emit(Event::Expired(record));
+            }
+            // Wake for the next due record, and at least every outbox_tick so
+            // that uploads enqueued meanwhile go out promptly.
+            let wait = self
+                .next_due_in_ms()
+                .await
+                .map(Duration::from_millis)
+                .unwrap_or(self.config.outbox_tick)
+                .min(self.config.outbox_tick);
+            tokio::time::sleep(wait.max(Duration::from_millis(5))).await;
+        }
+    }
+
     /// Sends a request built from the session's token; logs in when there is
     /// no token, and again (once) when the platform answers 401.
-    async fn with_token(
+    pub(super) async fn with_token(
         &self,
         path: &str,
         build: impl Fn(&Session) -> Result<Vec<u8>, SessionError>,
@@ -258,14 +317,13 @@ impl SdkHttpClient {
         Err(SessionError::NotLoggedIn.into())
     }
 
-    fn accept_ack(&self, reply: &[u8]) -> Result<(), SessionError> {
-        // Reading the ack needs no session state beyond the type.
-        bolink_types::decode::<bolink_sdk::login::Ack>(reply)
-            .map_err(SessionError::from)
-            .and_then(|ack| match ack.state {
-                bolink_types::enums::State::Success => Ok(()),
-                _ => Err(SessionError::Refused(ack.errmsg.unwrap_or_default())),
-            })
+    /// Reads the platform's acknowledgement: `Ok(Err(errmsg))` for `state` 0.
+    pub(super) fn read_ack(reply: &[u8]) -> Result<Result<(), String>, ClientError> {
+        let ack: Ack = bolink_types::decode(reply).map_err(SessionError::from)?;
+        Ok(match ack.state {
+            State::Success => Ok(()),
+            _ => Err(ack.errmsg.unwrap_or_default()),
+        })
     }
 
     async fn post(

@@ -6,8 +6,10 @@
 //! client code uses; the page's text about polling is cut).
 
 mod client;
+mod delivery;
 
-pub use client::{ClientConfig, ClientError, Exchange, Observer, SdkHttpClient};
+pub use client::{ClientConfig, ClientError, Event, Exchange, Observer, SdkHttpClient};
+pub use delivery::{Delivery, FlushReport};
 
 /// The test platform's base address.
 pub const TEST_BASE_URL: &str = "http://ptest.bolink.club";

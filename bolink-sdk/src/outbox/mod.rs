@@ -214,6 +214,18 @@ impl<S: Store> Outbox<S> {
         Ok(out)
     }
 
+    /// The same outbox over a boxed store, so that any store fits one type.
+    pub fn boxed(self) -> Outbox<Box<dyn Store + Send>>
+    where
+        S: Send + 'static,
+    {
+        Outbox {
+            store: Box::new(self.store),
+            policy: self.policy,
+            records: self.records,
+        }
+    }
+
     /// Closes the outbox, handing back its store (to reopen it, as after a restart).
     pub fn into_store(self) -> S {
         self.store

@@ -47,3 +47,22 @@ impl Store for MemoryStore {
         Ok(())
     }
 }
+
+/// A boxed store is a store, so one client type can hold any of them.
+impl<S: Store + ?Sized> Store for Box<S> {
+    fn load(&self) -> Result<Vec<Record>, OutboxError> {
+        (**self).load()
+    }
+
+    fn insert_next(&mut self, make: &mut dyn FnMut(u64) -> Record) -> Result<Record, OutboxError> {
+        (**self).insert_next(make)
+    }
+
+    fn put(&mut self, record: &Record) -> Result<(), OutboxError> {
+        (**self).put(record)
+    }
+
+    fn remove(&mut self, id: u64) -> Result<(), OutboxError> {
+        (**self).remove(id)
+    }
+}

@@ -11,9 +11,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bolink_http::sdk_http::{ClientConfig, ClientError, Exchange, SdkHttpClient, NO_MESSAGE};
+use bolink_http::sdk_http::{
+    ClientConfig, ClientError, Event, Exchange, SdkHttpClient, NO_MESSAGE,
+};
 use bolink_http::simulator::{DriverError, LotAnswer, Simulator, SimulatorConfig, SimulatorHandle};
-use bolink_sdk::{Credentials, Downstream};
+use bolink_sdk::Credentials;
 use bolink_sign::{sdk_http, Key};
 use bolink_types::enums::PayScene;
 use bolink_types::sdk::{self, nolicence_in_park, query_price};
@@ -201,7 +203,7 @@ fn start_polling(client: Arc<SdkHttpClient>, lot: SampleLot) -> tokio::sync::one
         let shutdown = async {
             let _ = stopped.await;
         };
-        client.run(&mut handler, shutdown, print_downstream).await;
+        client.run(&mut handler, shutdown, print_event).await;
     });
     stop
 }
@@ -222,15 +224,26 @@ fn print_exchange(exchange: Exchange<'_>) {
     );
 }
 
-fn print_downstream(event: Result<&Downstream, &ClientError>) {
+fn print_event(event: Event<'_>) {
     match event {
-        Ok(done) => match &done.refusal {
+        Event::Answered(done) => match &done.refusal {
             None => println!(
                 "   lot: sign ok, {} answered by the handler",
                 done.service_name
             ),
             Some(refusal) => println!("   lot: sign ok, {} {refusal}", done.service_name),
         },
-        Err(e) => println!("   lot: {e}"),
+        Event::Delivered(record) => println!(
+            "   lot: {} acknowledged, removed from the outbox",
+            record.idempotency_key
+        ),
+        Event::Rejected(record, errmsg) => println!(
+            "   lot: {} refused by the platform: {errmsg}",
+            record.idempotency_key
+        ),
+        Event::Expired(record) => {
+            println!("   lot: {} expired undelivered", record.idempotency_key)
+        }
+        Event::Error(e) => println!("   lot: {e}"),
     }
 }
