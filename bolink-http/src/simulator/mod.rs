@@ -253,6 +253,12 @@ impl SimulatorHandle {
         self.shared.books().in_park.values().cloned().collect()
     }
 
+    /// How many times each upload arrived, by `PARK_ID/idempotency key`
+    /// (more than 1: re-sent, recorded once).
+    pub fn deliveries(&self) -> HashMap<String, u32> {
+        self.shared.books().deliveries.clone()
+    }
+
     /// How many logins succeeded.
     pub fn logins(&self) -> usize {
         self.shared.books().logins

@@ -60,6 +60,8 @@ pub(crate) struct Books {
     pub rejected: Vec<Rejection>,
     pub in_park: BTreeMap<(String, String), InParkOrder>,
     pub logins: usize,
+    /// Deliveries per idempotency key (service with order_id or trade_no).
+    pub deliveries: HashMap<String, u32>,
     /// Drivers waiting for the lot's answer, per (park, service), oldest first.
     pub awaiting: HashMap<(String, String), VecDeque<oneshot::Sender<Vec<u8>>>>,
 }

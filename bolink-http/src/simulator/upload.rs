@@ -6,6 +6,7 @@ use axum::extract::State as Extract;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bolink_sdk::login::Login;
+use bolink_sdk::outbox::idempotency_key;
 use bolink_sign::sdk_http::Envelope;
 use bolink_types::catalog::{Direction, Document};
 use bolink_types::{decode, sdk, INTERFACES};
@@ -82,8 +83,27 @@ pub(crate) async fn upload(Extract(state): Extract<State>, body: Bytes) -> Respo
     }
     match sdk::Request::decode_as(&service_name, data) {
         Ok(_) => {
-            let value: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
-            record(&state, &park_id, &service_name, value);
+            let key = idempotency_key(&service_name, data);
+            let first = {
+                let mut books = state.books();
+                match &key {
+                    Some(key) => {
+                        let count = books
+                            .deliveries
+                            .entry(format!("{park_id}/{key}"))
+                            .or_default();
+                        *count += 1;
+                        *count == 1
+                    }
+                    None => true,
+                }
+            };
+            // A re-send after a lost acknowledgement is acknowledged again
+            // but recorded once, as the platform de-duplicates by order.
+            if first {
+                let value: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
+                record(&state, &park_id, &service_name, value);
+            }
             reply(StatusCode::OK, &service_name, Ok(None))
         }
         Err(e) => reject(

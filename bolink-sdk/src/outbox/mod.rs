@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use bolink_types::{Message, Report};
 
-pub use record::Record;
+pub use record::{idempotency_key, Record};
 pub use redb_store::RedbStore;
 pub use store::{MemoryStore, Store};
 

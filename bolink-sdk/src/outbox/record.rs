@@ -57,3 +57,23 @@ impl Record {
         }
     }
 }
+
+/// The key the protocol offers to recognise a re-sent upload: the service
+/// with the order's `order_id`, or else the payment's `trade_no`. `None`
+/// when the data carries neither (the outbox then uses its sequence number).
+///
+/// The platform simulator de-duplicates with the same function.
+pub fn idempotency_key(service_name: &str, data: &[u8]) -> Option<String> {
+    let key = field_text(data, "order_id").or_else(|| field_text(data, "trade_no"))?;
+    Some(format!("{service_name}:{key}"))
+}
+
+/// A top-level string (non-empty) or number field of a JSON object, as text.
+fn field_text(data: &[u8], name: &str) -> Option<String> {
+    let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(data).ok()?;
+    match fields.get(name)? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
