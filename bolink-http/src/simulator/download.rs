@@ -1,6 +1,6 @@
 //! `POST /bpd/download.do`: the long poll for downstream messages.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State as Extract;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -8,7 +8,11 @@ use axum::response::{IntoResponse, Response};
 use super::state::State;
 use crate::sdk_http::NO_MESSAGE;
 
-pub(crate) async fn download(Extract(state): Extract<State>, body: Bytes) -> Response {
+pub(crate) async fn download(Extract(state): Extract<State>, body: Body) -> Response {
+    let body = match super::upload::read_body(&state, body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
     #[derive(serde::Deserialize)]
     struct Poll {
         token: String,

@@ -120,7 +120,8 @@ impl Simulator {
         let app = Router::new()
             .route(UPLOAD_PATH, post(upload::upload))
             .route(DOWNLOAD_PATH, post(download::download))
-            .layer(DefaultBodyLimit::max(self.config.body_limit))
+            // The handlers enforce `body_limit` themselves, to answer in the protocol's JSON.
+            .layer(DefaultBodyLimit::disable())
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;

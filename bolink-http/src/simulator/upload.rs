@@ -1,7 +1,7 @@
 //! `POST /bpd/upload.do`: login, uploads, and the lot's answers to
 //! downstream messages.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State as Extract;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -36,7 +36,22 @@ fn reply(
         .into_response()
 }
 
-pub(crate) async fn upload(Extract(state): Extract<State>, body: Bytes) -> Response {
+/// Reads the body up to the configured limit; past it, the protocol's
+/// error answer with 413.
+pub(crate) async fn read_body(state: &State, body: Body) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, state.config.body_limit)
+        .await
+        .map_err(|_| {
+            let errmsg = format!("error:报文过大 (over {} bytes)", state.config.body_limit);
+            reject(state, StatusCode::PAYLOAD_TOO_LARGE, "", errmsg)
+        })
+}
+
+pub(crate) async fn upload(Extract(state): Extract<State>, body: Body) -> Response {
+    let body = match read_body(&state, body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
     let envelope = match Envelope::parse(&body) {
         Ok(envelope) => envelope,
         Err(e) => {
@@ -213,7 +228,12 @@ fn record(state: &State, park_id: &str, service_name: &str, data: serde_json::Va
     });
 }
 
-fn reject(state: &State, status: StatusCode, service_name: &str, reason: String) -> Response {
+pub(crate) fn reject(
+    state: &State,
+    status: StatusCode,
+    service_name: &str,
+    reason: String,
+) -> Response {
     state.books().rejected.push(Rejection {
         service_name: service_name.to_string(),
         reason: reason.clone(),

@@ -1,5 +1,6 @@
 //! Cross-crate conformance tests (one binary, as STYLE.md suggests).
 
+mod bad_input;
 mod decoding;
 mod examples;
 // Generated and printed by prettyplease (`cargo xtask codegen`), like bolink-types/src/generated.
