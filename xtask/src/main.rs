@@ -2,10 +2,12 @@
 //!
 //! - `codegen [--check]`: turn `protocol-spec/` into `bolink-types/src/generated/`
 //!   (with `--check`, fail naming the stale file instead of writing);
-//! - `coverage`: per document, interfaces listed / specified / partial / missing.
+//! - `coverage`: per document, interfaces listed / specified / partial / missing;
+//! - `fuzz [--seconds N] [TARGET...]`: seed and run the cargo-fuzz targets.
 
 mod codegen;
 mod coverage;
+mod fuzz;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,8 +20,9 @@ fn main() -> ExitCode {
             codegen::run(&workspace_root(), check)
         }
         Some("coverage") => coverage::run(&workspace_root()),
+        Some("fuzz") => fuzz::run(&workspace_root(), &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask codegen [--check] | cargo xtask coverage");
+            eprintln!("usage: cargo xtask codegen [--check] | cargo xtask coverage | cargo xtask fuzz [--seconds N] [TARGET...]");
             return ExitCode::from(2);
         }
     };
