@@ -56,6 +56,8 @@ pub(crate) struct Session {
 #[derive(Default)]
 pub(crate) struct Books {
     pub sessions: HashMap<String, Session>,
+    /// The live token of each (park, local_id): a new login replaces it.
+    pub token_of: HashMap<(String, String), String>,
     pub received: Vec<Received>,
     pub rejected: Vec<Rejection>,
     pub in_park: BTreeMap<(String, String), InParkOrder>,

@@ -160,6 +160,15 @@ fn login(state: &State, envelope: &Envelope<'_>) -> Response {
     let token = format!("{:032x}", rand::random::<u128>());
     let mut books = state.books();
     books.logins += 1;
+    // One token per charging-system instance: logging in again ends the
+    // previous session (and bounds the simulator's memory under load).
+    let instance = (
+        login.park_id.clone(),
+        login.local_id.clone().unwrap_or_default(),
+    );
+    if let Some(previous) = books.token_of.insert(instance, token.clone()) {
+        books.sessions.remove(&previous);
+    }
     books.sessions.insert(
         token.clone(),
         Session {
