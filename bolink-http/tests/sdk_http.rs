@@ -294,3 +294,102 @@ async fn uploads_without_a_session_log_in_first() {
     assert!(matches!(outcome, Ok(None)), "{outcome:?}");
     assert_eq!(sim.logins(), 1);
 }
+
+fn entry(order_id: &str) -> bolink_types::sdk::in_park::Request {
+    use bolink_types::enums::{CarType, EntryExitType};
+    bolink_types::sdk::in_park::Request::new(
+        "京A12345".into(),
+        UnixSeconds(1_490_875_218),
+        CarType::Small,
+        EntryExitType::LanePlateScan,
+        "880099".into(),
+        order_id.into(),
+        20,
+        "A1".into(),
+    )
+}
+
+#[tokio::test]
+async fn uploads_are_acknowledged_and_the_platform_tracks_the_order() {
+    use bolink_http::sdk_http::Delivery;
+    use bolink_types::enums::PayType;
+    let sim = simulator(fast(), loopback()).await;
+    let client = client(sim.base_url());
+    let delivery = client.upload(&entry("o-7")).await.unwrap();
+    assert!(
+        matches!(delivery, Delivery::Acknowledged(ref r) if r.idempotency_key == "in_park:o-7"),
+        "{delivery:?}"
+    );
+    assert_eq!(sim.in_park().len(), 1);
+    let exit = bolink_types::sdk::out_park::Request::new(
+        "京A12345".into(),
+        UnixSeconds(1_490_875_218),
+        UnixSeconds(1_490_879_218),
+        "880099".into(),
+        PayType::Cash,
+        21,
+        Money::from_cents(650),
+        "o-7".into(),
+    );
+    assert!(matches!(
+        client.upload(&exit).await.unwrap(),
+        Delivery::Acknowledged(_)
+    ));
+    assert!(sim.in_park().is_empty());
+    assert_eq!(client.pending_uploads().await, 0);
+}
+
+#[tokio::test]
+async fn an_upload_made_while_the_platform_is_down_arrives_once_it_is_back() {
+    use bolink_http::sdk_http::Delivery;
+    // Find a free port, then leave it closed for a while.
+    let addr = tokio::net::TcpListener::bind(loopback())
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let client = client(format!("http://{addr}"));
+    let delivery = client.upload(&entry("o-8")).await.unwrap();
+    assert!(matches!(delivery, Delivery::Queued(_)), "{delivery:?}");
+    assert_eq!(client.pending_uploads().await, 1);
+    let sim = simulator(fast(), addr).await;
+    // The first retry waits for its backoff (about a second).
+    let mut report = client.flush().await;
+    for _ in 0..40 {
+        if !report.delivered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        report = client.flush().await;
+    }
+    assert_eq!(report.delivered.len(), 1, "{report:?}");
+    assert_eq!(sim.received().len(), 1);
+    assert_eq!(client.pending_uploads().await, 0);
+}
+
+#[tokio::test]
+async fn invalid_uploads_are_refused_before_they_are_stored() {
+    let sim = simulator(fast(), loopback()).await;
+    let client = client(sim.base_url());
+    let mut bad = entry("o-9");
+    bad.car_number = "京A123456789".into();
+    let err = client.upload(&bad).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("car_number: 11 characters, at most 8"),
+        "{err}"
+    );
+    assert_eq!(client.pending_uploads().await, 0);
+    assert!(sim.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_re_sent_upload_is_recorded_once() {
+    let sim = simulator(fast(), loopback()).await;
+    let client = client(sim.base_url());
+    client.upload(&entry("o-10")).await.unwrap();
+    // The same entry again, as after a lost acknowledgement.
+    client.upload(&entry("o-10")).await.unwrap();
+    assert_eq!(sim.received().len(), 1);
+    assert_eq!(sim.deliveries()["21835/in_park:o-10"], 2);
+}

@@ -85,6 +85,12 @@ pub struct SdkHttpClient {
     session: Mutex<Session>,
     observer: Option<Observer>,
     pub(super) outbox: Mutex<Outbox<Box<dyn Store + Send>>>,
+    /// Held while sending the outbox, so that the run loop and `upload`
+    /// never send the same record twice at once.
+    pub(super) flushing: Mutex<()>,
+    /// Outcomes of records an `upload` call waits for, left by whichever
+    /// flush sent them.
+    pub(super) awaited: std::sync::Mutex<std::collections::HashMap<u64, Option<super::Delivery>>>,
 }
 
 /// Something the running client did, for logs and dashboards.
@@ -141,6 +147,8 @@ impl SdkHttpClient {
             session: Mutex::new(session),
             observer: None,
             outbox: Mutex::new(Outbox::in_memory(RetryPolicy::default()).boxed()),
+            flushing: Mutex::new(()),
+            awaited: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 

@@ -52,18 +52,34 @@ impl SdkHttpClient {
     /// outbox); it is retried until the platform answers it.
     pub async fn upload<M: Message>(&self, message: &M) -> Result<Delivery, ClientError> {
         let record = self.outbox.lock().await.enqueue(message, now_ms())?;
-        let report = self.flush().await;
-        if let Some(done) = report.delivered.into_iter().find(|r| r.id == record.id) {
-            return Ok(Delivery::Acknowledged(done));
+        self.awaited().insert(record.id, None);
+        self.flush().await;
+        // This flush, or the run loop's, may have sent it.
+        let outcome = self.awaited().remove(&record.id).flatten();
+        Ok(outcome.unwrap_or(Delivery::Queued(record)))
+    }
+
+    fn awaited(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, Option<Delivery>>> {
+        self.awaited
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Leaves the outcome for an `upload` call waiting for this record.
+    fn settle(&self, outcome: Delivery) {
+        let id = match &outcome {
+            Delivery::Acknowledged(r) | Delivery::Rejected(r, _) | Delivery::Queued(r) => r.id,
+        };
+        if let Some(slot) = self.awaited().get_mut(&id) {
+            *slot = Some(outcome);
         }
-        if let Some((done, why)) = report.rejected.into_iter().find(|(r, _)| r.id == record.id) {
-            return Ok(Delivery::Rejected(done, why));
-        }
-        Ok(Delivery::Queued(record))
     }
 
     /// Sends every due record once, oldest first, and reports expired ones.
     pub async fn flush(&self) -> FlushReport {
+        let _one_at_a_time = self.flushing.lock().await;
         let mut report = FlushReport::default();
         let due = self.outbox.lock().await.due(now_ms());
         for record in due {
@@ -82,11 +98,13 @@ impl SdkHttpClient {
             match sent.and_then(|reply| Self::read_ack(&reply)) {
                 Ok(Ok(())) => {
                     if let Ok(done) = outbox.acknowledge(record.id) {
+                        self.settle(Delivery::Acknowledged(done.clone()));
                         report.delivered.push(done);
                     }
                 }
                 Ok(Err(errmsg)) => {
                     if let Ok(done) = outbox.acknowledge(record.id) {
+                        self.settle(Delivery::Rejected(done.clone(), errmsg.clone()));
                         report.rejected.push((done, errmsg));
                     }
                 }

@@ -2,7 +2,7 @@
 
 use bolink_types::{newapi, sdk, Message};
 use crate::answer::{Answer, Refusal};
-/**What a charging system answers to Bolink's downstream requests (SDK protocol, HTTP mode): one method per service (query_price, nolicence_in_park, outpark).
+/**What a charging system answers to Bolink's downstream requests (SDK protocol, HTTP mode): one method per service (query_price, prepay_order, nolicence_in_park, outpark).
 
 Every method has a default that refuses with "not supported" (state 0), so an implementation overrides only the services it offers.*/
 pub trait Handler {
@@ -11,6 +11,14 @@ pub trait Handler {
         &mut self,
         request: sdk::query_price::Request,
     ) -> Answer<sdk::query_price::HttpReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.2预付订单通知(泊链) (Prepaid order notice): `prepay_order`, answered with its `sdk_return` table.
+    fn prepay_order(
+        &mut self,
+        request: sdk::prepay_order::Request,
+    ) -> Answer<sdk::prepay_order::SdkReturn> {
         let _ = request;
         Err(Refusal::not_supported())
     }
@@ -34,6 +42,7 @@ pub trait Handler {
 ///The services [`Handler`] has a method for.
 pub const DOWNSTREAM_SERVICES: &[&str] = &[
     "query_price",
+    "prepay_order",
     "nolicence_in_park",
     "outpark",
 ];
@@ -45,6 +54,7 @@ pub(crate) fn dispatch<H: Handler + ?Sized>(
 ) -> Result<Vec<u8>, Refusal> {
     match request {
         sdk::Request::QueryPrice(request) => answered(handler.query_price(request)),
+        sdk::Request::PrepayOrder(request) => answered(handler.prepay_order(request)),
         sdk::Request::NolicenceInPark(request) => {
             answered(handler.nolicence_in_park(request))
         }

@@ -5,6 +5,38 @@
 pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
     crate::catalog::InterfaceInfo {
         document: crate::catalog::Document::Sdk,
+        section: "2.1",
+        title: "2.1 车辆入场(停车云,泊链)",
+        title_en: "Vehicle entry",
+        service_name: Some("in_park"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::in_park::Request as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.2",
+        title: "2.2车辆出场(泊链,停车云)",
+        title_en: "Vehicle exit",
+        service_name: Some("out_park"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::out_park::Request as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
         section: "3.1",
         title: "3.1查询订单价格(泊链)",
         title_en: "Query order price",
@@ -24,6 +56,26 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
             crate::catalog::RoleInfo {
                 role: crate::Role::HttpReturn,
                 schema: <crate::sdk::query_price::HttpReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.2",
+        title: "3.2预付订单通知(泊链)",
+        title_en: "Prepaid order notice",
+        service_name: Some("prepay_order"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::prepay_order::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::prepay_order::SdkReturn as crate::Object>::schema,
             },
         ],
     },

@@ -19,6 +19,43 @@ pub enum AccountType {
     /// A code this version does not know, kept as received and written back unchanged.
     Unknown(::bolink_types::UnknownCode),
 }
+/**车辆种类 car_cost_type (sdk 2.1).
+
+Source: sdk 2.1 (static.kancloud.cn copy for 8 and 9).*/
+#[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
+#[bolink(codes = "integer")]
+#[non_exhaustive]
+pub enum CarCostType {
+    ///临停车 (code 1).
+    #[bolink(code = 1, label = "临停车")]
+    Temporary,
+    ///月卡车 (code 2).
+    #[bolink(code = 2, label = "月卡车")]
+    MonthCard,
+    ///白名单车 (code 3).
+    #[bolink(code = 3, label = "白名单车")]
+    Whitelist,
+    ///无牌车 (code 4).
+    #[bolink(code = 4, label = "无牌车")]
+    Unplated,
+    ///贵宾车 (code 5).
+    #[bolink(code = 5, label = "贵宾车")]
+    HonouredGuest,
+    ///VIP (code 6).
+    #[bolink(code = 6, label = "VIP")]
+    Vip,
+    ///内部车 (code 7).
+    #[bolink(code = 7, label = "内部车")]
+    Internal,
+    ///月卡多位多车 (code 8).
+    #[bolink(code = 8, label = "月卡多位多车")]
+    MonthCardMulti,
+    ///储值车 (code 9).
+    #[bolink(code = 9, label = "储值车")]
+    StoredValue,
+    /// A code this version does not know, kept as received and written back unchanged.
+    Unknown(::bolink_types::UnknownCode),
+}
 /**车型 (sdk 5.1.1).
 
 Source: sdk 2.1 example (大车), 2.3 and 2.9 examples (小车); the 5.1.1 table is not public.
@@ -399,6 +436,24 @@ pub enum PayType {
     ///智慧屏被扫付款码 (7.4) (code "auth_code").
     #[bolink(code = "auth_code", label = "智慧屏被扫付款码 (7.4)")]
     AuthCode,
+    /// A code this version does not know, kept as received and written back unchanged.
+    Unknown(::bolink_types::UnknownCode),
+}
+/**预付类型 prepay_type (sdk 3.2).
+
+Source: comments in a public SDK demo client; the sdk 3.2 page is not public.
+
+The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.*/
+#[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
+#[bolink(codes = "integer")]
+#[non_exhaustive]
+pub enum PrepayType {
+    ///电子预付 (code 1).
+    #[bolink(code = 1, label = "电子预付")]
+    Electronic,
+    ///现金预付 (code 2).
+    #[bolink(code = 2, label = "现金预付")]
+    Cash,
     /// A code this version does not know, kept as received and written back unchanged.
     Unknown(::bolink_types::UnknownCode),
 }

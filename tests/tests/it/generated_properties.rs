@@ -2,6 +2,12 @@
 
 //! Round-trip and single-mutation properties for every generated message type.
 bolink_conformance::message_properties!(
+    sdk_in_park_request, bolink_types::sdk::in_park::Request
+);
+bolink_conformance::message_properties!(
+    sdk_out_park_request, bolink_types::sdk::out_park::Request
+);
+bolink_conformance::message_properties!(
     sdk_query_price_request, bolink_types::sdk::query_price::Request
 );
 bolink_conformance::message_properties!(
@@ -9,6 +15,12 @@ bolink_conformance::message_properties!(
 );
 bolink_conformance::message_properties!(
     sdk_query_price_http_return, bolink_types::sdk::query_price::HttpReturn
+);
+bolink_conformance::message_properties!(
+    sdk_prepay_order_request, bolink_types::sdk::prepay_order::Request
+);
+bolink_conformance::message_properties!(
+    sdk_prepay_order_sdk_return, bolink_types::sdk::prepay_order::SdkReturn
 );
 bolink_conformance::message_properties!(
     sdk_nolicence_in_park_request, bolink_types::sdk::nolicence_in_park::Request

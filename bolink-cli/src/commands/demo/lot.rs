@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bolink_sdk::{Answer, Handler, Refusal};
 use bolink_types::enums::State;
-use bolink_types::sdk::{nolicence_in_park, query_price};
+use bolink_types::sdk::{nolicence_in_park, prepay_order, query_price};
 use bolink_types::{Money, UnixSeconds};
 
 /// A car the lot has let in.
@@ -14,6 +14,8 @@ use bolink_types::{Money, UnixSeconds};
 pub struct Car {
     pub order_id: String,
     pub in_time: UnixSeconds,
+    /// What the driver prepaid through Bolink.
+    pub prepaid: Money,
 }
 
 /// The lot's books, shared between its upload code and its handler.
@@ -30,6 +32,7 @@ impl Books {
         let car = Car {
             order_id: format!("demo-{:04}", self.next_order),
             in_time,
+            prepaid: Money::from_cents(0),
         };
         self.cars.insert(car_number.to_string(), car.clone());
         car
@@ -42,14 +45,15 @@ pub struct SampleLot {
     pub books: Arc<Mutex<Books>>,
 }
 
-/// 5.00 per started hour.
-pub fn price_of(minutes: i64) -> Money {
+/// 5.00 per started hour, less what was prepaid (never below zero).
+pub fn price_of(minutes: i64, prepaid: Money) -> Money {
     let hours = (minutes + 59) / 60;
-    Money::from_cents(500 * hours.max(1))
+    let fee = Money::from_cents(500 * hours.max(1));
+    Money::from_decimal((fee.to_decimal() - prepaid.to_decimal()).max(0.into()))
 }
 
 impl SampleLot {
-    fn books(&self) -> std::sync::MutexGuard<'_, Books> {
+    pub fn books(&self) -> std::sync::MutexGuard<'_, Books> {
         self.books
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -71,12 +75,28 @@ impl Handler for SampleLot {
             minutes,
             request.park_id,
             car.order_id,
-            price_of(minutes),
+            price_of(minutes, car.prepaid),
         );
         answer.query_order_no = request.query_order_no;
         answer.car_number = Some(plate);
         answer.in_time = Some(car.in_time);
         answer.query_time = Some(UnixSeconds::now());
+        Ok(answer)
+    }
+
+    fn prepay_order(&mut self, request: prepay_order::Request) -> Answer<prepay_order::SdkReturn> {
+        let mut books = self.books();
+        let car = books
+            .cars
+            .values_mut()
+            .find(|car| car.order_id == request.order_id)
+            .ok_or_else(|| Refusal::new(format!("no order {}", request.order_id)))?;
+        car.prepaid = Money::from_decimal(car.prepaid.to_decimal() + request.prepay.to_decimal());
+        let mut answer = prepay_order::SdkReturn::new(State::Success);
+        answer.park_id = Some(request.park_id);
+        answer.order_id = Some(request.order_id);
+        answer.prepay = Some(request.prepay);
+        answer.query_time = Some(request.query_time);
         Ok(answer)
     }
 

@@ -11,14 +11,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bolink_http::sdk_http::Delivery;
 use bolink_http::sdk_http::{
     ClientConfig, ClientError, Event, Exchange, SdkHttpClient, NO_MESSAGE,
 };
 use bolink_http::simulator::{DriverError, LotAnswer, Simulator, SimulatorConfig, SimulatorHandle};
 use bolink_sdk::Credentials;
 use bolink_sign::{sdk_http, Key};
-use bolink_types::enums::PayScene;
-use bolink_types::sdk::{self, nolicence_in_park, query_price};
+use bolink_types::enums::{CarCostType, CarType, EntryExitType, PayScene, PayType, State};
+use bolink_types::sdk::{self, in_park, nolicence_in_park, out_park, prepay_order, query_price};
 use bolink_types::UnixSeconds;
 
 use super::Outcome;
@@ -74,11 +75,8 @@ async fn demo() -> Outcome {
         answer_timeout: Duration::from_secs(2),
         ..SimulatorConfig::default()
     };
-    let sim = match Simulator::new(config)
-        .park(UNION_ID, PARK_ID, Key::new(KEY))
-        .start(([127, 0, 0, 1], 0).into())
-        .await
-    {
+    let simulator = Simulator::new(config).park(UNION_ID, PARK_ID, Key::new(KEY));
+    let sim = match simulator.start(([127, 0, 0, 1], 0).into()).await {
         Ok(sim) => sim,
         Err(e) => return Outcome::malformed(format!("cannot start the simulator: {e}")),
     };
@@ -87,84 +85,53 @@ async fn demo() -> Outcome {
         sim.base_url()
     );
     let credentials = Credentials::new(UNION_ID, PARK_ID, "demo-lane-A1", Key::new(KEY));
-    let client = Arc::new(
-        SdkHttpClient::new(credentials, ClientConfig::with_base_url(sim.base_url()))
-            .observe(print_exchange),
-    );
+    let config = ClientConfig::with_base_url(sim.base_url());
+    let client = Arc::new(SdkHttpClient::new(credentials, config).observe(print_exchange));
     let lot = SampleLot::default();
     let mut day = Tally::default();
 
-    let login_client = client.clone();
     day.step(
         "The lot logs in (login, signed with the vendor key)",
-        async move {
-            login_client
-                .login()
-                .await
-                .map(|()| "the platform checked the sign and issued a token".to_string())
-                .map_err(|e| e.to_string())
-        },
+        login(&client),
     )
     .await;
     let stop = start_polling(client.clone(), lot.clone());
-
-    let in_time = UnixSeconds(UnixSeconds::now().get() - 95 * 60);
-    lot.books
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .enter("京A12345", in_time);
+    let plate = "京A12345";
+    let arrived = UnixSeconds(UnixSeconds::now().get() - 95 * 60);
     day.step(
-        "A driver scans the lot's code and asks the price (query_price)",
-        price_query(&sim, "京A12345"),
+        "A car enters; the lot uploads the entry (in_park)",
+        car_enters(&sim, &client, &lot, plate, arrived),
     )
     .await;
-
+    day.step(
+        "The driver scans the lot's code and asks the price (query_price)",
+        price_query(&sim, plate),
+    )
+    .await;
+    day.step(
+        "The driver pays in the lot (prepay_order)",
+        driver_prepays(&sim, &lot, plate),
+    )
+    .await;
+    day.step(
+        "The car leaves; the lot uploads the exit (out_park)",
+        car_leaves(&sim, &client, &lot, plate),
+    )
+    .await;
     day.step(
         "An unplated car enters by scanning the entry QR code (nolicence_in_park)",
-        async {
-            let request = nolicence_in_park::Request::new(
-                "QR8842".into(),
-                PARK_ID.into(),
-                "A1".into(),
-                UnixSeconds::now(),
-            );
-            match sim.call(PARK_ID, &request.into()).await {
-                Ok(LotAnswer::Answered(_)) => {
-                    Ok("the lot opened an order for the unplated car QR8842".into())
-                }
-                other => Err(format!("expected an answer, got {other:?}")),
-            }
-        },
+        unplated_entry(&sim, &client, &lot),
     )
     .await;
-
     day.step(
         "A downstream message with a wrong sign is rejected by the lot",
-        async {
-            let request: sdk::Request =
-                query_price::Request::new(PARK_ID.into(), PayScene::InLotPrepay).into();
-            let data = String::from_utf8(request.encode()).unwrap_or_default();
-            let forged = sdk_http::build("query_price", None, &data, &Key::new("not-the-key"))
-                .map_err(|e| e.to_string())?;
-            match sim.call_raw(PARK_ID, "query_price", forged).await {
-                Err(DriverError::Timeout(_)) => {
-                    Ok("the lot dropped it unanswered: nothing unsigned is trusted".into())
-                }
-                other => Err(format!("the forged message was answered: {other:?}")),
-            }
-        },
+        forged_message(&sim),
     )
     .await;
-
-    day.step("A lot with the wrong key cannot log in", async {
-        let credentials = Credentials::new(UNION_ID, PARK_ID, "impostor", Key::new("guessed-key"));
-        let impostor = SdkHttpClient::new(credentials, ClientConfig::with_base_url(sim.base_url()))
-            .observe(print_exchange);
-        match impostor.login().await {
-            Err(ClientError::Session(e)) => Ok(format!("the platform refused it: {e}")),
-            other => Err(format!("expected a refusal, got {other:?}")),
-        }
-    })
+    day.step(
+        "A lot with the wrong key cannot log in",
+        impostor_login(&sim),
+    )
     .await;
 
     let _ = stop.send(());
@@ -179,20 +146,193 @@ async fn demo() -> Outcome {
     }
 }
 
+async fn login(client: &SdkHttpClient) -> StepResult {
+    client.login().await.map_err(|e| e.to_string())?;
+    Ok("the platform checked the sign and issued a token".into())
+}
+
+/// Opens the order in the lot's books and uploads it; checks the platform took it.
+async fn upload_entry(
+    sim: &SimulatorHandle,
+    client: &SdkHttpClient,
+    lot: &SampleLot,
+    plate: &str,
+    at: UnixSeconds,
+    kind: CarCostType,
+) -> StepResult {
+    let car = lot.books().enter(plate, at);
+    let mut entry = in_park::Request::new(
+        plate.into(),
+        at,
+        CarType::Small,
+        EntryExitType::LanePlateScan,
+        "gate-1".into(),
+        car.order_id.clone(),
+        120,
+        "A1".into(),
+    );
+    entry.car_cost_type = Some(kind);
+    match client.upload(&entry).await.map_err(|e| e.to_string())? {
+        Delivery::Acknowledged(record) if in_park_at(sim, &car.order_id) => Ok(format!(
+            "order {} is in the platform's books ({})",
+            car.order_id, record.idempotency_key
+        )),
+        other => Err(format!("the entry was not taken: {other:?}")),
+    }
+}
+
+async fn car_enters(
+    sim: &SimulatorHandle,
+    client: &SdkHttpClient,
+    lot: &SampleLot,
+    plate: &str,
+    at: UnixSeconds,
+) -> StepResult {
+    upload_entry(sim, client, lot, plate, at, CarCostType::Temporary).await
+}
+
 async fn price_query(sim: &SimulatorHandle, plate: &str) -> StepResult {
     let mut request = query_price::Request::new(PARK_ID.into(), PayScene::InLotPrepay);
     request.car_number = Some(plate.into());
     request.order_id = Some(String::new());
-    match sim.call(PARK_ID, &request.into()).await {
-        Ok(LotAnswer::Answered(message)) => match *message {
-            sdk::Message::HttpReturn(sdk::HttpReturn::QueryPrice(answer)) => Ok(format!(
-                "{plate} owes {} for {} minutes (order {})",
-                answer.price, answer.duration, answer.order_id
-            )),
-            other => Err(format!("unexpected answer {other:?}")),
-        },
-        other => Err(format!("expected a price, got {other:?}")),
+    match answer_of(sim.call(PARK_ID, &request.into()).await)? {
+        sdk::Message::HttpReturn(sdk::HttpReturn::QueryPrice(answer)) => Ok(format!(
+            "{plate} owes {} for {} minutes (order {})",
+            answer.price, answer.duration, answer.order_id
+        )),
+        other => Err(format!("unexpected answer {other:?}")),
     }
+}
+
+async fn driver_prepays(sim: &SimulatorHandle, lot: &SampleLot, plate: &str) -> StepResult {
+    let car = lot
+        .books()
+        .cars
+        .get(plate)
+        .cloned()
+        .ok_or("the car is not in the lot")?;
+    let minutes = (UnixSeconds::now().get() - car.in_time.get()) / 60;
+    let fee = lot::price_of(minutes, car.prepaid);
+    let request = prepay_order::Request::new(
+        plate.into(),
+        fee,
+        car.order_id.clone(),
+        PARK_ID.into(),
+        "T20261123000001".into(),
+        UnixSeconds::now(),
+    );
+    match answer_of(sim.call(PARK_ID, &request.into()).await)? {
+        sdk::Message::SdkReturn(sdk::SdkReturn::PrepayOrder(answer))
+            if answer.state == State::Success =>
+        {
+            Ok(format!(
+                "the lot booked {fee} prepaid on order {}",
+                car.order_id
+            ))
+        }
+        other => Err(format!("unexpected answer {other:?}")),
+    }
+}
+
+async fn car_leaves(
+    sim: &SimulatorHandle,
+    client: &SdkHttpClient,
+    lot: &SampleLot,
+    plate: &str,
+) -> StepResult {
+    let car = lot
+        .books()
+        .cars
+        .remove(plate)
+        .ok_or("the car is not in the lot")?;
+    let now = UnixSeconds::now();
+    let due = lot::price_of((now.get() - car.in_time.get()) / 60, car.prepaid);
+    let mut exit = out_park::Request::new(
+        plate.into(),
+        car.in_time,
+        now,
+        "gate-2".into(),
+        PayType::Cash,
+        121,
+        due,
+        car.order_id.clone(),
+    );
+    exit.duration = Some((now.get() - car.in_time.get()) / 60);
+    exit.out_channel_id = Some("B1".into());
+    match client.upload(&exit).await.map_err(|e| e.to_string())? {
+        Delivery::Acknowledged(_) if !in_park_at(sim, &car.order_id) => Ok(format!(
+            "prepaid {}, {due} left to collect; order {} closed on the platform",
+            car.prepaid, car.order_id
+        )),
+        other => Err(format!("the exit was not taken: {other:?}")),
+    }
+}
+
+async fn unplated_entry(
+    sim: &SimulatorHandle,
+    client: &SdkHttpClient,
+    lot: &SampleLot,
+) -> StepResult {
+    let request = nolicence_in_park::Request::new(
+        "QR8842".into(),
+        PARK_ID.into(),
+        "A1".into(),
+        UnixSeconds::now(),
+    );
+    match answer_of(sim.call(PARK_ID, &request.into()).await)? {
+        sdk::Message::HttpReturn(sdk::HttpReturn::NolicenceInPark(answer))
+            if answer.state == State::Success =>
+        {
+            // The handler let the car in; the entry is uploaded like any other.
+            lot.books().cars.remove(&answer.car_number);
+            upload_entry(
+                sim,
+                client,
+                lot,
+                &answer.car_number,
+                answer.timetemp,
+                CarCostType::Unplated,
+            )
+            .await
+        }
+        other => Err(format!("unexpected answer {other:?}")),
+    }
+}
+
+async fn forged_message(sim: &SimulatorHandle) -> StepResult {
+    let request: sdk::Request =
+        query_price::Request::new(PARK_ID.into(), PayScene::InLotPrepay).into();
+    let data = String::from_utf8(request.encode()).map_err(|e| e.to_string())?;
+    let forged = sdk_http::build("query_price", None, &data, &Key::new("not-the-key"))
+        .map_err(|e| e.to_string())?;
+    match sim.call_raw(PARK_ID, "query_price", forged).await {
+        Err(DriverError::Timeout(_)) => {
+            Ok("the lot dropped it unanswered: nothing unsigned is trusted".into())
+        }
+        other => Err(format!("the forged message was answered: {other:?}")),
+    }
+}
+
+async fn impostor_login(sim: &SimulatorHandle) -> StepResult {
+    let credentials = Credentials::new(UNION_ID, PARK_ID, "impostor", Key::new("guessed-key"));
+    let impostor = SdkHttpClient::new(credentials, ClientConfig::with_base_url(sim.base_url()))
+        .observe(print_exchange);
+    match impostor.login().await {
+        Err(ClientError::Session(e)) => Ok(format!("the platform refused it: {e}")),
+        other => Err(format!("expected a refusal, got {other:?}")),
+    }
+}
+
+/// The lot's answer, when it answered (rather than refused or stayed silent).
+fn answer_of(outcome: Result<LotAnswer, DriverError>) -> Result<sdk::Message, String> {
+    match outcome {
+        Ok(LotAnswer::Answered(message)) => Ok(*message),
+        other => Err(format!("expected an answer, got {other:?}")),
+    }
+}
+
+fn in_park_at(sim: &SimulatorHandle, order_id: &str) -> bool {
+    sim.in_park().iter().any(|order| order.order_id == order_id)
 }
 
 /// Runs the lot's long-poll loop until the returned sender fires.
