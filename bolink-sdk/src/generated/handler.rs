@@ -2,7 +2,7 @@
 
 use bolink_types::{newapi, sdk, Message};
 use crate::answer::{Answer, Refusal};
-/**What a charging system answers to Bolink's downstream requests (SDK protocol, HTTP mode): one method per service (query_price, prepay_order, nolicence_in_park, outpark).
+/**What a charging system answers to Bolink's downstream requests (SDK protocol, HTTP mode): one method per service (query_price, prepay_order, nolicence_in_park, price_sync, month_card_sync, month_member_sync, collector_sync, lock_car, monthcard_pay, query_prodprice, deliver_ticket, gate_sync, blackuser_sync, car_type_sync, month_pay_sync, confirm_order_inform, operate_liftrod, visitor_sync, pass_through, refund, recharge, repair, update_park_soft, query_newprodprice, pay_notice, check_vip, sweepcode, outpark).
 
 Every method has a default that refuses with "not supported" (state 0), so an implementation overrides only the services it offers.*/
 pub trait Handler {
@@ -30,6 +30,198 @@ pub trait Handler {
         let _ = request;
         Err(Refusal::not_supported())
     }
+    ///3.5价格同步(停车云) (Price sync): `price_sync`, answered with its `sdk_return` table.
+    fn price_sync(
+        &mut self,
+        request: sdk::price_sync::Request,
+    ) -> Answer<sdk::price_sync::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.6月卡套餐同步(停车云) (Monthly-card package sync): `month_card_sync`, answered with its `sdk_return` table.
+    fn month_card_sync(
+        &mut self,
+        request: sdk::month_card_sync::Request,
+    ) -> Answer<sdk::month_card_sync::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.7月卡会员同步(停车云) (Monthly-card member sync): `month_member_sync`, answered with its `sdk_return` table.
+    fn month_member_sync(
+        &mut self,
+        request: sdk::month_member_sync::Request,
+    ) -> Answer<sdk::month_member_sync::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.8车场收费员信息同步(停车云) (Toll collector sync): `collector_sync`, answered with its `sdk_return` table.
+    fn collector_sync(
+        &mut self,
+        request: sdk::collector_sync::Request,
+    ) -> Answer<sdk::collector_sync::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.9接收消息实现锁车/解锁(停车云) (Lock or unlock a car): `lock_car`, answered with its `sdk_return` table.
+    fn lock_car(
+        &mut self,
+        request: sdk::lock_car::Request,
+    ) -> Answer<sdk::lock_car::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.10月卡续费(泊链) (Monthly-card renewal): `monthcard_pay`, answered with its `sdk_return` table.
+    fn monthcard_pay(
+        &mut self,
+        request: sdk::monthcard_pay::Request,
+    ) -> Answer<sdk::monthcard_pay::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.11 公众号月卡续费查询价格(停车云) (Monthly-card renewal price query (official account)): `query_prodprice`, answered with its `sdk_return` table.
+    fn query_prodprice(
+        &mut self,
+        request: sdk::query_prodprice::Request,
+    ) -> Answer<sdk::query_prodprice::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.12优惠券信息同步(停车云) (Coupon sync): `deliver_ticket`, answered with its `sdk_return` table.
+    fn deliver_ticket(
+        &mut self,
+        request: sdk::deliver_ticket::Request,
+    ) -> Answer<sdk::deliver_ticket::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.13通道数据下发 (停车云) (Lane data sync): `gate_sync`, answered with its `sdk_return` table.
+    fn gate_sync(
+        &mut self,
+        request: sdk::gate_sync::Request,
+    ) -> Answer<sdk::gate_sync::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.14黑名单下发(停车云) (Blacklist sync): `blackuser_sync`, answered with its `sdk_return` table.
+    fn blackuser_sync(
+        &mut self,
+        request: sdk::blackuser_sync::Request,
+    ) -> Answer<sdk::blackuser_sync::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.15车型数据下发(停车云) (Vehicle type sync): `car_type_sync`, answered with its `sdk_return` table.
+    fn car_type_sync(
+        &mut self,
+        request: sdk::car_type_sync::Request,
+    ) -> Answer<sdk::car_type_sync::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.16月卡续费记录下发(停车云) (Monthly-card renewal record sync): `month_pay_sync`, answered with its `sdk_return` table.
+    fn month_pay_sync(
+        &mut self,
+        request: sdk::month_pay_sync::Request,
+    ) -> Answer<sdk::month_pay_sync::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.17手动匹配订单通知(停车云) (Manual order-match notice): `confirm_order_inform`, answered with its `sdk_return` table.
+    fn confirm_order_inform(
+        &mut self,
+        request: sdk::confirm_order_inform::Request,
+    ) -> Answer<sdk::confirm_order_inform::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.18 抬杆/落杆通知(停车云) (Barrier lift/drop command): `operate_liftrod`, answered with its `sdk_return` table.
+    fn operate_liftrod(
+        &mut self,
+        request: sdk::operate_liftrod::Request,
+    ) -> Answer<sdk::operate_liftrod::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.19 访客管理下发 (停车云) (Visitor sync): `visitor_sync`, answered with its `sdk_return` table.
+    fn visitor_sync(
+        &mut self,
+        request: sdk::visitor_sync::Request,
+    ) -> Answer<sdk::visitor_sync::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.22 云平台透传接口 (Cloud platform pass-through): `pass_through`, answered with its `sdk_return` table.
+    fn pass_through(
+        &mut self,
+        request: sdk::pass_through::Request,
+    ) -> Answer<sdk::pass_through::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.23 退款下发通知(泊链) (Refund notice): `refund`, answered with its `sdk_return` table.
+    fn refund(
+        &mut self,
+        request: sdk::refund::Request,
+    ) -> Answer<sdk::refund::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.24 找零支出下发通知(泊链) (Change payout notice): `recharge`, answered with its `sdk_return` table.
+    fn recharge(
+        &mut self,
+        request: sdk::recharge::Request,
+    ) -> Answer<sdk::recharge::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.29 追缴订单异步返回结果(泊链) (Arrears collection result (asynchronous)): `repair`, answered with its `sdk_return` table.
+    fn repair(
+        &mut self,
+        request: sdk::repair::Request,
+    ) -> Answer<sdk::repair::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.33 下发收费系统升级通知(泊链) (Charging-system upgrade notice): `update_park_soft`, answered with its `sdk_return` table.
+    fn update_park_soft(
+        &mut self,
+        request: sdk::update_park_soft::Request,
+    ) -> Answer<sdk::update_park_soft::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.34 公众号新建月卡查询价格(停车云) (New monthly-card price query (official account)): `query_newprodprice`, answered with its `sdk_return` table.
+    fn query_newprodprice(
+        &mut self,
+        request: sdk::query_newprodprice::Request,
+    ) -> Answer<sdk::query_newprodprice::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.36 充电桩充电通知(泊链) (EV charging notice): `pay_notice`, answered with its `sdk_return` table.
+    fn pay_notice(
+        &mut self,
+        request: sdk::pay_notice::Request,
+    ) -> Answer<sdk::pay_notice::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///3.38 车辆包月账单信息查询 (Monthly-pass billing query): `check_vip`, answered with its `sdk_return` table.
+    fn check_vip(
+        &mut self,
+        request: sdk::check_vip::Request,
+    ) -> Answer<sdk::check_vip::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///7.4 接收被扫数据(SDK回调收费系统) (Scanned payment code received (smart screen)): `sweepcode`, answered with its `sdk_return` table.
+    fn sweepcode(
+        &mut self,
+        request: sdk::sweepcode::Request,
+    ) -> Answer<sdk::sweepcode::SdkReturn> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
     ///3.4电子收费异步返回结果 (Electronic payment result (asynchronous)): `outpark`, answered with its `http_return` table.
     fn outpark(
         &mut self,
@@ -44,6 +236,30 @@ pub const DOWNSTREAM_SERVICES: &[&str] = &[
     "query_price",
     "prepay_order",
     "nolicence_in_park",
+    "price_sync",
+    "month_card_sync",
+    "month_member_sync",
+    "collector_sync",
+    "lock_car",
+    "monthcard_pay",
+    "query_prodprice",
+    "deliver_ticket",
+    "gate_sync",
+    "blackuser_sync",
+    "car_type_sync",
+    "month_pay_sync",
+    "confirm_order_inform",
+    "operate_liftrod",
+    "visitor_sync",
+    "pass_through",
+    "refund",
+    "recharge",
+    "repair",
+    "update_park_soft",
+    "query_newprodprice",
+    "pay_notice",
+    "check_vip",
+    "sweepcode",
     "outpark",
 ];
 ///Calls the [`Handler`] method for `request`; the answer's JSON, or its refusal.
@@ -58,17 +274,84 @@ pub(crate) fn dispatch<H: Handler + ?Sized>(
         sdk::Request::NolicenceInPark(request) => {
             answered(handler.nolicence_in_park(request))
         }
+        sdk::Request::PriceSync(request) => answered(handler.price_sync(request)),
+        sdk::Request::MonthCardSync(request) => {
+            answered(handler.month_card_sync(request))
+        }
+        sdk::Request::MonthMemberSync(request) => {
+            answered(handler.month_member_sync(request))
+        }
+        sdk::Request::CollectorSync(request) => answered(handler.collector_sync(request)),
+        sdk::Request::LockCar(request) => answered(handler.lock_car(request)),
+        sdk::Request::MonthcardPay(request) => answered(handler.monthcard_pay(request)),
+        sdk::Request::QueryProdprice(request) => {
+            answered(handler.query_prodprice(request))
+        }
+        sdk::Request::DeliverTicket(request) => answered(handler.deliver_ticket(request)),
+        sdk::Request::GateSync(request) => answered(handler.gate_sync(request)),
+        sdk::Request::BlackuserSync(request) => answered(handler.blackuser_sync(request)),
+        sdk::Request::CarTypeSync(request) => answered(handler.car_type_sync(request)),
+        sdk::Request::MonthPaySync(request) => answered(handler.month_pay_sync(request)),
+        sdk::Request::ConfirmOrderInform(request) => {
+            answered(handler.confirm_order_inform(request))
+        }
+        sdk::Request::OperateLiftrod(request) => {
+            answered(handler.operate_liftrod(request))
+        }
+        sdk::Request::VisitorSync(request) => answered(handler.visitor_sync(request)),
+        sdk::Request::PassThrough(request) => answered(handler.pass_through(request)),
+        sdk::Request::Refund(request) => answered(handler.refund(request)),
+        sdk::Request::Recharge(request) => answered(handler.recharge(request)),
+        sdk::Request::Repair(request) => answered(handler.repair(request)),
+        sdk::Request::UpdateParkSoft(request) => {
+            answered(handler.update_park_soft(request))
+        }
+        sdk::Request::QueryNewprodprice(request) => {
+            answered(handler.query_newprodprice(request))
+        }
+        sdk::Request::PayNotice(request) => answered(handler.pay_notice(request)),
+        sdk::Request::CheckVip(request) => answered(handler.check_vip(request)),
+        sdk::Request::Sweepcode(request) => answered(handler.sweepcode(request)),
         sdk::Request::Outpark(request) => answered(handler.outpark(request)),
         #[allow(unreachable_patterns)]
         _ => Err(Refusal::not_supported()),
     }
 }
-/**What a vendor's callback server answers to Bolink's calls (new API): one method per service (none yet).
+/**What a vendor's callback server answers to Bolink's calls (new API): one method per service (notice_car_owner, nolicence_in_park, check_vip).
 
 Every method has a default that refuses with "not supported" (state 0), so an implementation overrides only the services it offers.*/
-pub trait CallbackHandler {}
+pub trait CallbackHandler {
+    ///5.2 車牌無感狀態及變更通知 (Plate frictionless-payment status change notice): `notice_car_owner`, answered with its `response` table.
+    fn notice_car_owner(
+        &mut self,
+        request: newapi::notice_car_owner::Request,
+    ) -> Answer<newapi::notice_car_owner::Response> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///5.7無牌車入場請求 (Unplated car entry request): `nolicence_in_park`, answered with its `response` table.
+    fn nolicence_in_park(
+        &mut self,
+        request: newapi::nolicence_in_park::Request,
+    ) -> Answer<newapi::nolicence_in_park::Response> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///11.2車輛包月賬單信息查詢 (Monthly-pass billing query): `check_vip`, answered with its `response` table.
+    fn check_vip(
+        &mut self,
+        request: newapi::check_vip::Request,
+    ) -> Answer<newapi::check_vip::Response> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+}
 ///The services [`CallbackHandler`] has a method for.
-pub const CALLBACK_SERVICES: &[&str] = &[];
+pub const CALLBACK_SERVICES: &[&str] = &[
+    "notice_car_owner",
+    "nolicence_in_park",
+    "check_vip",
+];
 ///Calls the [`CallbackHandler`] method for `request`; the answer's JSON, or its refusal.
 #[allow(unused_variables, dead_code, clippy::match_single_binding)]
 pub(crate) fn dispatch_callback<H: CallbackHandler + ?Sized>(
@@ -76,6 +359,13 @@ pub(crate) fn dispatch_callback<H: CallbackHandler + ?Sized>(
     request: newapi::Request,
 ) -> Result<Vec<u8>, Refusal> {
     match request {
+        newapi::Request::NoticeCarOwner(request) => {
+            answered(handler.notice_car_owner(request))
+        }
+        newapi::Request::NolicenceInPark(request) => {
+            answered(handler.nolicence_in_park(request))
+        }
+        newapi::Request::CheckVip(request) => answered(handler.check_vip(request)),
         #[allow(unreachable_patterns)]
         _ => Err(Refusal::not_supported()),
     }

@@ -37,6 +37,254 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
     },
     crate::catalog::InterfaceInfo {
         document: crate::catalog::Document::Sdk,
+        section: "2.3",
+        title: "2.3异常订单记录上传(停车云)",
+        title_en: "Abnormal order record upload",
+        service_name: Some("upload_order"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::upload_order::Request as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.4",
+        title: "2.4车场收费员信息上传(停车云)",
+        title_en: "Toll collector upload",
+        service_name: Some("upload_collector"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::upload_collector::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::AsyncResult,
+                schema: <crate::sdk::upload_collector::AsyncResult as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.5",
+        title: "2.5员工上下班记录上传(停车云)",
+        title_en: "Staff shift record upload",
+        service_name: Some("work_record"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::work_record::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::AsyncResult,
+                schema: <crate::sdk::work_record::AsyncResult as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.9",
+        title: "2.9价格上传(停车云)",
+        title_en: "Price upload",
+        service_name: Some("upload_price"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::upload_price::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::AsyncResult,
+                schema: <crate::sdk::upload_price::AsyncResult as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.11",
+        title: "2.11异常抬杆/落杆上传(停车云)",
+        title_en: "Abnormal barrier lift/drop upload",
+        service_name: Some("upload_liftrod"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::upload_liftrod::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::AsyncResult,
+                schema: <crate::sdk::upload_liftrod::AsyncResult as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.12",
+        title: "2.12车辆图片上传",
+        title_en: "Vehicle picture upload",
+        service_name: Some("upload_carpic"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::upload_carpic::Request as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.13",
+        title: "2.13月卡续费记录上传(停车云)",
+        title_en: "Monthly-card renewal record upload",
+        service_name: Some("month_pay_record"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::month_pay_record::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::AsyncResult,
+                schema: <crate::sdk::month_pay_record::AsyncResult as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.16",
+        title: "2.16车型数据上传(停车云)",
+        title_en: "Vehicle type upload",
+        service_name: Some("upload_car_type"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::upload_car_type::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::AsyncResult,
+                schema: <crate::sdk::upload_car_type::AsyncResult as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.17",
+        title: "2.17出场模糊匹配确认事件上传(停车云)",
+        title_en: "Exit fuzzy-match confirmation upload",
+        service_name: Some("upload_confirm_order"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::upload_confirm_order::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::AsyncResult,
+                schema: <crate::sdk::upload_confirm_order::AsyncResult as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.19",
+        title: "2.19车场订单电子支付状态查询接口",
+        title_en: "Order electronic-payment status query",
+        service_name: Some("query_order"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::query_order::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::AsyncResult,
+                schema: <crate::sdk::query_order::AsyncResult as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.28",
+        title: "2.28 储值卡余额查询(停车云)",
+        title_en: "Stored-value card balance query",
+        service_name: Some("query_prepay_card_balance"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::query_prepay_card_balance::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::query_prepay_card_balance::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.33",
+        title: "2.33 分页查询月卡信息(停车云)",
+        title_en: "Monthly cards, paged query",
+        service_name: Some("query_month_card_page"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::query_month_card_page::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::query_month_card_page::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.37",
+        title: "2.37 ETC扣费",
+        title_en: "ETC deduction",
+        service_name: Some("etc_pay"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::etc_pay::Request as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
         section: "3.1",
         title: "3.1查询订单价格(泊链)",
         title_en: "Query order price",
@@ -108,6 +356,522 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
         ],
     },
     crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.5",
+        title: "3.5价格同步(停车云)",
+        title_en: "Price sync",
+        service_name: Some("price_sync"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::price_sync::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::price_sync::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.6",
+        title: "3.6月卡套餐同步(停车云)",
+        title_en: "Monthly-card package sync",
+        service_name: Some("month_card_sync"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::month_card_sync::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::month_card_sync::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.7",
+        title: "3.7月卡会员同步(停车云)",
+        title_en: "Monthly-card member sync",
+        service_name: Some("month_member_sync"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::month_member_sync::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::month_member_sync::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.8",
+        title: "3.8车场收费员信息同步(停车云)",
+        title_en: "Toll collector sync",
+        service_name: Some("collector_sync"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::collector_sync::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::collector_sync::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.9",
+        title: "3.9接收消息实现锁车/解锁(停车云)",
+        title_en: "Lock or unlock a car",
+        service_name: Some("lock_car"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::lock_car::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::lock_car::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.10",
+        title: "3.10月卡续费(泊链)",
+        title_en: "Monthly-card renewal",
+        service_name: Some("monthcard_pay"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::monthcard_pay::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::monthcard_pay::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.11",
+        title: "3.11 公众号月卡续费查询价格(停车云)",
+        title_en: "Monthly-card renewal price query (official account)",
+        service_name: Some("query_prodprice"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::query_prodprice::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::query_prodprice::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.12",
+        title: "3.12优惠券信息同步(停车云)",
+        title_en: "Coupon sync",
+        service_name: Some("deliver_ticket"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::deliver_ticket::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::deliver_ticket::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.13",
+        title: "3.13通道数据下发 (停车云)",
+        title_en: "Lane data sync",
+        service_name: Some("gate_sync"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::gate_sync::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::gate_sync::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.14",
+        title: "3.14黑名单下发(停车云)",
+        title_en: "Blacklist sync",
+        service_name: Some("blackuser_sync"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::blackuser_sync::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::blackuser_sync::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.15",
+        title: "3.15车型数据下发(停车云)",
+        title_en: "Vehicle type sync",
+        service_name: Some("car_type_sync"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::car_type_sync::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::car_type_sync::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.16",
+        title: "3.16月卡续费记录下发(停车云)",
+        title_en: "Monthly-card renewal record sync",
+        service_name: Some("month_pay_sync"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::month_pay_sync::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::month_pay_sync::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.17",
+        title: "3.17手动匹配订单通知(停车云)",
+        title_en: "Manual order-match notice",
+        service_name: Some("confirm_order_inform"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::confirm_order_inform::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::confirm_order_inform::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.18",
+        title: "3.18 抬杆/落杆通知(停车云)",
+        title_en: "Barrier lift/drop command",
+        service_name: Some("operate_liftrod"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::operate_liftrod::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::operate_liftrod::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.19",
+        title: "3.19 访客管理下发 (停车云)",
+        title_en: "Visitor sync",
+        service_name: Some("visitor_sync"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::visitor_sync::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::visitor_sync::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.22",
+        title: "3.22 云平台透传接口",
+        title_en: "Cloud platform pass-through",
+        service_name: Some("pass_through"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::pass_through::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::pass_through::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.23",
+        title: "3.23 退款下发通知(泊链)",
+        title_en: "Refund notice",
+        service_name: Some("refund"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::refund::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::refund::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.24",
+        title: "3.24 找零支出下发通知(泊链)",
+        title_en: "Change payout notice",
+        service_name: Some("recharge"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::recharge::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::recharge::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.29",
+        title: "3.29 追缴订单异步返回结果(泊链)",
+        title_en: "Arrears collection result (asynchronous)",
+        service_name: Some("repair"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::repair::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::repair::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.33",
+        title: "3.33 下发收费系统升级通知(泊链)",
+        title_en: "Charging-system upgrade notice",
+        service_name: Some("update_park_soft"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::update_park_soft::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::update_park_soft::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.34",
+        title: "3.34 公众号新建月卡查询价格(停车云)",
+        title_en: "New monthly-card price query (official account)",
+        service_name: Some("query_newprodprice"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::query_newprodprice::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::query_newprodprice::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.36",
+        title: "3.36 充电桩充电通知(泊链)",
+        title_en: "EV charging notice",
+        service_name: Some("pay_notice"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::pay_notice::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::pay_notice::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.38",
+        title: "3.38 车辆包月账单信息查询",
+        title_en: "Monthly-pass billing query",
+        service_name: Some("check_vip"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::check_vip::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::check_vip::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "4.1",
+        title: "4.1获取车牌是否支持免密和SDK心跳",
+        title_en: "Plate password-free support and SDK heartbeat",
+        service_name: Some("pay_status"),
+        url_path: None,
+        direction: crate::catalog::Direction::Local,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::pay_status::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::pay_status::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "4.2",
+        title: "4.2推送当前车牌余额及是否支持无感支付(http)",
+        title_en: "Plate balance and frictionless-payment push (HTTP mode)",
+        service_name: Some("update_balance"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::update_balance::Request as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "7.4",
+        title: "7.4 接收被扫数据(SDK回调收费系统)",
+        title_en: "Scanned payment code received (smart screen)",
+        service_name: Some("sweepcode"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::sweepcode::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::SdkReturn,
+                schema: <crate::sdk::sweepcode::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
         document: crate::catalog::Document::SdkHttp,
         section: "3.4",
         title: "3.4电子收费异步返回结果",
@@ -133,6 +897,190 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
     },
     crate::catalog::InterfaceInfo {
         document: crate::catalog::Document::Newapi,
+        section: "3.2",
+        title: "3.2提交停車出場記錄",
+        title_en: "Submit a parking exit record",
+        service_name: None,
+        url_path: Some("/unionapi/neworder/updateorder"),
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::newapi::updateorder::Request as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Newapi,
+        section: "3.6",
+        title: "3.6接收分賬方綁定接口",
+        title_en: "Split-payment receiver binding",
+        service_name: None,
+        url_path: Some("/unionapi/lsbind"),
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::newapi::lsbind::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::Response,
+                schema: <crate::newapi::lsbind::Response as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Newapi,
+        section: "3.7",
+        title: "3.7ETC支付接口",
+        title_en: "ETC payment",
+        service_name: None,
+        url_path: Some("/unionapi/etcPayApi"),
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::newapi::etc_pay_api::Request as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Newapi,
+        section: "3.11",
+        title: "3.11充電減免結果上傳",
+        title_en: "Charging-discount result upload",
+        service_name: None,
+        url_path: Some("/zld/openservice/uploaddurationinfo"),
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::newapi::uploaddurationinfo::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::Response,
+                schema: <crate::newapi::uploaddurationinfo::Response as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Newapi,
+        section: "4.1",
+        title: "4.1 查詢歷史訂單",
+        title_en: "Query past orders",
+        service_name: None,
+        url_path: Some("/unionapi/neworder/queryorders"),
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::newapi::queryorders::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::Response,
+                schema: <crate::newapi::queryorders::Response as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Newapi,
+        section: "5.2",
+        title: "5.2 車牌無感狀態及變更通知",
+        title_en: "Plate frictionless-payment status change notice",
+        service_name: Some("notice_car_owner"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::newapi::notice_car_owner::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::Response,
+                schema: <crate::newapi::notice_car_owner::Response as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Newapi,
+        section: "5.5",
+        title: "5.5電子收費異步返回結果",
+        title_en: "Electronic payment result (asynchronous)",
+        service_name: Some("outpark"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::newapi::outpark::Request as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Newapi,
+        section: "5.7",
+        title: "5.7無牌車入場請求",
+        title_en: "Unplated car entry request",
+        service_name: Some("nolicence_in_park"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Partial,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::newapi::nolicence_in_park::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::Response,
+                schema: <crate::newapi::nolicence_in_park::Response as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Newapi,
+        section: "6.4",
+        title: "6.4、發票狀態回調接口",
+        title_en: "Invoice status callback",
+        service_name: None,
+        url_path: Some("{notify_url}"),
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::newapi::notify_url::Request as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Newapi,
+        section: "6.5",
+        title: "6.5、查詢開票狀態接口",
+        title_en: "Query invoicing status",
+        service_name: None,
+        url_path: Some("/unionapi/queryOpenInvoiceStatus"),
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::newapi::query_open_invoice_status::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::Response,
+                schema: <crate::newapi::query_open_invoice_status::Response as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Newapi,
         section: "10.4",
         title: "10.4市级车入场判定",
         title_en: "City-level entry check",
@@ -148,6 +1096,26 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
             crate::catalog::RoleInfo {
                 role: crate::Role::Response,
                 schema: <crate::newapi::park_check::Response as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Newapi,
+        section: "11.2",
+        title: "11.2車輛包月賬單信息查詢",
+        title_en: "Monthly-pass billing query",
+        service_name: Some("check_vip"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::Complete,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::newapi::check_vip::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::Response,
+                schema: <crate::newapi::check_vip::Response as crate::Object>::schema,
             },
         ],
     },

@@ -8,6 +8,79 @@ bolink_conformance::message_properties!(
     sdk_out_park_request, bolink_types::sdk::out_park::Request
 );
 bolink_conformance::message_properties!(
+    sdk_upload_order_request, bolink_types::sdk::upload_order::Request
+);
+bolink_conformance::message_properties!(
+    sdk_upload_collector_request, bolink_types::sdk::upload_collector::Request
+);
+bolink_conformance::message_properties!(
+    sdk_upload_collector_async_result, bolink_types::sdk::upload_collector::AsyncResult
+);
+bolink_conformance::message_properties!(
+    sdk_work_record_request, bolink_types::sdk::work_record::Request
+);
+bolink_conformance::message_properties!(
+    sdk_work_record_async_result, bolink_types::sdk::work_record::AsyncResult
+);
+bolink_conformance::message_properties!(
+    sdk_upload_price_request, bolink_types::sdk::upload_price::Request
+);
+bolink_conformance::message_properties!(
+    sdk_upload_price_async_result, bolink_types::sdk::upload_price::AsyncResult
+);
+bolink_conformance::message_properties!(
+    sdk_upload_liftrod_request, bolink_types::sdk::upload_liftrod::Request
+);
+bolink_conformance::message_properties!(
+    sdk_upload_liftrod_async_result, bolink_types::sdk::upload_liftrod::AsyncResult
+);
+bolink_conformance::message_properties!(
+    sdk_upload_carpic_request, bolink_types::sdk::upload_carpic::Request
+);
+bolink_conformance::message_properties!(
+    sdk_month_pay_record_request, bolink_types::sdk::month_pay_record::Request
+);
+bolink_conformance::message_properties!(
+    sdk_month_pay_record_async_result, bolink_types::sdk::month_pay_record::AsyncResult
+);
+bolink_conformance::message_properties!(
+    sdk_upload_car_type_request, bolink_types::sdk::upload_car_type::Request
+);
+bolink_conformance::message_properties!(
+    sdk_upload_car_type_async_result, bolink_types::sdk::upload_car_type::AsyncResult
+);
+bolink_conformance::message_properties!(
+    sdk_upload_confirm_order_request, bolink_types::sdk::upload_confirm_order::Request
+);
+bolink_conformance::message_properties!(
+    sdk_upload_confirm_order_async_result,
+    bolink_types::sdk::upload_confirm_order::AsyncResult
+);
+bolink_conformance::message_properties!(
+    sdk_query_order_request, bolink_types::sdk::query_order::Request
+);
+bolink_conformance::message_properties!(
+    sdk_query_order_async_result, bolink_types::sdk::query_order::AsyncResult
+);
+bolink_conformance::message_properties!(
+    sdk_query_prepay_card_balance_request,
+    bolink_types::sdk::query_prepay_card_balance::Request
+);
+bolink_conformance::message_properties!(
+    sdk_query_prepay_card_balance_sdk_return,
+    bolink_types::sdk::query_prepay_card_balance::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_query_month_card_page_request, bolink_types::sdk::query_month_card_page::Request
+);
+bolink_conformance::message_properties!(
+    sdk_query_month_card_page_sdk_return,
+    bolink_types::sdk::query_month_card_page::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_etc_pay_request, bolink_types::sdk::etc_pay::Request
+);
+bolink_conformance::message_properties!(
     sdk_query_price_request, bolink_types::sdk::query_price::Request
 );
 bolink_conformance::message_properties!(
@@ -35,6 +108,160 @@ bolink_conformance::message_properties!(
     sdk_nolicence_in_park_http_return, bolink_types::sdk::nolicence_in_park::HttpReturn
 );
 bolink_conformance::message_properties!(
+    sdk_price_sync_request, bolink_types::sdk::price_sync::Request
+);
+bolink_conformance::message_properties!(
+    sdk_price_sync_sdk_return, bolink_types::sdk::price_sync::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_month_card_sync_request, bolink_types::sdk::month_card_sync::Request
+);
+bolink_conformance::message_properties!(
+    sdk_month_card_sync_sdk_return, bolink_types::sdk::month_card_sync::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_month_member_sync_request, bolink_types::sdk::month_member_sync::Request
+);
+bolink_conformance::message_properties!(
+    sdk_month_member_sync_sdk_return, bolink_types::sdk::month_member_sync::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_collector_sync_request, bolink_types::sdk::collector_sync::Request
+);
+bolink_conformance::message_properties!(
+    sdk_collector_sync_sdk_return, bolink_types::sdk::collector_sync::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_lock_car_request, bolink_types::sdk::lock_car::Request
+);
+bolink_conformance::message_properties!(
+    sdk_lock_car_sdk_return, bolink_types::sdk::lock_car::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_monthcard_pay_request, bolink_types::sdk::monthcard_pay::Request
+);
+bolink_conformance::message_properties!(
+    sdk_monthcard_pay_sdk_return, bolink_types::sdk::monthcard_pay::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_query_prodprice_request, bolink_types::sdk::query_prodprice::Request
+);
+bolink_conformance::message_properties!(
+    sdk_query_prodprice_sdk_return, bolink_types::sdk::query_prodprice::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_deliver_ticket_request, bolink_types::sdk::deliver_ticket::Request
+);
+bolink_conformance::message_properties!(
+    sdk_deliver_ticket_sdk_return, bolink_types::sdk::deliver_ticket::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_gate_sync_request, bolink_types::sdk::gate_sync::Request
+);
+bolink_conformance::message_properties!(
+    sdk_gate_sync_sdk_return, bolink_types::sdk::gate_sync::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_blackuser_sync_request, bolink_types::sdk::blackuser_sync::Request
+);
+bolink_conformance::message_properties!(
+    sdk_blackuser_sync_sdk_return, bolink_types::sdk::blackuser_sync::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_car_type_sync_request, bolink_types::sdk::car_type_sync::Request
+);
+bolink_conformance::message_properties!(
+    sdk_car_type_sync_sdk_return, bolink_types::sdk::car_type_sync::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_month_pay_sync_request, bolink_types::sdk::month_pay_sync::Request
+);
+bolink_conformance::message_properties!(
+    sdk_month_pay_sync_sdk_return, bolink_types::sdk::month_pay_sync::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_confirm_order_inform_request, bolink_types::sdk::confirm_order_inform::Request
+);
+bolink_conformance::message_properties!(
+    sdk_confirm_order_inform_sdk_return,
+    bolink_types::sdk::confirm_order_inform::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_operate_liftrod_request, bolink_types::sdk::operate_liftrod::Request
+);
+bolink_conformance::message_properties!(
+    sdk_operate_liftrod_sdk_return, bolink_types::sdk::operate_liftrod::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_visitor_sync_request, bolink_types::sdk::visitor_sync::Request
+);
+bolink_conformance::message_properties!(
+    sdk_visitor_sync_sdk_return, bolink_types::sdk::visitor_sync::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_pass_through_request, bolink_types::sdk::pass_through::Request
+);
+bolink_conformance::message_properties!(
+    sdk_pass_through_sdk_return, bolink_types::sdk::pass_through::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_refund_request, bolink_types::sdk::refund::Request
+);
+bolink_conformance::message_properties!(
+    sdk_refund_sdk_return, bolink_types::sdk::refund::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_recharge_request, bolink_types::sdk::recharge::Request
+);
+bolink_conformance::message_properties!(
+    sdk_recharge_sdk_return, bolink_types::sdk::recharge::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_repair_request, bolink_types::sdk::repair::Request
+);
+bolink_conformance::message_properties!(
+    sdk_repair_sdk_return, bolink_types::sdk::repair::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_update_park_soft_request, bolink_types::sdk::update_park_soft::Request
+);
+bolink_conformance::message_properties!(
+    sdk_update_park_soft_sdk_return, bolink_types::sdk::update_park_soft::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_query_newprodprice_request, bolink_types::sdk::query_newprodprice::Request
+);
+bolink_conformance::message_properties!(
+    sdk_query_newprodprice_sdk_return, bolink_types::sdk::query_newprodprice::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_pay_notice_request, bolink_types::sdk::pay_notice::Request
+);
+bolink_conformance::message_properties!(
+    sdk_pay_notice_sdk_return, bolink_types::sdk::pay_notice::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_check_vip_request, bolink_types::sdk::check_vip::Request
+);
+bolink_conformance::message_properties!(
+    sdk_check_vip_sdk_return, bolink_types::sdk::check_vip::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_pay_status_request, bolink_types::sdk::pay_status::Request
+);
+bolink_conformance::message_properties!(
+    sdk_pay_status_sdk_return, bolink_types::sdk::pay_status::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_update_balance_request, bolink_types::sdk::update_balance::Request
+);
+bolink_conformance::message_properties!(
+    sdk_sweepcode_request, bolink_types::sdk::sweepcode::Request
+);
+bolink_conformance::message_properties!(
+    sdk_sweepcode_sdk_return, bolink_types::sdk::sweepcode::SdkReturn
+);
+bolink_conformance::message_properties!(
     sdk_outpark_request, bolink_types::sdk::outpark::Request
 );
 bolink_conformance::message_properties!(
@@ -44,8 +271,65 @@ bolink_conformance::message_properties!(
     sdk_outpark_http_return, bolink_types::sdk::outpark::HttpReturn
 );
 bolink_conformance::message_properties!(
+    newapi_updateorder_request, bolink_types::newapi::updateorder::Request
+);
+bolink_conformance::message_properties!(
+    newapi_lsbind_request, bolink_types::newapi::lsbind::Request
+);
+bolink_conformance::message_properties!(
+    newapi_lsbind_response, bolink_types::newapi::lsbind::Response
+);
+bolink_conformance::message_properties!(
+    newapi_etc_pay_api_request, bolink_types::newapi::etc_pay_api::Request
+);
+bolink_conformance::message_properties!(
+    newapi_uploaddurationinfo_request, bolink_types::newapi::uploaddurationinfo::Request
+);
+bolink_conformance::message_properties!(
+    newapi_uploaddurationinfo_response,
+    bolink_types::newapi::uploaddurationinfo::Response
+);
+bolink_conformance::message_properties!(
+    newapi_queryorders_request, bolink_types::newapi::queryorders::Request
+);
+bolink_conformance::message_properties!(
+    newapi_queryorders_response, bolink_types::newapi::queryorders::Response
+);
+bolink_conformance::message_properties!(
+    newapi_notice_car_owner_request, bolink_types::newapi::notice_car_owner::Request
+);
+bolink_conformance::message_properties!(
+    newapi_notice_car_owner_response, bolink_types::newapi::notice_car_owner::Response
+);
+bolink_conformance::message_properties!(
+    newapi_outpark_request, bolink_types::newapi::outpark::Request
+);
+bolink_conformance::message_properties!(
+    newapi_nolicence_in_park_request, bolink_types::newapi::nolicence_in_park::Request
+);
+bolink_conformance::message_properties!(
+    newapi_nolicence_in_park_response, bolink_types::newapi::nolicence_in_park::Response
+);
+bolink_conformance::message_properties!(
+    newapi_notify_url_request, bolink_types::newapi::notify_url::Request
+);
+bolink_conformance::message_properties!(
+    newapi_query_open_invoice_status_request,
+    bolink_types::newapi::query_open_invoice_status::Request
+);
+bolink_conformance::message_properties!(
+    newapi_query_open_invoice_status_response,
+    bolink_types::newapi::query_open_invoice_status::Response
+);
+bolink_conformance::message_properties!(
     newapi_park_check_request, bolink_types::newapi::park_check::Request
 );
 bolink_conformance::message_properties!(
     newapi_park_check_response, bolink_types::newapi::park_check::Response
+);
+bolink_conformance::message_properties!(
+    newapi_check_vip_request, bolink_types::newapi::check_vip::Request
+);
+bolink_conformance::message_properties!(
+    newapi_check_vip_response, bolink_types::newapi::check_vip::Response
 );

@@ -5,12 +5,90 @@
 pub mod in_park;
 ///2.2车辆出场(泊链,停车云)
 pub mod out_park;
+///2.3异常订单记录上传(停车云)
+pub mod upload_order;
+///2.4车场收费员信息上传(停车云)
+pub mod upload_collector;
+///2.5员工上下班记录上传(停车云)
+pub mod work_record;
+///2.9价格上传(停车云)
+pub mod upload_price;
+///2.11异常抬杆/落杆上传(停车云)
+pub mod upload_liftrod;
+///2.12车辆图片上传
+pub mod upload_carpic;
+///2.13月卡续费记录上传(停车云)
+pub mod month_pay_record;
+///2.16车型数据上传(停车云)
+pub mod upload_car_type;
+///2.17出场模糊匹配确认事件上传(停车云)
+pub mod upload_confirm_order;
+///2.19车场订单电子支付状态查询接口
+pub mod query_order;
+///2.28 储值卡余额查询(停车云)
+pub mod query_prepay_card_balance;
+///2.33 分页查询月卡信息(停车云)
+pub mod query_month_card_page;
+///2.37 ETC扣费
+pub mod etc_pay;
 ///3.1查询订单价格(泊链)
 pub mod query_price;
 ///3.2预付订单通知(泊链)
 pub mod prepay_order;
 ///3.3无牌车入场请求(泊链)
 pub mod nolicence_in_park;
+///3.5价格同步(停车云)
+pub mod price_sync;
+///3.6月卡套餐同步(停车云)
+pub mod month_card_sync;
+///3.7月卡会员同步(停车云)
+pub mod month_member_sync;
+///3.8车场收费员信息同步(停车云)
+pub mod collector_sync;
+///3.9接收消息实现锁车/解锁(停车云)
+pub mod lock_car;
+///3.10月卡续费(泊链)
+pub mod monthcard_pay;
+///3.11 公众号月卡续费查询价格(停车云)
+pub mod query_prodprice;
+///3.12优惠券信息同步(停车云)
+pub mod deliver_ticket;
+///3.13通道数据下发 (停车云)
+pub mod gate_sync;
+///3.14黑名单下发(停车云)
+pub mod blackuser_sync;
+///3.15车型数据下发(停车云)
+pub mod car_type_sync;
+///3.16月卡续费记录下发(停车云)
+pub mod month_pay_sync;
+///3.17手动匹配订单通知(停车云)
+pub mod confirm_order_inform;
+///3.18 抬杆/落杆通知(停车云)
+pub mod operate_liftrod;
+///3.19 访客管理下发 (停车云)
+pub mod visitor_sync;
+///3.22 云平台透传接口
+pub mod pass_through;
+///3.23 退款下发通知(泊链)
+pub mod refund;
+///3.24 找零支出下发通知(泊链)
+pub mod recharge;
+///3.29 追缴订单异步返回结果(泊链)
+pub mod repair;
+///3.33 下发收费系统升级通知(泊链)
+pub mod update_park_soft;
+///3.34 公众号新建月卡查询价格(停车云)
+pub mod query_newprodprice;
+///3.36 充电桩充电通知(泊链)
+pub mod pay_notice;
+///3.38 车辆包月账单信息查询
+pub mod check_vip;
+///4.1获取车牌是否支持免密和SDK心跳
+pub mod pay_status;
+///4.2推送当前车牌余额及是否支持无感支付(http)
+pub mod update_balance;
+///7.4 接收被扫数据(SDK回调收费系统)
+pub mod sweepcode;
 ///3.4电子收费异步返回结果
 pub mod outpark;
 crate::catalog::role_enum! {
@@ -18,12 +96,87 @@ crate::catalog::role_enum! {
     [#[doc = "2.1 车辆入场(停车云,泊链) (Vehicle entry)"]
     InPark(in_park::Request) = "in_park", #[doc =
     "2.2车辆出场(泊链,停车云) (Vehicle exit)"] OutPark(out_park::Request) =
-    "out_park", #[doc = "3.1查询订单价格(泊链) (Query order price)"]
-    QueryPrice(query_price::Request) = "query_price", #[doc =
-    "3.2预付订单通知(泊链) (Prepaid order notice)"]
+    "out_park", #[doc =
+    "2.3异常订单记录上传(停车云) (Abnormal order record upload)"]
+    UploadOrder(upload_order::Request) = "upload_order", #[doc =
+    "2.4车场收费员信息上传(停车云) (Toll collector upload)"]
+    UploadCollector(upload_collector::Request) = "upload_collector", #[doc =
+    "2.5员工上下班记录上传(停车云) (Staff shift record upload)"]
+    WorkRecord(work_record::Request) = "work_record", #[doc =
+    "2.9价格上传(停车云) (Price upload)"] UploadPrice(upload_price::Request) =
+    "upload_price", #[doc =
+    "2.11异常抬杆/落杆上传(停车云) (Abnormal barrier lift/drop upload)"]
+    UploadLiftrod(upload_liftrod::Request) = "upload_liftrod", #[doc =
+    "2.12车辆图片上传 (Vehicle picture upload)"]
+    UploadCarpic(upload_carpic::Request) = "upload_carpic", #[doc =
+    "2.13月卡续费记录上传(停车云) (Monthly-card renewal record upload)"]
+    MonthPayRecord(month_pay_record::Request) = "month_pay_record", #[doc =
+    "2.16车型数据上传(停车云) (Vehicle type upload)"]
+    UploadCarType(upload_car_type::Request) = "upload_car_type", #[doc =
+    "2.17出场模糊匹配确认事件上传(停车云) (Exit fuzzy-match confirmation upload)"]
+    UploadConfirmOrder(upload_confirm_order::Request) = "upload_confirm_order", #[doc =
+    "2.19车场订单电子支付状态查询接口 (Order electronic-payment status query)"]
+    QueryOrder(query_order::Request) = "query_order", #[doc =
+    "2.28 储值卡余额查询(停车云) (Stored-value card balance query)"]
+    QueryPrepayCardBalance(query_prepay_card_balance::Request) =
+    "query_prepay_card_balance", #[doc =
+    "2.33 分页查询月卡信息(停车云) (Monthly cards, paged query)"]
+    QueryMonthCardPage(query_month_card_page::Request) = "query_month_card_page", #[doc =
+    "2.37 ETC扣费 (ETC deduction)"] EtcPay(etc_pay::Request) = "etc_pay", #[doc =
+    "3.1查询订单价格(泊链) (Query order price)"] QueryPrice(query_price::Request)
+    = "query_price", #[doc = "3.2预付订单通知(泊链) (Prepaid order notice)"]
     PrepayOrder(prepay_order::Request) = "prepay_order", #[doc =
     "3.3无牌车入场请求(泊链) (Unplated car entry request)"]
     NolicenceInPark(nolicence_in_park::Request) = "nolicence_in_park", #[doc =
+    "3.5价格同步(停车云) (Price sync)"] PriceSync(price_sync::Request) =
+    "price_sync", #[doc = "3.6月卡套餐同步(停车云) (Monthly-card package sync)"]
+    MonthCardSync(month_card_sync::Request) = "month_card_sync", #[doc =
+    "3.7月卡会员同步(停车云) (Monthly-card member sync)"]
+    MonthMemberSync(month_member_sync::Request) = "month_member_sync", #[doc =
+    "3.8车场收费员信息同步(停车云) (Toll collector sync)"]
+    CollectorSync(collector_sync::Request) = "collector_sync", #[doc =
+    "3.9接收消息实现锁车/解锁(停车云) (Lock or unlock a car)"]
+    LockCar(lock_car::Request) = "lock_car", #[doc =
+    "3.10月卡续费(泊链) (Monthly-card renewal)"]
+    MonthcardPay(monthcard_pay::Request) = "monthcard_pay", #[doc =
+    "3.11 公众号月卡续费查询价格(停车云) (Monthly-card renewal price query (official account))"]
+    QueryProdprice(query_prodprice::Request) = "query_prodprice", #[doc =
+    "3.12优惠券信息同步(停车云) (Coupon sync)"]
+    DeliverTicket(deliver_ticket::Request) = "deliver_ticket", #[doc =
+    "3.13通道数据下发 (停车云) (Lane data sync)"] GateSync(gate_sync::Request) =
+    "gate_sync", #[doc = "3.14黑名单下发(停车云) (Blacklist sync)"]
+    BlackuserSync(blackuser_sync::Request) = "blackuser_sync", #[doc =
+    "3.15车型数据下发(停车云) (Vehicle type sync)"]
+    CarTypeSync(car_type_sync::Request) = "car_type_sync", #[doc =
+    "3.16月卡续费记录下发(停车云) (Monthly-card renewal record sync)"]
+    MonthPaySync(month_pay_sync::Request) = "month_pay_sync", #[doc =
+    "3.17手动匹配订单通知(停车云) (Manual order-match notice)"]
+    ConfirmOrderInform(confirm_order_inform::Request) = "confirm_order_inform", #[doc =
+    "3.18 抬杆/落杆通知(停车云) (Barrier lift/drop command)"]
+    OperateLiftrod(operate_liftrod::Request) = "operate_liftrod", #[doc =
+    "3.19 访客管理下发 (停车云) (Visitor sync)"]
+    VisitorSync(visitor_sync::Request) = "visitor_sync", #[doc =
+    "3.22 云平台透传接口 (Cloud platform pass-through)"]
+    PassThrough(pass_through::Request) = "pass_through", #[doc =
+    "3.23 退款下发通知(泊链) (Refund notice)"] Refund(refund::Request) =
+    "refund", #[doc = "3.24 找零支出下发通知(泊链) (Change payout notice)"]
+    Recharge(recharge::Request) = "recharge", #[doc =
+    "3.29 追缴订单异步返回结果(泊链) (Arrears collection result (asynchronous))"]
+    Repair(repair::Request) = "repair", #[doc =
+    "3.33 下发收费系统升级通知(泊链) (Charging-system upgrade notice)"]
+    UpdateParkSoft(update_park_soft::Request) = "update_park_soft", #[doc =
+    "3.34 公众号新建月卡查询价格(停车云) (New monthly-card price query (official account))"]
+    QueryNewprodprice(query_newprodprice::Request) = "query_newprodprice", #[doc =
+    "3.36 充电桩充电通知(泊链) (EV charging notice)"]
+    PayNotice(pay_notice::Request) = "pay_notice", #[doc =
+    "3.38 车辆包月账单信息查询 (Monthly-pass billing query)"]
+    CheckVip(check_vip::Request) = "check_vip", #[doc =
+    "4.1获取车牌是否支持免密和SDK心跳 (Plate password-free support and SDK heartbeat)"]
+    PayStatus(pay_status::Request) = "pay_status", #[doc =
+    "4.2推送当前车牌余额及是否支持无感支付(http) (Plate balance and frictionless-payment push (HTTP mode))"]
+    UpdateBalance(update_balance::Request) = "update_balance", #[doc =
+    "7.4 接收被扫数据(SDK回调收费系统) (Scanned payment code received (smart screen))"]
+    Sweepcode(sweepcode::Request) = "sweepcode", #[doc =
     "3.4电子收费异步返回结果 (Electronic payment result (asynchronous))"]
     Outpark(outpark::Request) = "outpark"]
 }
@@ -35,12 +188,65 @@ crate::catalog::role_enum! {
 }
 crate::catalog::role_enum! {
     #[doc = "Every `sdk_return` message of this family."] SdkReturn, crate
-    ::Role::SdkReturn, [#[doc = "3.1查询订单价格(泊链) (Query order price)"]
+    ::Role::SdkReturn, [#[doc =
+    "2.28 储值卡余额查询(停车云) (Stored-value card balance query)"]
+    QueryPrepayCardBalance(query_prepay_card_balance::SdkReturn) =
+    "query_prepay_card_balance", #[doc =
+    "2.33 分页查询月卡信息(停车云) (Monthly cards, paged query)"]
+    QueryMonthCardPage(query_month_card_page::SdkReturn) = "query_month_card_page", #[doc
+    = "3.1查询订单价格(泊链) (Query order price)"]
     QueryPrice(query_price::SdkReturn) = "query_price", #[doc =
     "3.2预付订单通知(泊链) (Prepaid order notice)"]
     PrepayOrder(prepay_order::SdkReturn) = "prepay_order", #[doc =
     "3.3无牌车入场请求(泊链) (Unplated car entry request)"]
     NolicenceInPark(nolicence_in_park::SdkReturn) = "nolicence_in_park", #[doc =
+    "3.5价格同步(停车云) (Price sync)"] PriceSync(price_sync::SdkReturn) =
+    "price_sync", #[doc = "3.6月卡套餐同步(停车云) (Monthly-card package sync)"]
+    MonthCardSync(month_card_sync::SdkReturn) = "month_card_sync", #[doc =
+    "3.7月卡会员同步(停车云) (Monthly-card member sync)"]
+    MonthMemberSync(month_member_sync::SdkReturn) = "month_member_sync", #[doc =
+    "3.8车场收费员信息同步(停车云) (Toll collector sync)"]
+    CollectorSync(collector_sync::SdkReturn) = "collector_sync", #[doc =
+    "3.9接收消息实现锁车/解锁(停车云) (Lock or unlock a car)"]
+    LockCar(lock_car::SdkReturn) = "lock_car", #[doc =
+    "3.10月卡续费(泊链) (Monthly-card renewal)"]
+    MonthcardPay(monthcard_pay::SdkReturn) = "monthcard_pay", #[doc =
+    "3.11 公众号月卡续费查询价格(停车云) (Monthly-card renewal price query (official account))"]
+    QueryProdprice(query_prodprice::SdkReturn) = "query_prodprice", #[doc =
+    "3.12优惠券信息同步(停车云) (Coupon sync)"]
+    DeliverTicket(deliver_ticket::SdkReturn) = "deliver_ticket", #[doc =
+    "3.13通道数据下发 (停车云) (Lane data sync)"] GateSync(gate_sync::SdkReturn)
+    = "gate_sync", #[doc = "3.14黑名单下发(停车云) (Blacklist sync)"]
+    BlackuserSync(blackuser_sync::SdkReturn) = "blackuser_sync", #[doc =
+    "3.15车型数据下发(停车云) (Vehicle type sync)"]
+    CarTypeSync(car_type_sync::SdkReturn) = "car_type_sync", #[doc =
+    "3.16月卡续费记录下发(停车云) (Monthly-card renewal record sync)"]
+    MonthPaySync(month_pay_sync::SdkReturn) = "month_pay_sync", #[doc =
+    "3.17手动匹配订单通知(停车云) (Manual order-match notice)"]
+    ConfirmOrderInform(confirm_order_inform::SdkReturn) = "confirm_order_inform", #[doc =
+    "3.18 抬杆/落杆通知(停车云) (Barrier lift/drop command)"]
+    OperateLiftrod(operate_liftrod::SdkReturn) = "operate_liftrod", #[doc =
+    "3.19 访客管理下发 (停车云) (Visitor sync)"]
+    VisitorSync(visitor_sync::SdkReturn) = "visitor_sync", #[doc =
+    "3.22 云平台透传接口 (Cloud platform pass-through)"]
+    PassThrough(pass_through::SdkReturn) = "pass_through", #[doc =
+    "3.23 退款下发通知(泊链) (Refund notice)"] Refund(refund::SdkReturn) =
+    "refund", #[doc = "3.24 找零支出下发通知(泊链) (Change payout notice)"]
+    Recharge(recharge::SdkReturn) = "recharge", #[doc =
+    "3.29 追缴订单异步返回结果(泊链) (Arrears collection result (asynchronous))"]
+    Repair(repair::SdkReturn) = "repair", #[doc =
+    "3.33 下发收费系统升级通知(泊链) (Charging-system upgrade notice)"]
+    UpdateParkSoft(update_park_soft::SdkReturn) = "update_park_soft", #[doc =
+    "3.34 公众号新建月卡查询价格(停车云) (New monthly-card price query (official account))"]
+    QueryNewprodprice(query_newprodprice::SdkReturn) = "query_newprodprice", #[doc =
+    "3.36 充电桩充电通知(泊链) (EV charging notice)"]
+    PayNotice(pay_notice::SdkReturn) = "pay_notice", #[doc =
+    "3.38 车辆包月账单信息查询 (Monthly-pass billing query)"]
+    CheckVip(check_vip::SdkReturn) = "check_vip", #[doc =
+    "4.1获取车牌是否支持免密和SDK心跳 (Plate password-free support and SDK heartbeat)"]
+    PayStatus(pay_status::SdkReturn) = "pay_status", #[doc =
+    "7.4 接收被扫数据(SDK回调收费系统) (Scanned payment code received (smart screen))"]
+    Sweepcode(sweepcode::SdkReturn) = "sweepcode", #[doc =
     "3.4电子收费异步返回结果 (Electronic payment result (asynchronous))"]
     Outpark(outpark::SdkReturn) = "outpark"]
 }
@@ -53,4 +259,27 @@ crate::catalog::role_enum! {
     "3.4电子收费异步返回结果 (Electronic payment result (asynchronous))"]
     Outpark(outpark::HttpReturn) = "outpark"]
 }
-crate::catalog::family_message!(Request, HttpRequest, SdkReturn, HttpReturn);
+crate::catalog::role_enum! {
+    #[doc = "Every `async_result` message of this family."] AsyncResult, crate
+    ::Role::AsyncResult, [#[doc =
+    "2.4车场收费员信息上传(停车云) (Toll collector upload)"]
+    UploadCollector(upload_collector::AsyncResult) = "upload_collector", #[doc =
+    "2.5员工上下班记录上传(停车云) (Staff shift record upload)"]
+    WorkRecord(work_record::AsyncResult) = "work_record", #[doc =
+    "2.9价格上传(停车云) (Price upload)"] UploadPrice(upload_price::AsyncResult) =
+    "upload_price", #[doc =
+    "2.11异常抬杆/落杆上传(停车云) (Abnormal barrier lift/drop upload)"]
+    UploadLiftrod(upload_liftrod::AsyncResult) = "upload_liftrod", #[doc =
+    "2.13月卡续费记录上传(停车云) (Monthly-card renewal record upload)"]
+    MonthPayRecord(month_pay_record::AsyncResult) = "month_pay_record", #[doc =
+    "2.16车型数据上传(停车云) (Vehicle type upload)"]
+    UploadCarType(upload_car_type::AsyncResult) = "upload_car_type", #[doc =
+    "2.17出场模糊匹配确认事件上传(停车云) (Exit fuzzy-match confirmation upload)"]
+    UploadConfirmOrder(upload_confirm_order::AsyncResult) = "upload_confirm_order", #[doc
+    =
+    "2.19车场订单电子支付状态查询接口 (Order electronic-payment status query)"]
+    QueryOrder(query_order::AsyncResult) = "query_order"]
+}
+crate::catalog::family_message!(
+    Request, HttpRequest, SdkReturn, HttpReturn, AsyncResult
+);
