@@ -208,6 +208,30 @@ pub enum EscapeDisplay {
     /// A code this version does not know, kept as received and written back unchanged.
     Unknown(::bolink_types::UnknownCode),
 }
+/**ETC类型 pay_type of the ETC interfaces (sdk 2.37, new API 3.7).
+
+Source: sdk 2.37, new API 3.7 (ystx only in the new API).
+
+The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.*/
+#[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
+#[bolink(codes = "string")]
+#[non_exhaustive]
+pub enum EtcType {
+    ///蚂蚁智行 (code "my").
+    #[bolink(code = "my", label = "蚂蚁智行")]
+    My,
+    ///畅捷etc (code "cj").
+    #[bolink(code = "cj", label = "畅捷etc")]
+    Cj,
+    ///金溢云盒 (code "jyyh").
+    #[bolink(code = "jyyh", label = "金溢云盒")]
+    Jyyh,
+    ///宇视 (code "ystx").
+    #[bolink(code = "ystx", label = "宇视")]
+    Ystx,
+    /// A code this version does not know, kept as received and written back unchanged.
+    Unknown(::bolink_types::UnknownCode),
+}
 /**车牌颜色.
 
 Source: newapi 10.4 park_check; sdk 3.16 month_pay_sync.
@@ -454,6 +478,28 @@ pub enum PrepayType {
     ///现金预付 (code 2).
     #[bolink(code = 2, label = "现金预付")]
     Cash,
+    /// A code this version does not know, kept as received and written back unchanged.
+    Unknown(::bolink_types::UnknownCode),
+}
+/**找零状态 state (sdk 3.24).
+
+Source: the related HTTP-API book's 找零支出下发通知 (5.12).*/
+#[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
+#[bolink(codes = "integer")]
+#[non_exhaustive]
+pub enum RechargeState {
+    ///发放失败 (code 0).
+    #[bolink(code = 0, label = "发放失败")]
+    PayoutFailed,
+    ///已发放 (code 1).
+    #[bolink(code = 1, label = "已发放")]
+    Issued,
+    ///已领取 (code 2).
+    #[bolink(code = 2, label = "已领取")]
+    Claimed,
+    ///未领取已退回 (code 3).
+    #[bolink(code = 3, label = "未领取已退回")]
+    Returned,
     /// A code this version does not know, kept as received and written back unchanged.
     Unknown(::bolink_types::UnknownCode),
 }

@@ -22,24 +22,22 @@ Page cut off at the 'data' row of the response; the per-order element fields wer
 The sign in the example (82A4EA10F60AEE4172AE4F3C774156EB) is the same value as the userapi signing example; it is a placeholder, not the MD5 of this data.*/
 ///4.1 查詢歷史訂單 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(at_least_one(park_id, order_id, car_number))]
 #[non_exhaustive]
 pub struct Request {
     ///厂商平台账户编号 (`union_id`). Required. Example: `联盟编号,如:109010`.
     pub union_id: i64,
-    /**车场编号 (`park_id`). Required as the page states it (see required_text) (not checked: the condition lies outside the message). Example: `与order_id同时填写时只返回匹配的一条订单`.
+    /**车场编号 (`park_id`). Optional. Example: `与order_id同时填写时只返回匹配的一条订单`.
 
 The document's required cell: 否,park_id、order_id、car_number三个参数至少需传一个才能查询*/
-    #[bolink(external = "as the page states it (see required_text)")]
     pub park_id: Option<String>,
-    /**订单编号 (`order_id`). Required as the page states it (see required_text) (not checked: the condition lies outside the message). Example: `与park_id同时填写时只返回匹配的一条订单`.
+    /**订单编号 (`order_id`). Optional. Example: `与park_id同时填写时只返回匹配的一条订单`.
 
 The document's required cell: 否,park_id、order_id、car_number三个参数至少需传一个才能查询*/
-    #[bolink(external = "as the page states it (see required_text)")]
     pub order_id: Option<String>,
-    /**车牌号码 (`car_number`). Required as the page states it (see required_text) (not checked: the condition lies outside the message). Example: `填写时只返回匹配的所有订单`.
+    /**车牌号码 (`car_number`). Optional. Example: `填写时只返回匹配的所有订单`.
 
 The document's required cell: 否,park_id、order_id、car_number三个参数至少需传一个才能查询*/
-    #[bolink(external = "as the page states it (see required_text)")]
     pub car_number: Option<String>,
     ///查询开始时间,最多可查询一个自然月内的订单,跨月仅查询当月(30天) (`start_time`). Optional. Example: `默认为当天开始时间`.
     pub start_time: Option<::bolink_types::UnixSeconds>,

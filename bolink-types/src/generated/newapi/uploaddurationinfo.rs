@@ -18,9 +18,7 @@ duration required when calculation_method=1; reduce_amount required when calcula
 
 The example contains a stray '?' before 200666 (mirror artefact) - kept verbatim; it is not valid JSON as printed.
 
-Source is the hmoore.net mirror (Traditional Chinese auto-conversion).
-
-request: the page prints an example that is not JSON and has no obvious correction: {"data":{"union_id":?200666,"park_id":"dlytest_no","platform_id":2,"car_number":"晉SS0000","start_charge_seq":"2021110300012","calculation_method":1,"duration":2.12,"reduce_amount":"1","out_time":1635911040},"sign":"89078BFF7D93FA6DCFA51FE1F91C406D"}*/
+Source is the hmoore.net mirror (Traditional Chinese auto-conversion).*/
 ///3.11充電減免結果上傳 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
 #[non_exhaustive]
@@ -37,15 +35,17 @@ pub struct Request {
     pub start_charge_seq: String,
     ///減免停車費的計算方式:1:根據時長減免、2:根據費用減免、3:停車場決定 (`calculation_method`). Required. Example: `1`.
     pub calculation_method: i64,
-    /**實際停車減免時長 (`duration`). Required as the page states it (see required_text) (not checked: the condition lies outside the message). Example: `50`.
+    /**實際停車減免時長 (`duration`). Required when `calculation_method` is 1. Example: `50`.
 
-The document's required cell: 否,減免停車費方式為 1 時必傳*/
-    #[bolink(external = "as the page states it (see required_text)")]
-    pub duration: Option<i64>,
-    /**實際停車減免金額 (`reduce_amount`). Required as the page states it (see required_text) (not checked: the condition lies outside the message). Example: `1.25`.
+The document's required cell: 否,減免停車費方式為 1 時必傳
+
+Number on the page; the printed example sends 2.12, so it is a decimal number*/
+    #[bolink(required_if(calculation_method = [1]))]
+    pub duration: Option<::bolink_types::Decimal>,
+    /**實際停車減免金額 (`reduce_amount`). Required when `calculation_method` is 2. Example: `1.25`.
 
 The document's required cell: 否,減免停車費方式為 2 時必傳*/
-    #[bolink(wire = "text", external = "as the page states it (see required_text)")]
+    #[bolink(wire = "text", required_if(calculation_method = [2]))]
     pub reduce_amount: Option<::bolink_types::Money>,
     ///出場時間,時間戳unix時間,到秒 (`out_time`). Required. Example: `1562318113`.
     pub out_time: ::bolink_types::UnixSeconds,

@@ -58,7 +58,7 @@ pub struct Request {
     ///ETC车道编码(和天线进行唯一绑定) (`lane_no`). Required. Example: `000123`.
     pub lane_no: String,
     ///ETC类型,my:蚂蚁智行 ;cj:畅捷etc;jyyh:金溢云盒 (`pay_type`). Required. Example: `my`.
-    pub pay_type: crate::enums::PayType,
+    pub pay_type: crate::enums::EtcType,
 }
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
@@ -79,7 +79,7 @@ impl Request {
         in_channel_id: String,
         parking_time: String,
         lane_no: String,
-        pay_type: crate::enums::PayType,
+        pay_type: crate::enums::EtcType,
     ) -> Self {
         Self {
             data_target,

@@ -41,7 +41,7 @@ pub struct Request {
     pub recharge_money: ::bolink_types::Money,
     ///找零状态(0发放失败, 1已发放, 2已领取,3未领取已退回) (`state`). Required. At most 1 characters. Example: `1`.
     #[bolink(max_len = 1)]
-    pub state: crate::enums::State,
+    pub state: crate::enums::RechargeState,
     ///找零错误信息 (`errmsg`). Required. At most 48 characters. Example: `找零成功`.
     #[bolink(max_len = 48)]
     pub errmsg: String,
@@ -69,7 +69,7 @@ impl Request {
         park_id: String,
         trade_no: String,
         recharge_money: ::bolink_types::Money,
-        state: crate::enums::State,
+        state: crate::enums::RechargeState,
         errmsg: String,
         recharge_channel: i64,
         recharge_time: ::bolink_types::UnixSeconds,

@@ -22,15 +22,15 @@ No data_target and no max-length column on this page.*/
 pub struct Request {
     ///被扫码类型 (`type`). Required. Example: `1 、手机付款码 ; 2 、支付成功二维码被扫`.
     pub r#type: i64,
-    /**支付成功二维码 (`pay_info`). Required as the page states it (see required_text) (not checked: the condition lies outside the message).
+    /**支付成功二维码 (`pay_info`). Required when `type` is 2.
 
 The document's required cell: 否(type=2 时必传)*/
-    #[bolink(external = "as the page states it (see required_text)")]
+    #[bolink(required_if(r#type = [2]))]
     pub pay_info: Option<String>,
-    /**微信或支付宝的付款码 (`authcode`). Required as the page states it (see required_text) (not checked: the condition lies outside the message). Example: `234567874567654`.
+    /**微信或支付宝的付款码 (`authcode`). Required when `type` is 1. Example: `234567874567654`.
 
 The document's required cell: 否(type=1 时必传)*/
-    #[bolink(external = "as the page states it (see required_text)")]
+    #[bolink(required_if(r#type = [1]))]
     pub authcode: Option<String>,
     ///通道号 (`channel_id`). Required. Example: `A11`.
     pub channel_id: String,

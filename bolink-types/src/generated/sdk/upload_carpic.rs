@@ -33,20 +33,20 @@ pub struct Request {
     ///图片来源:上传订单图片:order;上传起落杆记录图片:liftrod;上传模糊匹配订单事件图片:confirm;上传车道监控抓拍图片:capture (`picture_source`). Required. At most 8 characters. Example: `固定为:order或liftrod或confirm或capture`.
     #[bolink(max_len = 8)]
     pub picture_source: String,
-    /**订单编号,对应上传订单时的车场订单编号 (`order_id`). Required as the page states it (see required_text) (not checked: the condition lies outside the message). At most 48 characters. Example: `10093`.
+    /**订单编号,对应上传订单时的车场订单编号 (`order_id`). Required when `picture_source` is "order". At most 48 characters. Example: `10093`.
 
 The document's required cell: 否(picture_sourcee为order时,必填)*/
-    #[bolink(max_len = 48, external = "as the page states it (see required_text)")]
+    #[bolink(max_len = 48, required_if(picture_source = ["order"]))]
     pub order_id: Option<String>,
-    /**操作编号,对应上传起落杆记录时车场的操作编号 (`liftrod_id`). Required as the page states it (see required_text) (not checked: the condition lies outside the message). At most 24 characters. Example: `21000`.
+    /**操作编号,对应上传起落杆记录时车场的操作编号 (`liftrod_id`). Required when `picture_source` is "liftrod". At most 24 characters. Example: `21000`.
 
 The document's required cell: 否(picture_source为liftrod时,必填)*/
-    #[bolink(max_len = 24, external = "as the page states it (see required_text)")]
+    #[bolink(max_len = 24, required_if(picture_source = ["liftrod"]))]
     pub liftrod_id: Option<String>,
-    /**事件编号,对应上传手动匹配订单的事件编号 (`event_id`). Required as the page states it (see required_text) (not checked: the condition lies outside the message). At most 24 characters. Example: `13154`.
+    /**事件编号,对应上传手动匹配订单的事件编号 (`event_id`). Required when `picture_source` is "confirm". At most 24 characters. Example: `13154`.
 
 The document's required cell: 否(picture_source为confirm时,必填)*/
-    #[bolink(max_len = 24, external = "as the page states it (see required_text)")]
+    #[bolink(max_len = 24, required_if(picture_source = ["confirm"]))]
     pub event_id: Option<String>,
     ///新建时间(unix时间戳格式) (`create_time`). Required. At most 15 characters. Example: `1490875218`.
     #[bolink(max_len = 15)]
@@ -59,10 +59,10 @@ The document's required cell: 否(picture_source为confirm时,必填)*/
     ///图片类型 (`pic_type`). Optional. At most 8 characters. Example: `默认jpg`.
     #[bolink(max_len = 8)]
     pub pic_type: Option<String>,
-    /**车场订单图片对应的类型,值为in时表示入场订单图片,值为out时表示出场订单图片。 (`park_order_type`). Required as the page states it (see required_text) (not checked: the condition lies outside the message). At most 8 characters. Example: `in(表示入场图片)或者out(表示出场图片)`.
+    /**车场订单图片对应的类型,值为in时表示入场订单图片,值为out时表示出场订单图片。 (`park_order_type`). Required when `picture_source` is "order". At most 8 characters. Example: `in(表示入场图片)或者out(表示出场图片)`.
 
 The document's required cell: 否(picture_source为order时,必填)*/
-    #[bolink(max_len = 8, external = "as the page states it (see required_text)")]
+    #[bolink(max_len = 8, required_if(picture_source = ["order"]))]
     pub park_order_type: Option<String>,
     ///上传类型 (`upload_type`). Required. At most 8 characters. Example: `固定:http`.
     #[bolink(max_len = 8)]

@@ -44,7 +44,7 @@ The document's required cell: 否(state为0时必传)*/
     pub work_station_uuid: Option<String>,
     ///员工上下班类型 (`state`). Required. At most 2 characters. Example: `0`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: crate::enums::WorkState,
 }
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
@@ -53,7 +53,7 @@ impl Request {
         data_target: crate::enums::DataTarget,
         uuid: String,
         user_id: String,
-        state: crate::enums::State,
+        state: crate::enums::WorkState,
     ) -> Self {
         Self {
             data_target,
