@@ -13,8 +13,10 @@
 //! poll with no message with the body `500` (as public client code expects).
 
 mod download;
-mod state;
+pub(crate) mod state;
 mod upload;
+
+pub(crate) use upload::read_body;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,9 +27,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 use axum::Router;
 use bolink_sdk::login::Ack;
+use bolink_sign::newapi::BodyEncoding;
 use bolink_sign::{sdk_http, Key};
 use bolink_types::enums::State as Outcome;
-use bolink_types::{decode, sdk, DecodeError, Role};
+use bolink_types::{decode, newapi, sdk, DecodeError, Role};
 use tokio::sync::{mpsc, oneshot};
 
 use state::{Books, Park, Shared};
@@ -75,6 +78,7 @@ pub struct ParkAccount {
 pub struct Simulator {
     config: SimulatorConfig,
     parks: Vec<ParkAccount>,
+    vendors: Vec<(i64, Key)>,
 }
 
 impl Simulator {
@@ -83,6 +87,7 @@ impl Simulator {
         Simulator {
             config,
             parks: Vec::new(),
+            vendors: Vec::new(),
         }
     }
 
@@ -93,6 +98,13 @@ impl Simulator {
             park_id: park_id.into(),
             key,
         });
+        self
+    }
+
+    /// Registers a new-API vendor: its requests carry `union_id` and are
+    /// signed with `key`; so are the simulator's calls to its callback server.
+    pub fn vendor(mut self, union_id: i64, key: Key) -> Simulator {
+        self.vendors.push((union_id, key));
         self
     }
 
@@ -115,11 +127,13 @@ impl Simulator {
         let shared = Arc::new(Shared {
             config: self.config.clone(),
             parks,
+            vendors: self.vendors.into_iter().collect(),
             books: Mutex::new(Books::default()),
         });
         let app = Router::new()
             .route(UPLOAD_PATH, post(upload::upload))
             .route(DOWNLOAD_PATH, post(download::download))
+            .fallback(crate::newapi::platform::upstream)
             // The handlers enforce `body_limit` themselves, to answer in the protocol's JSON.
             .layer(DefaultBodyLimit::disable())
             .with_state(shared.clone());
@@ -151,6 +165,21 @@ pub enum LotAnswer {
     Answered(Box<sdk::Message>),
     /// `state` 0 with its `errmsg`.
     Refused(String),
+}
+
+/// What a vendor's callback server answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VendorAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The answer's `state`, when it has one.
+    pub state: Option<i64>,
+    /// The answer's `errmsg`, when it has one.
+    pub errmsg: Option<String>,
+    /// The answer as the interface's response table, when `state` is 1 and the page has one.
+    pub response: Option<newapi::Response>,
+    /// The raw answer.
+    pub body: Vec<u8>,
 }
 
 /// Why a driver's call got no usable answer.
@@ -237,6 +266,64 @@ impl SimulatorHandle {
             }
         };
         read_answer(service_name, &answer)
+    }
+
+    /// Plays Bolink calling a vendor's callback server at `url`: signs
+    /// `request` with the vendor's key, POSTs it (JSON or base64 body) and
+    /// reads the answer.
+    pub async fn call_vendor(
+        &self,
+        url: &str,
+        union_id: i64,
+        request: &newapi::Request,
+        encoding: BodyEncoding,
+    ) -> Result<VendorAnswer, DriverError> {
+        let key = self
+            .shared
+            .vendors
+            .get(&union_id)
+            .ok_or_else(|| DriverError::UnknownPark(union_id.to_string()))?;
+        let data = String::from_utf8(request.encode()).expect("serde_json writes UTF-8");
+        let body = bolink_sign::newapi::build(&data, key, None, encoding)
+            .expect("an encoded message is a JSON object");
+        let mut answer = self.call_vendor_raw(url, body).await?;
+        if answer.state == Some(1) {
+            answer.response = newapi::Response::decode_as(request.key(), &answer.body).ok();
+        }
+        Ok(answer)
+    }
+
+    /// POSTs any body to a vendor's callback server (a forged one, say).
+    pub async fn call_vendor_raw(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+    ) -> Result<VendorAnswer, DriverError> {
+        let response = reqwest::Client::new()
+            .post(url)
+            .header("content-type", crate::sdk_http::CONTENT_TYPE)
+            .timeout(self.shared.config.answer_timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(|_| DriverError::Timeout(self.shared.config.answer_timeout))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|_| DriverError::Timeout(self.shared.config.answer_timeout))?
+            .to_vec();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        Ok(VendorAnswer {
+            status,
+            state: json.get("state").and_then(|v| v.as_i64()),
+            errmsg: json
+                .get("errmsg")
+                .and_then(|v| v.as_str())
+                .map(String::from),
+            response: None,
+            body,
+        })
     }
 
     /// Every message the platform accepted, oldest first.

@@ -71,6 +71,8 @@ pub(crate) struct Books {
 pub(crate) struct Shared {
     pub config: SimulatorConfig,
     pub parks: HashMap<String, Park>,
+    /// New-API vendors: union_id and the key their requests are signed with.
+    pub vendors: HashMap<i64, Key>,
     pub books: Mutex<Books>,
 }
 

@@ -2,7 +2,7 @@
 
 use bolink_types::{newapi, sdk, Message};
 use crate::answer::{Answer, Refusal};
-/**What a charging system answers to Bolink's downstream requests (SDK protocol, HTTP mode): one method per service (query_price, prepay_order, nolicence_in_park, price_sync, month_card_sync, month_member_sync, collector_sync, lock_car, monthcard_pay, query_prodprice, deliver_ticket, gate_sync, blackuser_sync, car_type_sync, month_pay_sync, confirm_order_inform, operate_liftrod, visitor_sync, pass_through, refund, recharge, repair, update_park_soft, query_newprodprice, pay_notice, check_vip, sweepcode, outpark).
+/**What a charging system answers to Bolink's downstream requests (SDK protocol, HTTP mode): one method per service (query_price, prepay_order, nolicence_in_park, price_sync, month_card_sync, month_member_sync, collector_sync, lock_car, monthcard_pay, query_prodprice, deliver_ticket, gate_sync, blackuser_sync, car_type_sync, month_pay_sync, confirm_order_inform, operate_liftrod, visitor_sync, pass_through, refund, recharge, repair, update_park_soft, query_newprodprice, pay_notice, check_vip, update_balance, sweepcode, outpark).
 
 Every method has a default that refuses with "not supported" (state 0), so an implementation overrides only the services it offers.*/
 pub trait Handler {
@@ -214,6 +214,11 @@ pub trait Handler {
         let _ = request;
         Err(Refusal::not_supported())
     }
+    ///4.2推送当前车牌余额及是否支持无感支付(http) (Plate balance and frictionless-payment push (HTTP mode)): `update_balance`. The page shows no answer table: `Ok` is answered `{"service_name","state":1}`.
+    fn update_balance(&mut self, request: sdk::update_balance::Request) -> Answer<()> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
     ///7.4 接收被扫数据(SDK回调收费系统) (Scanned payment code received (smart screen)): `sweepcode`, answered with its `sdk_return` table.
     fn sweepcode(
         &mut self,
@@ -259,6 +264,7 @@ pub const DOWNSTREAM_SERVICES: &[&str] = &[
     "query_newprodprice",
     "pay_notice",
     "check_vip",
+    "update_balance",
     "sweepcode",
     "outpark",
 ];
@@ -311,13 +317,16 @@ pub(crate) fn dispatch<H: Handler + ?Sized>(
         }
         sdk::Request::PayNotice(request) => answered(handler.pay_notice(request)),
         sdk::Request::CheckVip(request) => answered(handler.check_vip(request)),
+        sdk::Request::UpdateBalance(request) => {
+            handler.update_balance(request).map(|()| acknowledged("update_balance"))
+        }
         sdk::Request::Sweepcode(request) => answered(handler.sweepcode(request)),
         sdk::Request::Outpark(request) => answered(handler.outpark(request)),
         #[allow(unreachable_patterns)]
         _ => Err(Refusal::not_supported()),
     }
 }
-/**What a vendor's callback server answers to Bolink's calls (new API): one method per service (notice_car_owner, nolicence_in_park, check_vip).
+/**What a vendor's callback server answers to Bolink's calls (new API): one method per service (notice_car_owner, outpark, nolicence_in_park, {notify_url}, check_vip).
 
 Every method has a default that refuses with "not supported" (state 0), so an implementation overrides only the services it offers.*/
 pub trait CallbackHandler {
@@ -329,11 +338,21 @@ pub trait CallbackHandler {
         let _ = request;
         Err(Refusal::not_supported())
     }
+    ///5.5電子收費異步返回結果 (Electronic payment result (asynchronous)): `outpark`. The page shows no answer table: `Ok` is answered `{"service_name","state":1}`.
+    fn outpark(&mut self, request: newapi::outpark::Request) -> Answer<()> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
     ///5.7無牌車入場請求 (Unplated car entry request): `nolicence_in_park`, answered with its `response` table.
     fn nolicence_in_park(
         &mut self,
         request: newapi::nolicence_in_park::Request,
     ) -> Answer<newapi::nolicence_in_park::Response> {
+        let _ = request;
+        Err(Refusal::not_supported())
+    }
+    ///6.4、發票狀態回調接口 (Invoice status callback): `{notify_url}`. The page shows no answer table: `Ok` is answered `{"service_name","state":1}`.
+    fn notify_url(&mut self, request: newapi::notify_url::Request) -> Answer<()> {
         let _ = request;
         Err(Refusal::not_supported())
     }
@@ -349,7 +368,9 @@ pub trait CallbackHandler {
 ///The services [`CallbackHandler`] has a method for.
 pub const CALLBACK_SERVICES: &[&str] = &[
     "notice_car_owner",
+    "outpark",
     "nolicence_in_park",
+    "{notify_url}",
     "check_vip",
 ];
 ///Calls the [`CallbackHandler`] method for `request`; the answer's JSON, or its refusal.
@@ -362,8 +383,14 @@ pub(crate) fn dispatch_callback<H: CallbackHandler + ?Sized>(
         newapi::Request::NoticeCarOwner(request) => {
             answered(handler.notice_car_owner(request))
         }
+        newapi::Request::Outpark(request) => {
+            handler.outpark(request).map(|()| acknowledged("outpark"))
+        }
         newapi::Request::NolicenceInPark(request) => {
             answered(handler.nolicence_in_park(request))
+        }
+        newapi::Request::NotifyUrl(request) => {
+            handler.notify_url(request).map(|()| acknowledged("{notify_url}"))
         }
         newapi::Request::CheckVip(request) => answered(handler.check_vip(request)),
         #[allow(unreachable_patterns)]
@@ -372,4 +399,11 @@ pub(crate) fn dispatch_callback<H: CallbackHandler + ?Sized>(
 }
 fn answered<M: Message>(answer: Answer<M>) -> Result<Vec<u8>, Refusal> {
     answer.map(|message| message.encode())
+}
+/// `{"service_name":...,"state":1}`: the answer of a service whose page shows no answer table.
+#[allow(dead_code)]
+fn acknowledged(service_name: &str) -> Vec<u8> {
+    serde_json::json!({ "service_name" : service_name, "state" : 1 })
+        .to_string()
+        .into_bytes()
 }

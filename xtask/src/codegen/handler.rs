@@ -55,6 +55,12 @@ pub fn file(model: &Model) -> TokenStream {
         fn answered<M: Message>(answer: Answer<M>) -> Result<Vec<u8>, Refusal> {
             answer.map(|message| message.encode())
         }
+
+        /// `{"service_name":...,"state":1}`: the answer of a service whose page shows no answer table.
+        #[allow(dead_code)]
+        fn acknowledged(service_name: &str) -> Vec<u8> {
+            serde_json::json!({ "service_name": service_name, "state": 1 }).to_string().into_bytes()
+        }
     }
 }
 
@@ -80,14 +86,11 @@ fn family_trait(model: &Model, plan: &TraitPlan) -> TokenStream {
         {
             continue;
         }
-        let Some(answer_role) = plan
+        let answer_role = plan
             .answer_roles
             .iter()
             .copied()
-            .find(|r| iface.spec.roles.contains_key(r))
-        else {
-            continue;
-        };
+            .find(|r| iface.spec.roles.contains_key(r));
         let Some(service) = iface
             .spec
             .service_name
@@ -99,23 +102,42 @@ fn family_trait(model: &Model, plan: &TraitPlan) -> TokenStream {
         let method = snake_ident(&iface.module_file);
         let module = &iface.module;
         let variant = &iface.variant;
-        let answer = role_struct(answer_role);
-        let doc = format!(
-            "{} ({}): `{service}`, answered with its `{}` table.",
-            iface.spec.title,
-            iface.spec.title_en,
-            answer_role.as_str()
-        );
-        methods.push(quote! {
-            #[doc = #doc]
-            fn #method(&mut self, request: #family_module::#module::Request) -> Answer<#family_module::#module::#answer> {
-                let _ = request;
-                Err(Refusal::not_supported())
-            }
-        });
-        arms.push(quote! {
-            #family_module::Request::#variant(request) => answered(handler.#method(request)),
-        });
+        if let Some(answer_role) = answer_role {
+            let answer = role_struct(answer_role);
+            let doc = format!(
+                "{} ({}): `{service}`, answered with its `{}` table.",
+                iface.spec.title,
+                iface.spec.title_en,
+                answer_role.as_str()
+            );
+            methods.push(quote! {
+                #[doc = #doc]
+                fn #method(&mut self, request: #family_module::#module::Request) -> Answer<#family_module::#module::#answer> {
+                    let _ = request;
+                    Err(Refusal::not_supported())
+                }
+            });
+            arms.push(quote! {
+                #family_module::Request::#variant(request) => answered(handler.#method(request)),
+            });
+        } else {
+            // The page shows no answer table: the answer is the protocol's
+            // bare acknowledgement.
+            let doc = format!(
+                "{} ({}): `{service}`. The page shows no answer table: `Ok` is answered `{{\"service_name\",\"state\":1}}`.",
+                iface.spec.title, iface.spec.title_en
+            );
+            methods.push(quote! {
+                #[doc = #doc]
+                fn #method(&mut self, request: #family_module::#module::Request) -> Answer<()> {
+                    let _ = request;
+                    Err(Refusal::not_supported())
+                }
+            });
+            arms.push(quote! {
+                #family_module::Request::#variant(request) => handler.#method(request).map(|()| acknowledged(#service)),
+            });
+        }
         services.push(service.to_string());
     }
     let list = if services.is_empty() {

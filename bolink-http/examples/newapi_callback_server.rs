@@ -1,0 +1,75 @@
+//! A minimal vendor callback server for the new API: Bolink POSTs payment
+//! results, unplated-car entries and plate-status changes here.
+//!
+//! ```sh
+//! cargo run -p bolink-http --example newapi_callback_server
+//! ```
+//!
+//! Every path is served: configure e.g. `http://HOST:8080/bolink/outpark` as
+//! the callback address. Bodies are checked with the vendor key, decoded as
+//! JSON or base64, validated against the spec, and answered in the
+//! protocol's JSON; services without a method below are refused as
+//! "not supported".
+
+use bolink_http::newapi::{callback_router, CallbackConfig};
+use bolink_sdk::{Answer, CallbackHandler, Refusal};
+use bolink_sign::Key;
+use bolink_types::enums::State;
+use bolink_types::newapi::{nolicence_in_park, notice_car_owner, outpark};
+
+/// The vendor's business: what to do when Bolink calls.
+struct Vendor;
+
+impl CallbackHandler for Vendor {
+    /// 5.5: an electronic payment finished. Only state 1 is paid.
+    fn outpark(&mut self, result: outpark::Request) -> Answer<()> {
+        println!(
+            "order {} payment state {:?} ({:?})",
+            result.order_id, result.state, result.total
+        );
+        match result.state {
+            State::Success => Ok(()),
+            _ => Err(Refusal::new("not paid; the exit will be submitted again")),
+        }
+    }
+
+    /// 5.7: an unplated car scanned the entry code.
+    fn nolicence_in_park(
+        &mut self,
+        entry: nolicence_in_park::Request,
+    ) -> Answer<nolicence_in_park::Response> {
+        println!(
+            "unplated car {} at lane {}",
+            entry.car_number, entry.channel_id
+        );
+        Ok(nolicence_in_park::Response::new(
+            State::Success,
+            entry.car_number,
+            entry.timetemp,
+        ))
+    }
+
+    /// 5.2: a plate's frictionless-payment status changed.
+    fn notice_car_owner(
+        &mut self,
+        notice: notice_car_owner::Request,
+    ) -> Answer<notice_car_owner::Response> {
+        println!(
+            "plate {} frictionless: {}",
+            notice.car_number, notice.is_union_user
+        );
+        Ok(notice_car_owner::Response::new(State::Success))
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let key = std::env::var("BOLINK_VENDOR_KEY").unwrap_or_else(|_| "8403A41ED5EF20BC".into());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+    println!("callback server on http://{}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        callback_router(Vendor, CallbackConfig::new(Key::new(key))),
+    )
+    .await
+}
