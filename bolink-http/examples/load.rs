@@ -1,22 +1,34 @@
-//! Load test of the platform simulator on loopback: sustained signed
-//! requests from a fixed set of clients, bounded in count and time.
+//! Load test on loopback: the platform simulator (signed SDK-HTTP logins)
+//! and a vendor callback server (signed new-API payment results), each under
+//! sustained requests from a fixed set of clients, bounded in count and time.
 //!
 //! ```sh
 //! cargo run --release -p bolink-http --example load -- [REQUESTS] [CONCURRENCY]
 //! ```
 //!
-//! Prints requests per second, p50/p99 latency, errors and the process's
-//! peak resident memory (simulator and clients share the process).
+//! Prints requests per second, p50/p99 latency and errors per target, and
+//! the process's peak resident memory (servers and clients share it).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bolink_http::newapi::{callback_router, CallbackConfig};
 use bolink_http::simulator::{Simulator, SimulatorConfig};
+use bolink_sdk::{Answer, CallbackHandler};
+use bolink_sign::newapi::BodyEncoding;
 use bolink_sign::{sdk_http, Key};
+use bolink_types::newapi::outpark;
 
-const UNION_ID: &str = "200208";
-const PARK_ID: &str = "21835";
 const TIME_LIMIT: Duration = Duration::from_secs(60);
+
+/// Acknowledges every payment result.
+struct Vendor;
+
+impl CallbackHandler for Vendor {
+    fn outpark(&mut self, _result: outpark::Request) -> Answer<()> {
+        Ok(())
+    }
+}
 
 #[tokio::main]
 async fn main() {
@@ -24,17 +36,50 @@ async fn main() {
     let requests = args.next().and_then(Result::ok).unwrap_or(20_000);
     let concurrency = args.next().and_then(Result::ok).unwrap_or(16).max(1);
     let key = Key::new("8403A41ED5EF20BC");
+
     let sim = Simulator::new(SimulatorConfig::default())
-        .park(UNION_ID, PARK_ID, key.clone())
+        .park("200208", "21835", key.clone())
         .start(([127, 0, 0, 1], 0).into())
         .await
         .expect("the simulator starts");
+    // Each request is a fully signed login: envelope, sign check, validation, a session.
+    let login = r#"{"union_id":"200208","park_id":"21835","local_id":"load"}"#;
+    let body = sdk_http::build("login", None, login, &key).expect("a login envelope");
     let url = format!("{}/bpd/upload.do", sim.base_url());
-    // Each request is a fully signed login: envelope parse, sign check,
-    // validation and a session write on the simulator's side.
-    let data = format!(r#"{{"union_id":"{UNION_ID}","park_id":"{PARK_ID}","local_id":"load"}}"#);
-    let body = Arc::new(sdk_http::build("login", None, &data, &key).expect("a login envelope"));
+    report(
+        "simulator, signed SDK-HTTP logins",
+        hammer(url, body, requests, concurrency).await,
+    );
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let addr = listener.local_addr().expect("an address");
+    let router = callback_router(Vendor, CallbackConfig::new(key.clone()));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let result = r#"{"service_name":"outpark","state":1,"park_id":"21835","order_id":"o-1","trade_no":"t-1","pay_type":"wallet","errmsg":"","total":6.5}"#;
+    let body = bolink_sign::newapi::build(result, &key, None, BodyEncoding::Base64)
+        .expect("a callback body");
+    let url = format!("http://{addr}/bolink/outpark");
+    report(
+        "callback server, signed base64 payment results",
+        hammer(url, body, requests, concurrency).await,
+    );
+
+    println!("peak RSS of the process: {}", peak_rss());
+}
+
+struct Figures {
+    latencies: Vec<Duration>,
+    errors: usize,
+    elapsed: Duration,
+    concurrency: usize,
+}
+
+/// Sends `requests` copies of `body` from `concurrency` clients; a reply counts as an error unless it is `"state":1`.
+async fn hammer(url: String, body: Vec<u8>, requests: usize, concurrency: usize) -> Figures {
     let http = reqwest::Client::new();
+    let body = Arc::new(body);
     let started = Instant::now();
     let mut workers = Vec::new();
     for worker in 0..concurrency {
@@ -49,13 +94,10 @@ async fn main() {
                 }
                 let sent = Instant::now();
                 let ok = match http.post(&url).body(body.as_ref().clone()).send().await {
-                    Ok(response) => {
-                        response.status().is_success()
-                            && response
-                                .bytes()
-                                .await
-                                .is_ok_and(|b| b.windows(9).any(|w| w == b"\"state\":1"))
-                    }
+                    Ok(response) => response
+                        .bytes()
+                        .await
+                        .is_ok_and(|b| b.windows(9).any(|w| w == b"\"state\":1")),
                     Err(_) => false,
                 };
                 latencies.push(sent.elapsed());
@@ -64,39 +106,43 @@ async fn main() {
             (latencies, errors)
         }));
     }
-    let mut latencies = Vec::with_capacity(requests);
-    let mut errors = 0;
+    let mut figures = Figures {
+        latencies: Vec::with_capacity(requests),
+        errors: 0,
+        elapsed: Duration::ZERO,
+        concurrency,
+    };
     for worker in workers {
-        let (mut l, e) = worker.await.expect("a worker finishes");
-        latencies.append(&mut l);
-        errors += e;
+        let (mut latencies, errors) = worker.await.expect("a worker finishes");
+        figures.latencies.append(&mut latencies);
+        figures.errors += errors;
     }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    let percentile = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+    figures.elapsed = started.elapsed();
+    figures.latencies.sort();
+    figures
+}
+
+fn report(title: &str, f: Figures) {
+    let n = f.latencies.len();
+    let at = |p: f64| {
+        f.latencies
+            .get(((n as f64 * p) as usize).min(n.saturating_sub(1)))
             .copied()
             .unwrap_or_default()
     };
-    println!(
-        "simulator load: {} signed login requests, {concurrency} concurrent clients",
-        latencies.len()
-    );
+    println!("{title}: {n} requests from {} clients", f.concurrency);
     println!(
         "  throughput  {:.0} requests/s over {:.2} s",
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        elapsed.as_secs_f64()
+        n as f64 / f.elapsed.as_secs_f64(),
+        f.elapsed.as_secs_f64()
     );
     println!(
         "  latency     p50 {:?}  p99 {:?}  max {:?}",
-        percentile(0.50),
-        percentile(0.99),
-        latencies.last().copied().unwrap_or_default()
+        at(0.50),
+        at(0.99),
+        f.latencies.last().copied().unwrap_or_default()
     );
-    println!("  errors      {errors}");
-    println!("  peak RSS    {}", peak_rss());
-    sim.shutdown().await;
+    println!("  errors      {}", f.errors);
 }
 
 /// The process's peak resident set size, from /proc (Linux).
