@@ -77,7 +77,11 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum SpecCommand {
     /// One line per specified interface: document, section, service_name (or path), direction, title.
-    List,
+    List {
+        /// Every table-of-contents entry instead: document, section, key, status, title, reason.
+        #[arg(long)]
+        all: bool,
+    },
     /// The fields of every role of one interface.
     Show {
         /// The service_name or new-API URL path.
@@ -97,7 +101,7 @@ fn main() -> ExitCode {
             file,
         } => commands::validate::run(role, family, key_as.as_deref(), file.as_deref()),
         Command::Spec { command } => match command {
-            SpecCommand::List => commands::spec::list(),
+            SpecCommand::List { all } => commands::spec::list(all),
             SpecCommand::Show { key } => commands::spec::show(&key),
         },
         Command::Demo => commands::demo::run(),

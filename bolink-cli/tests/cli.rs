@@ -169,3 +169,18 @@ fn base64_of(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+#[test]
+fn spec_list_all_has_every_table_of_contents_entry() {
+    let output = bolink(&["spec", "list", "--all"], b"");
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert_eq!(text.lines().count(), bolink_types::TABLE_OF_CONTENTS.len());
+    assert!(text.lines().count() > 150, "the three tables of contents");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("newapi\t10.4\tpark_check\tspecified\t")),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| l.split('\t').count() == 6));
+}

@@ -80,6 +80,53 @@ pub struct InterfaceInfo {
     pub roles: &'static [RoleInfo],
 }
 
+/// One entry of a document's table of contents.
+#[derive(Debug)]
+pub struct TocEntry {
+    /// The document.
+    pub document: Document,
+    /// Section number (empty for unnumbered entries).
+    pub section: &'static str,
+    /// Title as the document writes it.
+    pub title: &'static str,
+    /// The service_name or URL path, when known.
+    pub key: Option<&'static str>,
+    /// What the spec has for it.
+    pub status: TocStatus,
+    /// The spec file (relative to `protocol-spec/`), for specified and partial entries.
+    pub spec: Option<&'static str>,
+    /// Why an entry is partial, missing, or not an interface.
+    pub reason: Option<&'static str>,
+}
+
+/// What the spec has for a table-of-contents entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TocStatus {
+    /// Specified in full.
+    Specified,
+    /// Specified as far as the public page goes.
+    Partial,
+    /// No public copy of the page was found.
+    NotPublic,
+    /// A heading, revision log, download page or prose, not an interface.
+    NotAnInterface,
+    /// Covered by signing, envelope or transport code rather than a message.
+    Protocol,
+}
+
+impl TocStatus {
+    /// `specified`, `partial`, `not-public`, `not-an-interface` or `protocol`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TocStatus::Specified => "specified",
+            TocStatus::Partial => "partial",
+            TocStatus::NotPublic => "not-public",
+            TocStatus::NotAnInterface => "not-an-interface",
+            TocStatus::Protocol => "protocol",
+        }
+    }
+}
+
 /// One message role of an interface.
 #[derive(Debug)]
 pub struct RoleInfo {

@@ -48,7 +48,10 @@ mod generated;
 pub use bolink_derive::{CodeEnum, Message};
 pub use code::{CodeEnum, CodeKind, CodeRef, CodeValue, UnknownCode};
 pub use ctx::Ctx;
-pub use generated::{catalog::INTERFACES, enums, newapi, sdk};
+pub use generated::{
+    catalog::{INTERFACES, TABLE_OF_CONTENTS},
+    enums, newapi, sdk,
+};
 pub use message::{decode, peek_service_name, DecodeError, Message, Object, Role, UnknownRole};
 pub use money::{Money, MoneyError};
 pub use report::{Report, Violation, ViolationKind};

@@ -38,6 +38,10 @@ fn integer(max: Option<usize>) -> BoxedStrategy<Value> {
 
 /// Money or decimal with two decimals: `digits` counts the whole text.
 fn decimal(max: Option<usize>, as_text: bool) -> BoxedStrategy<Value> {
+    // Fields too short for "d.dd" (a 1-character money code) take whole numbers.
+    if max.is_some_and(|m| m < 4) {
+        return integer(max);
+    }
     let whole = digits(max, 3);
     let limit = 10i64.pow(whole) * 100;
     (0..limit)

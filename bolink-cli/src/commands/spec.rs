@@ -2,12 +2,27 @@
 
 use bolink_types::catalog::InterfaceInfo;
 use bolink_types::schema::{Kind, ObjectSchema, Rule};
-use bolink_types::INTERFACES;
+use bolink_types::{INTERFACES, TABLE_OF_CONTENTS};
 
 use super::Outcome;
 
-/// Prints one tab-separated line per specified interface.
-pub fn list() -> Outcome {
+/// Prints one tab-separated line per specified interface or, with `all`,
+/// per entry of the three tables of contents.
+pub fn list(all: bool) -> Outcome {
+    if all {
+        for entry in TABLE_OF_CONTENTS {
+            println!(
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                entry.document.as_str(),
+                entry.section,
+                entry.key.unwrap_or("-"),
+                entry.status.as_str(),
+                entry.title,
+                entry.reason.unwrap_or("")
+            );
+        }
+        return Outcome::Success;
+    }
     for info in INTERFACES {
         println!(
             "{}\t{}\t{}\t{}\t{}",

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod decoding;
+mod every_service;
 mod examples;
 // Generated and printed by prettyplease (`cargo xtask codegen`), like bolink-types/src/generated.
 #[rustfmt::skip]

@@ -19,7 +19,7 @@ pub fn root_module(model: &Model) -> TokenStream {
     }
 }
 
-pub fn file(model: &Model) -> TokenStream {
+pub fn file(model: &Model, spec: &bolink_spec::Spec) -> TokenStream {
     let entries = model.families.iter().flat_map(|family| {
         let fmod = proc_macro2::Ident::new(family.module, proc_macro2::Span::call_site());
         family.interfaces.iter().map(move |i| {
@@ -70,10 +70,49 @@ pub fn file(model: &Model) -> TokenStream {
             }
         })
     });
+    let toc = spec.indexes.iter().flat_map(|file| {
+        let index = &file.value;
+        let document = match index.document {
+            Document::Sdk => quote!(Sdk),
+            Document::SdkHttp => quote!(SdkHttp),
+            Document::Newapi => quote!(Newapi),
+        };
+        index.entries.iter().map(move |e| {
+            use bolink_spec::model::EntryStatus as S;
+            let status = match e.status {
+                S::Specified => quote!(Specified),
+                S::Partial => quote!(Partial),
+                S::NotPublic => quote!(NotPublic),
+                S::NotAnInterface => quote!(NotAnInterface),
+                S::Protocol => quote!(Protocol),
+            };
+            let opt = |v: &Option<String>| match v {
+                Some(v) => quote!(Some(#v)),
+                None => quote!(None),
+            };
+            let key = opt(&e.service_name.clone().or_else(|| e.url_path.clone()));
+            let (spec_path, reason) = (opt(&e.spec), opt(&e.reason));
+            let (section, title) = (&e.section, &e.title);
+            quote! {
+                crate::catalog::TocEntry {
+                    document: crate::catalog::Document::#document,
+                    section: #section,
+                    title: #title,
+                    key: #key,
+                    status: crate::catalog::TocStatus::#status,
+                    spec: #spec_path,
+                    reason: #reason,
+                }
+            }
+        })
+    });
     quote! {
-        //! Every specified interface, in document order.
+        //! Every specified interface, in document order, and the three tables of contents.
 
         /// Every specified interface of the three documents.
         pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[#(#entries),*];
+
+        /// Every entry of the three documents' tables of contents, with what the spec has for it.
+        pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[#(#toc),*];
     }
 }

@@ -53,7 +53,7 @@ pub fn generate(spec: &Spec) -> Result<BTreeMap<PathBuf, String>, String> {
     };
     add("mod.rs", catalog::root_module(&model))?;
     add("enums.rs", enums::file(&model))?;
-    add("catalog.rs", catalog::file(&model))?;
+    add("catalog.rs", catalog::file(&model, spec))?;
     for family in &model.families {
         add(&format!("{}/mod.rs", family.module), family::file(family))?;
         for iface in &family.interfaces {

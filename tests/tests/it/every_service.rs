@@ -1,0 +1,42 @@
+//! `bolink validate` (its library core) accepts a valid message of every
+//! role of every specified interface, and re-encodes it.
+
+use bolink_cli::{validate_bytes, Family};
+use bolink_conformance::valid_object;
+use bolink_types::catalog::Document;
+use bolink_types::INTERFACES;
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::TestRunner;
+
+#[test]
+fn validate_accepts_every_role_of_every_service() {
+    let mut runner = TestRunner::deterministic();
+    let mut checked = 0;
+    for info in INTERFACES {
+        let family = match info.document {
+            Document::Sdk | Document::SdkHttp => Family::Sdk,
+            Document::Newapi => Family::Newapi,
+        };
+        let key = info
+            .service_name
+            .or(info.url_path)
+            .expect("every interface has a key");
+        for role in info.roles {
+            let value = valid_object((role.schema)(), 0)
+                .new_tree(&mut runner)
+                .expect("a value")
+                .current();
+            let bytes = serde_json::to_vec(&value).expect("JSON");
+            let (code, output) = validate_bytes(role.role, Some(family), Some(key), &bytes);
+            assert_eq!(
+                code,
+                0,
+                "{key} {}: {output}\n{}",
+                role.role,
+                String::from_utf8_lossy(&bytes)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "every role of every interface ({checked})");
+}
