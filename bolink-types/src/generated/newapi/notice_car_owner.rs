@@ -8,6 +8,8 @@ Bolink pushes to the vendor platform whether a plate supports frictionless (無�
 
 Direction: Downstream. Spec: `protocol-spec/newapi/5.2_notice_car_owner.toml`.
 
+Example vs table: keys in the example carry stray spaces ("union_id ", " order_id", "car_number "), so those fields are reported missing.
+
 Table column order on this page: 字段名称|类型|说明|是否必传字段|示例.
 
 service_name is required only when the vendor configured a single unified callback URL (dispatch by service_name).

@@ -11,6 +11,8 @@ Direction: Downstream. Spec: `protocol-spec/sdk/3.7_month_member_sync.toml`.
 Partial: the public page does not show everything. Not known:
 - The kancloud page itself was not found in the search corpus; only a third-party copy titled 月卡会员同步(停车云) was available.
 
+Example vs table: the example has no channel_id, which the table marks required.
+
 The kancloud page itself was not found in the search corpus; only a third-party copy titled 月卡会员同步(停车云) was available.
 
 Required column: not present in the copy (only channel_id carries '是 ,多个通道id使用英文逗号,隔开'). All other required values are null = unknown.

@@ -11,6 +11,8 @@ Direction: Downstream. Spec: `protocol-spec/sdk/3.24_recharge.toml`.
 Partial: the public page does not show everything. Not known:
 - DOC PAGE NOT FOUND for the sdk book; this is the same-titled notification from the HTTP-API book (5.12), transcribed as a hint. The sdk version probably matches minus transport differences, but this is unverified.
 
+Example vs table: the request example's trade_no has 33 characters (limit 32) and the return example has no service_name.
+
 The service_name is probable: it comes from the related HTTP-API page, not the sdk page.
 
 DOC PAGE NOT FOUND for the sdk book; this is the same-titled notification from the HTTP-API book (5.12), transcribed as a hint. The sdk version probably matches minus transport differences, but this is unverified.

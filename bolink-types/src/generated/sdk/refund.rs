@@ -11,6 +11,8 @@ Direction: Downstream. Spec: `protocol-spec/sdk/3.23_refund.toml`.
 Partial: the public page does not show everything. Not known:
 - DOC PAGE NOT FOUND for the sdk book; transcribed from the HTTP-API book's refund async result as a hint (the HTTP-API version wraps fields in data + sign).
 
+Example vs table: the example spells arrive_money as arrive_moeny, so arrive_money is reported missing.
+
 The service_name is probable: it comes from the related HTTP-API page, not the sdk page.
 
 DOC PAGE NOT FOUND for the sdk book; transcribed from the HTTP-API book's refund async result as a hint (the HTTP-API version wraps fields in data + sign).

@@ -8,6 +8,8 @@ After the lot pushes an exit order to the smart screen, the screen's scanner can
 
 Direction: Downstream. Spec: `protocol-spec/sdk/7.4_sweepcode.toml`.
 
+Example vs table: the return example carries service_name init_screen, apparently copied from another interface.
+
 type: 1 phone payment code (authcode required), 2 payment-success QR scanned (pay_info required).
 
 With type=1 the lot must then call upstream 2.2 with pay_type=auth_code to charge.

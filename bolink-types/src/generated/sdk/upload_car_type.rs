@@ -8,6 +8,8 @@ Uploads a local vehicle-type definition (car_type_id + name) to the cloud, used 
 
 Direction: Upstream. Spec: `protocol-spec/sdk/2.16_upload_car_type.toml`.
 
+Example vs table: the async-return example spells the service car_type_upload and the key cartype_id, where the table has upload_car_type and car_type_id; the spec follows the table and the example test expects exactly those two violations.
+
 INCONSISTENCY: the return table says service_name upload_car_type and key car_type_id, but the return example uses service_name "car_type_upload" and key "cartype_id". The public parkingOS cloud-server code really answers {service_name:"car_type_upload", state, cartype_id, errmsg} - a receiver should match both spellings.
 
 car_type_id must not contain Chinese characters, yet the request example uses "测试2a".
