@@ -8,6 +8,7 @@
 //!   `bolink demo`.
 #![deny(missing_docs)]
 
+mod clock;
 pub mod newapi;
 pub mod sdk_http;
 pub mod simulator;

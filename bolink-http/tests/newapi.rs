@@ -234,3 +234,39 @@ async fn the_platform_checks_and_records_upstream_requests() {
     );
     assert_eq!(sim.received().len(), 1);
 }
+
+#[tokio::test]
+async fn uploads_go_through_the_outbox_and_survive_an_absent_platform() {
+    use bolink_http::sdk_http::Delivery;
+    let addr = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let client = NewApiClient::new(Key::new(KEY), NewApiConfig::new(format!("http://{addr}")));
+    let request = park_check::Request::new(UNION_ID, "21835".into(), "京A12345".into());
+    assert!(matches!(
+        client.upload("park_check", &request).await.unwrap(),
+        Delivery::Queued(_)
+    ));
+    assert_eq!(client.pending_uploads().await, 1);
+    let sim = Simulator::new(SimulatorConfig::default())
+        .vendor(UNION_ID, Key::new(KEY))
+        .start(addr)
+        .await
+        .unwrap();
+    let mut delivered = 0;
+    for _ in 0..40 {
+        delivered += client.flush().await.delivered.len();
+        if delivered > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivered, 1);
+    assert_eq!(sim.received().len(), 1);
+    assert_eq!(client.pending_uploads().await, 0);
+    // A key no new-API interface has is refused before anything is stored.
+    assert!(client.upload("no_such_interface", &request).await.is_err());
+    assert_eq!(client.pending_uploads().await, 0);
+}

@@ -2,7 +2,14 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use bolink_sdk::newapi::read_response;
+use bolink_sdk::outbox::{Outbox, OutboxError, RetryPolicy, Store};
+use tokio::sync::Mutex;
+
+use crate::clock::now_ms;
+use crate::sdk_http::{Delivery, FlushReport};
 use bolink_sign::newapi::{build, BodyEncoding};
 use bolink_sign::Key;
 use bolink_types::catalog::Document;
@@ -56,17 +63,31 @@ pub enum NewApiError {
         /// The body, for the log.
         body: String,
     },
+    /// The outbox refused the upload (invalid message) or its store failed.
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
     /// The response does not fit the interface's response table.
     #[error("unreadable response: {0}")]
     Response(#[from] DecodeError),
 }
 
 /// A client for the new API's upstream interfaces.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewApiClient {
     http: reqwest::Client,
     key: Key,
     config: NewApiConfig,
+    outbox: Arc<Mutex<Outbox<Box<dyn Store + Send>>>>,
+    /// Held while sending the outbox, so no record is sent twice at once.
+    flushing: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for NewApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewApiClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl NewApiClient {
@@ -76,7 +97,75 @@ impl NewApiClient {
             http: reqwest::Client::new(),
             key,
             config,
+            outbox: Arc::new(Mutex::new(
+                Outbox::in_memory(RetryPolicy::default()).boxed(),
+            )),
+            flushing: Arc::new(Mutex::new(())),
         }
+    }
+
+    /// Sends uploads through `outbox` (a durable one, say) instead of the
+    /// default in-memory outbox.
+    pub fn with_outbox<S: Store + Send + 'static>(mut self, outbox: Outbox<S>) -> NewApiClient {
+        self.outbox = Arc::new(Mutex::new(outbox.boxed()));
+        self
+    }
+
+    /// Validates and stores an upload of the interface `key` (service_name
+    /// or path) in the outbox, then sends what is due. Once this returns
+    /// `Ok`, the upload is retried until the platform answers it.
+    pub async fn upload<M: Object>(&self, key: &str, message: &M) -> Result<Delivery, NewApiError> {
+        message
+            .validate()
+            .map_err(|report| NewApiError::Outbox(OutboxError::Invalid(report)))?;
+        path_of(key)?;
+        let data = serde_json::to_vec(message).expect("a message serialises to JSON");
+        let record = self
+            .outbox
+            .lock()
+            .await
+            .enqueue_encoded(key, data, now_ms())?;
+        let report = self.flush().await;
+        if let Some(done) = report.delivered.into_iter().find(|r| r.id == record.id) {
+            return Ok(Delivery::Acknowledged(done));
+        }
+        if let Some((done, why)) = report.rejected.into_iter().find(|(r, _)| r.id == record.id) {
+            return Ok(Delivery::Rejected(done, why));
+        }
+        Ok(Delivery::Queued(record))
+    }
+
+    /// Sends every due upload once, oldest first, and reports expired ones.
+    pub async fn flush(&self) -> FlushReport {
+        let _one_at_a_time = self.flushing.lock().await;
+        let mut report = FlushReport::default();
+        let due = self.outbox.lock().await.due(now_ms());
+        for record in due {
+            let sent = match path_of(&record.service_name) {
+                Ok(path) => self.post(path, &record.data).await,
+                Err(e) => Err(e),
+            };
+            let mut outbox = self.outbox.lock().await;
+            // Outbox errors are storage errors: the record stays pending.
+            match sent.map(|body| acknowledgement(&body)) {
+                Ok(Ok(())) => report.delivered.extend(outbox.acknowledge(record.id).ok()),
+                Ok(Err(errmsg)) => report
+                    .rejected
+                    .extend(outbox.acknowledge(record.id).ok().map(|r| (r, errmsg))),
+                Err(e) => report
+                    .retrying
+                    .extend(outbox.retry_later(record.id, &e.to_string(), now_ms()).ok()),
+            }
+        }
+        if let Ok(expired) = self.outbox.lock().await.take_expired(now_ms()) {
+            report.expired = expired;
+        }
+        report
+    }
+
+    /// How many uploads wait in the outbox.
+    pub async fn pending_uploads(&self) -> usize {
+        self.outbox.lock().await.len()
     }
 
     /// Sends the message of the interface whose spec key (service_name or
@@ -104,9 +193,15 @@ impl NewApiClient {
         path: &str,
         message: &M,
     ) -> Result<Vec<u8>, NewApiError> {
+        let data = serde_json::to_vec(message).expect("a message serialises to JSON");
+        self.post(path, &data).await
+    }
+
+    /// Signs the data JSON and POSTs it to `path`; the body of a 200 answer.
+    async fn post(&self, path: &str, data: &[u8]) -> Result<Vec<u8>, NewApiError> {
         // Messages serialise to a JSON object, which is all `build` checks.
-        let data = serde_json::to_string(message).expect("a message serialises to JSON");
-        let body = build(&data, &self.key, self.config.union_id, self.config.encoding)
+        let data = std::str::from_utf8(data).expect("serde_json writes UTF-8");
+        let body = build(data, &self.key, self.config.union_id, self.config.encoding)
             .expect("a serialised message is a JSON object");
         let response = self
             .http
@@ -125,5 +220,30 @@ impl NewApiClient {
             });
         }
         Ok(bytes)
+    }
+}
+
+/// The URL path of the new-API interface whose spec key is `key`.
+fn path_of(key: &str) -> Result<&'static str, NewApiError> {
+    INTERFACES
+        .iter()
+        .find(|i| {
+            i.document == Document::Newapi
+                && (i.service_name == Some(key) || i.url_path == Some(key))
+        })
+        .and_then(|i| i.url_path)
+        .ok_or_else(|| NewApiError::NoPath(key.to_string()))
+}
+
+/// `Ok` for a `state` 1 answer, `Err(errmsg)` otherwise.
+fn acknowledgement(body: &[u8]) -> Result<(), String> {
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    match value.get("state").and_then(|s| s.as_i64()) {
+        Some(1) => Ok(()),
+        _ => Err(value
+            .get("errmsg")
+            .and_then(|e| e.as_str())
+            .unwrap_or("no state 1 in the answer")
+            .to_string()),
     }
 }

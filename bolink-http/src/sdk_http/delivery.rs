@@ -1,13 +1,14 @@
 //! Uploads through the outbox: written before they are sent, removed only
 //! once the platform answered them.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use bolink_sdk::outbox::Record;
 use bolink_types::Message;
 
 use super::client::{ClientError, SdkHttpClient};
 use super::UPLOAD_PATH;
+use crate::clock::now_ms;
 
 /// What became of an upload right after [`SdkHttpClient::upload`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,14 +36,6 @@ pub struct FlushReport {
     pub retrying: Vec<Record>,
     /// Past the outbox's expiry: removed, never sent successfully.
     pub expired: Vec<Record>,
-}
-
-/// The wall clock in unix milliseconds: outbox times survive restarts.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl SdkHttpClient {

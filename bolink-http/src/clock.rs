@@ -1,0 +1,11 @@
+//! The wall clock the outboxes schedule by.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Unix milliseconds: outbox times must survive restarts, which `Instant` does not.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
