@@ -90,8 +90,14 @@ fn as_str<'a>(raw: &'a RawValue, field: &'static str) -> Result<Cow<'a, str>, En
         field,
         expected: "string",
     };
-    if !raw.get().starts_with('"') {
+    let text = raw.get();
+    if !text.starts_with('"') {
         return Err(wrong_type);
+    }
+    // Fast path: a validated JSON string without escapes is its own content
+    // between the quotes (raw control characters are not valid JSON).
+    if text.len() >= 2 && !text.contains('\\') {
+        return Ok(Cow::Borrowed(&text[1..text.len() - 1]));
     }
     // The raw text was already validated as a JSON string, so this cannot
     // fail; map an error to the same typed one rather than panicking.
@@ -167,9 +173,10 @@ impl<'de> Visitor<'de> for CollectVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut fields = TopLevel::default();
         let mut duplicate = None;
-        // Every key is remembered, not only the known ones: a repeated
-        // unknown key is just as ambiguous to other readers.
-        let mut seen: BTreeSet<Cow<'de, str>> = BTreeSet::new();
+        // Unknown keys are remembered too: a repeated unknown key is just as
+        // ambiguous to other readers. A known key is a duplicate when its
+        // slot is already filled, so the usual envelope allocates nothing here.
+        let mut unknown_seen: BTreeSet<Cow<'de, str>> = BTreeSet::new();
         while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
             let slot = match key.as_ref() {
                 "service_name" => Some(&mut fields.service_name),
@@ -179,16 +186,15 @@ impl<'de> Visitor<'de> for CollectVisitor {
                 "union_id" => Some(&mut fields.union_id),
                 _ => None,
             };
-            match slot {
-                Some(slot) => *slot = Some(map.next_value::<&'de RawValue>()?),
+            let repeated = match slot {
+                Some(slot) => slot.replace(map.next_value::<&'de RawValue>()?).is_some(),
                 None => {
                     map.next_value::<IgnoredAny>()?;
+                    !unknown_seen.insert(key.clone())
                 }
-            }
-            if duplicate.is_none() && seen.contains(&key) {
+            };
+            if repeated && duplicate.is_none() {
                 duplicate = Some(key.into_owned());
-            } else {
-                seen.insert(key);
             }
         }
         Ok(Collected { fields, duplicate })

@@ -9,11 +9,57 @@ enum Segment {
     Index(usize),
 }
 
+/// How deep a path stays off the heap; messages nest two or three levels.
+const INLINE_DEPTH: usize = 8;
+
+/// The current path: a fixed inline stack, spilling to the heap only past
+/// `INLINE_DEPTH`, so that decoding a clean message allocates nothing here.
+#[derive(Debug)]
+struct Path {
+    inline: [Segment; INLINE_DEPTH],
+    deeper: Vec<Segment>,
+    len: usize,
+}
+
+impl Default for Path {
+    fn default() -> Self {
+        Path {
+            inline: [Segment::Index(0); INLINE_DEPTH],
+            deeper: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl Path {
+    fn push(&mut self, segment: Segment) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = segment,
+            None => self.deeper.push(segment),
+        }
+        self.len += 1;
+    }
+
+    fn pop(&mut self) {
+        if self.len > INLINE_DEPTH {
+            self.deeper.pop();
+        }
+        self.len = self.len.saturating_sub(1);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Segment> + '_ {
+        self.inline[..self.len.min(INLINE_DEPTH)]
+            .iter()
+            .chain(&self.deeper)
+            .copied()
+    }
+}
+
 /// Collects violations with their paths. Paths are built only when a
 /// violation is recorded, so a clean message pays for a few pushes and pops.
 #[derive(Debug, Default)]
 pub struct Ctx {
-    path: Vec<Segment>,
+    path: Path,
     violations: Vec<Violation>,
 }
 
@@ -70,7 +116,7 @@ impl Ctx {
 
     fn path_string(&self, last: Option<&'static str>) -> String {
         let mut out = String::new();
-        let segments = self.path.iter().copied().chain(last.map(Segment::Field));
+        let segments = self.path.iter().chain(last.map(Segment::Field));
         for segment in segments {
             match segment {
                 Segment::Field(name) => {

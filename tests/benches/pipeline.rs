@@ -170,5 +170,35 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Where the pipeline's time goes, for the request: each stage alone.
+fn stages(c: &mut Criterion) {
+    let key = Key::new(KEY);
+    let body = envelope(REQUEST, &key);
+    let env = sdk_http::Envelope::parse(&body).expect("envelope");
+    let data = env.data_bytes();
+    let mut group = c.benchmark_group("query_price_request_stages");
+    group.bench_function("envelope parse", |b| {
+        b.iter(|| sdk_http::Envelope::parse(black_box(&body)).expect("envelope"))
+    });
+    group.bench_function("sign check", |b| {
+        b.iter(|| env.verify(black_box(&key)).expect("sign"))
+    });
+    group.bench_function("typed decode + validate", |b| {
+        b.iter(|| {
+            bolink_types::decode::<sdk::query_price::Request>(black_box(data)).expect("valid")
+        })
+    });
+    group.bench_function("dispatch + decode + validate", |b| {
+        b.iter(|| {
+            sdk::Message::decode_as(bolink_types::Role::Request, "query_price", black_box(data))
+                .expect("valid")
+        })
+    });
+    group.bench_function("plain serde parse", |b| {
+        b.iter(|| serde_json::from_slice::<PlainRequest>(black_box(data)).expect("plain"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, stages);
 criterion_main!(benches);
