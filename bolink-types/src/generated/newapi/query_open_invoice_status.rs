@@ -65,9 +65,11 @@ pub struct Data {
     pub r#type: Option<i64>,
     ///厂商编号 (`union_id`). Required. Example: `200102`.
     pub union_id: i64,
-    ///类型为服务商时必填 (`server_id`). Optional. Example: `800111`.
+    ///类型为服务商时必填 (`server_id`). Required when `type` is 3. Example: `800111`.
+    #[bolink(required_if(r#type = [3]))]
     pub server_id: Option<i64>,
-    ///车厂编号, 开票类型为车场时必填 (`park_id`). Optional. Example: `testMyPark`.
+    ///车厂编号, 开票类型为车场时必填 (`park_id`). Required when `type` is 4. Example: `testMyPark`.
+    #[bolink(required_if(r#type = [4]))]
     pub park_id: Option<String>,
 }
 impl Data {

@@ -46,7 +46,8 @@ pub struct Request {
     pub total: ::bolink_types::Money,
     ///订单记录号(车辆在停车场停车唯一订单编号,对应入场订单编号) (`order_id`). Required. Example: `9009`.
     pub order_id: String,
-    ///授权码,支付类型是sweepcode时必传 (`auth_code`). Optional. Example: `微信或支付宝支付码`.
+    ///授权码,支付类型是sweepcode时必传 (`auth_code`). Required when `pay_type` is "sweepcode". Example: `微信或支付宝支付码`.
+    #[bolink(required_if(pay_type = ["sweepcode"]))]
     pub auth_code: Option<String>,
     ///备注(车场可根据业务需要添加备注:is_prepay 是否预付,0预付,1直付;pay_channel支付通道:0微信 1支付宝) (`remark`). Optional. Example: `{"is_prepay":"0","pay_channel":"0"}`.
     pub remark: Option<::serde_json::Value>,

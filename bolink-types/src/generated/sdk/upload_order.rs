@@ -55,8 +55,8 @@ pub struct Request {
     ///支付类型 (`pay_type`). Required. At most 12 characters. Example: `cash`.
     #[bolink(max_len = 12)]
     pub pay_type: crate::enums::PayType,
-    ///授权码,支付类型是sweepcode时必传 (`auth_code`). Optional. At most 64 characters. Example: `微信或支付宝支付码`.
-    #[bolink(max_len = 64)]
+    ///授权码,支付类型是sweepcode时必传 (`auth_code`). Required when `pay_type` is "sweepcode". At most 64 characters. Example: `微信或支付宝支付码`.
+    #[bolink(max_len = 64, required_if(pay_type = ["sweepcode"]))]
     pub auth_code: Option<String>,
     ///空闲车位数 (`empty_plot`). Required. At most 15 characters. Example: `20`.
     #[bolink(max_len = 15)]
