@@ -5,7 +5,7 @@ use heck::ToPascalCase;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 
-use super::names::Model;
+use super::names::{prose, Model};
 
 pub fn file(model: &Model) -> TokenStream {
     let enums = model.enums.iter().map(|e| {
@@ -15,13 +15,13 @@ pub fn file(model: &Model) -> TokenStream {
             CodeKind::Integer => "integer",
             CodeKind::String => "string",
         };
-        let mut doc = format!("{}.\n\nSource: {}.", def.label, def.source);
+        let mut doc = format!("{}.\n\nSource: {}.", prose(&def.label), prose(&def.source));
         if !def.complete {
             doc.push_str("\n\nThe document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.");
         }
         for note in &def.notes {
             doc.push_str("\n\n");
-            doc.push_str(note);
+            doc.push_str(&prose(note));
         }
         let variants = def.variants.iter().map(|v| {
             let ident = Ident::new(&v.name.to_pascal_case(), Span::call_site());
@@ -30,7 +30,7 @@ pub fn file(model: &Model) -> TokenStream {
                 Code::Str(s) => Literal::string(s),
             };
             let label = &v.label;
-            let vdoc = format!("{} (code {}).", v.label, v.code);
+            let vdoc = format!("{} (code {}).", prose(&v.label), v.code);
             quote! {
                 #[doc = #vdoc]
                 #[bolink(code = #code, label = #label)]

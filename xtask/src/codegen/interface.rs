@@ -5,7 +5,7 @@ use bolink_spec::model::{Code, EnumWire, Field, FieldType, Presence, Required, R
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 
-use super::names::{field_ident, role_struct, IfaceModel, Model};
+use super::names::{field_ident, prose, role_struct, IfaceModel, Model};
 
 pub fn file(iface: &IfaceModel, _model: &Model) -> TokenStream {
     let spec = iface.spec;
@@ -15,7 +15,7 @@ pub fn file(iface: &IfaceModel, _model: &Model) -> TokenStream {
         spec.document.dir(),
         spec.section,
         spec.title_en,
-        spec.summary.trim()
+        prose(spec.summary.trim())
     );
     if let Some(service) = &spec.service_name {
         doc.push_str(&format!("\n\n`service_name`: `{service}`."));
@@ -30,11 +30,11 @@ pub fn file(iface: &IfaceModel, _model: &Model) -> TokenStream {
     if !spec.missing.is_empty() {
         doc.push_str("\n\nPartial: the public page does not show everything. Not known:");
         for m in &spec.missing {
-            doc.push_str(&format!("\n- {m}"));
+            doc.push_str(&format!("\n- {}", prose(m)));
         }
     }
     for note in &spec.notes {
-        doc.push_str(&format!("\n\n{note}"));
+        doc.push_str(&format!("\n\n{}", prose(note)));
     }
     let roles = spec
         .roles
@@ -42,7 +42,11 @@ pub fn file(iface: &IfaceModel, _model: &Model) -> TokenStream {
         .map(|(name, role)| role_struct_tokens(iface, *name, role));
     let objects = spec.objects.iter().map(|(name, object)| {
         let ident = Ident::new(name, Span::call_site());
-        let doc = format!("{} (nested object of `{}`).", object.label, spec.title);
+        let doc = format!(
+            "{} (nested object of `{}`).",
+            prose(&object.label),
+            spec.title
+        );
         struct_tokens(
             &ident,
             &doc,
@@ -79,7 +83,7 @@ fn role_struct_tokens(iface: &IfaceModel, name: RoleName, role: &Role) -> TokenS
         role_doc(name)
     );
     for note in &role.notes {
-        doc.push_str(&format!("\n\n{note}"));
+        doc.push_str(&format!("\n\n{}", prose(note)));
     }
     struct_tokens(
         &ident,
@@ -308,7 +312,7 @@ fn field_doc(f: &Field) -> String {
     let mut doc = if f.label.is_empty() {
         format!("`{wire}`.")
     } else {
-        format!("{} (`{wire}`).", f.label)
+        format!("{} (`{wire}`).", prose(&f.label))
     };
     match &f.required {
         Required::Simple(Presence::Always) => doc.push_str(" Required."),
@@ -335,7 +339,7 @@ fn field_doc(f: &Field) -> String {
         Required::External(rule) => {
             doc.push_str(&format!(
                 " Required {} (not checked: the condition lies outside the message).",
-                rule.external.trim_start_matches("required ")
+                prose(rule.external.trim_start_matches("required "))
             ));
         }
     }
@@ -348,10 +352,13 @@ fn field_doc(f: &Field) -> String {
         }
     }
     if let Some(text) = &f.required_text {
-        doc.push_str(&format!("\n\nThe document's required cell: {text}"));
+        doc.push_str(&format!(
+            "\n\nThe document's required cell: {}",
+            prose(text)
+        ));
     }
     if let Some(note) = &f.note {
-        doc.push_str(&format!("\n\n{note}"));
+        doc.push_str(&format!("\n\n{}", prose(note)));
     }
     doc
 }

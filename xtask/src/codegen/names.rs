@@ -201,3 +201,56 @@ fn section_key(section: &str) -> Vec<u32> {
         .map(|p| p.parse().unwrap_or(u32::MAX))
         .collect()
 }
+
+/// Page text made safe for rustdoc: the documents' `<...>` placeholders and
+/// `[...]` notes must not read as HTML tags or intra-doc links, and bare
+/// URLs become links.
+pub fn prose(text: &str) -> String {
+    let escaped = text
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('[', "\\[")
+        .replace(']', "\\]");
+    let mut out = String::with_capacity(escaped.len());
+    let mut rest = escaped.as_str();
+    let next_url = |s: &str| {
+        ["http://", "https://"]
+            .iter()
+            .filter_map(|scheme| s.find(scheme))
+            .min()
+    };
+    while let Some(start) = next_url(rest) {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| {
+                c.is_whitespace()
+                    || matches!(
+                        c,
+                        ',' | ';' | ')' | '(' | '"' | '\'' | '，' | '；' | '）' | '\\'
+                    )
+            })
+            .unwrap_or(tail.len());
+        let url = tail[..end].trim_end_matches(['.', ':']);
+        out.push('<');
+        out.push_str(url);
+        out.push('>');
+        rest = &tail[url.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prose;
+
+    #[test]
+    fn page_text_is_made_safe_for_rustdoc() {
+        assert_eq!(
+            prose("see https://www.kancloud.cn/bolink/sdk/465671, <notify_url> [1]"),
+            "see <https://www.kancloud.cn/bolink/sdk/465671>, &lt;notify_url&gt; \\[1\\]"
+        );
+        assert_eq!(prose("no links here"), "no links here");
+    }
+}

@@ -10,9 +10,9 @@ Direction: Upstream. Spec: `protocol-spec/newapi/3.7_etcPayApi.toml`.
 
 Partial: the public page does not show everything. Not known:
 - Page cut off at the inpark_img row (入場圖...); remaining request fields, example and response were not visible. The SDK-doc counterpart (bolink/sdk 2.37 etc_pay) continues with inpark_img/outpark_img URL fields, but that is a different document.
-- Secondary evidence (not from the page): Bolink's own test code (indexed GitHub file id 43549164717, com.es.bolink.Mytest.etc()) posts to http://s.bolink.club/unionapi/etcPayApi with union_id top-level and data keys park_id, car_number, in_time, license_color, out_time, total_original, total, order_id, in_channel_id, out_channel_id, inpark_img, outpark_img, parking_time, pay_type ("jyyh"), lane_no (comment: 支付类型为金溢云盒时,lane_no为金溢云盒的编号). These hint at the rows cut off after inpark_img but are not table facts.
+- Secondary evidence (not from the page): Bolink's own test code (indexed GitHub file id 43549164717, com.es.bolink.Mytest.etc()) posts to <http://s.bolink.club/unionapi/etcPayApi> with union_id top-level and data keys park_id, car_number, in_time, license_color, out_time, total_original, total, order_id, in_channel_id, out_channel_id, inpark_img, outpark_img, parking_time, pay_type ("jyyh"), lane_no (comment: 支付类型为金溢云盒时,lane_no为金溢云盒的编号). These hint at the rows cut off after inpark_img but are not table facts.
 
-Test URL https://beta.bolink.club/unionapi/etcPayApi ; production https://s.bolink.club/unionapi/etcPayApi.
+Test URL <https://beta.bolink.club/unionapi/etcPayApi> ; production <https://s.bolink.club/unionapi/etcPayApi>.
 
 Page cut off at the inpark_img row (入場圖...); remaining request fields, example and response were not visible. The SDK-doc counterpart (bolink/sdk 2.37 etc_pay) continues with inpark_img/outpark_img URL fields, but that is a different document.
 
@@ -20,7 +20,7 @@ empty_plot and total_original are required when pay_type=my.
 
 Source is the hmoore.net mirror (Traditional Chinese).
 
-Secondary evidence (not from the page): Bolink's own test code (indexed GitHub file id 43549164717, com.es.bolink.Mytest.etc()) posts to http://s.bolink.club/unionapi/etcPayApi with union_id top-level and data keys park_id, car_number, in_time, license_color, out_time, total_original, total, order_id, in_channel_id, out_channel_id, inpark_img, outpark_img, parking_time, pay_type ("jyyh"), lane_no (comment: 支付类型为金溢云盒时,lane_no为金溢云盒的编号). These hint at the rows cut off after inpark_img but are not table facts.*/
+Secondary evidence (not from the page): Bolink's own test code (indexed GitHub file id 43549164717, com.es.bolink.Mytest.etc()) posts to <http://s.bolink.club/unionapi/etcPayApi> with union_id top-level and data keys park_id, car_number, in_time, license_color, out_time, total_original, total, order_id, in_channel_id, out_channel_id, inpark_img, outpark_img, parking_time, pay_type ("jyyh"), lane_no (comment: 支付类型为金溢云盒时,lane_no为金溢云盒的编号). These hint at the rows cut off after inpark_img but are not table facts.*/
 ///3.7ETC支付接口 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
 #[non_exhaustive]

@@ -8,7 +8,7 @@ URL path: `/unionapi/lsbind`.
 
 Direction: Upstream. Spec: `protocol-spec/newapi/3.6_lsbind.toml`.
 
-Test URL https://beta.bolink.club/unionapi/lsbind ; production https://s.bolink.club/unionapi/lsbind.
+Test URL <https://beta.bolink.club/unionapi/lsbind> ; production <https://s.bolink.club/unionapi/lsbind>.
 
 Envelope here carries union_id at top level next to sign and data (unlike most pages where union_id is inside data).
 

@@ -9,9 +9,9 @@ When a car without a (recognisable) plate scans the entry QR code with WeChat/Al
 Direction: Downstream. Spec: `protocol-spec/newapi/5.7_nolicence_in_park.toml`.
 
 Partial: the public page does not show everything. Not known:
-- Response section is titled 同步返回信息 (synchronous response). Page was cut off at the response example ('> 示例: > {'); further fields/example after that point were not visible.
+- Response section is titled 同步返回信息 (synchronous response). Page was cut off at the response example ('&gt; 示例: &gt; {'); further fields/example after that point were not visible.
 
-Response section is titled 同步返回信息 (synchronous response). Page was cut off at the response example ('> 示例: > {'); further fields/example after that point were not visible.
+Response section is titled 同步返回信息 (synchronous response). Page was cut off at the response example ('&gt; 示例: &gt; {'); further fields/example after that point were not visible.
 
 pay_user_id required when the owner scans with the WeChat/Alipay app and the payment channel is WeChat direct, Alipay direct, LeShua or Huifu.
 

@@ -10,7 +10,7 @@ URL path: `/unionapi/neworder/uploadData`.
 
 Direction: Upstream. Spec: `protocol-spec/newapi/10.4_park_check.toml`.
 
-Test address https://beta.bolink.club/unionapi/neworder/uploadData, production https://s.bolink.club/unionapi/neworder/uploadData: a generic endpoint that dispatches on service_name.
+Test address <https://beta.bolink.club/unionapi/neworder/uploadData>, production <https://s.bolink.club/unionapi/neworder/uploadData>: a generic endpoint that dispatches on service_name.
 
 The page's tables have no maximum-length column.
 

@@ -10,7 +10,7 @@ Direction: Upstream. Spec: `protocol-spec/newapi/6.5_queryOpenInvoiceStatus.toml
 
 Example vs table: the stray space in "union_id " hides union_id, and the response example has no invoice_order_no.
 
-Test URL https://beta.bolink.club/unionapi/queryOpenInvoiceStatus ; production https://s.bolink.club/unionapi/queryOpenInvoiceStatus. Request and synchronous response are JSON strings.
+Test URL <https://beta.bolink.club/unionapi/queryOpenInvoiceStatus> ; production <https://s.bolink.club/unionapi/queryOpenInvoiceStatus>. Request and synchronous response are JSON strings.
 
 Column order: 字段名称|类型|说明|是否必传|示例. Nesting under data is stated by the 'data ... 包含下面的所有字段的json对象' rows.
 

@@ -2,7 +2,7 @@
 
 /*!3.2提交停車出場記錄 (newapi, section 3.2): Submit a parking exit record.
 
-Submit the exit (settlement) record of a parking order. Before exit the lot decides from the frictionless status pushed via 5.2: is_union_user=1 -> pay_type=wallet; is_union_user=0 -> may start a barcode-scanner payment (pay_type=sweepcode with auth_code). Settlement may call this repeatedly until done.
+Submit the exit (settlement) record of a parking order. Before exit the lot decides from the frictionless status pushed via 5.2: is_union_user=1 -&gt; pay_type=wallet; is_union_user=0 -&gt; may start a barcode-scanner payment (pay_type=sweepcode with auth_code). Settlement may call this repeatedly until done.
 
 URL path: `/unionapi/neworder/updateorder`.
 
@@ -10,9 +10,9 @@ Direction: Upstream. Spec: `protocol-spec/newapi/3.2_updateorder.toml`.
 
 Partial: the public page does not show everything. Not known:
 - Page cut off inside the license_color row; remaining request fields, the example and the response table were not visible.
-- Secondary evidence (not from the page): a public Java file (indexed GitHub file id 11871934120, com.jinshi.controller.PayTestController) has, in a comment next to a POST to https://beta.bolink.club/unionapi/neworder/updateorder, the example {"data":{"park_id":"21798","union_id":200185,"car_number":"京ABC123","in_time":1484369702,"out_time":1484369702,"order_id":"109010","total":"0.01","remark":"出场信息备注","pay_type":"wallet","empty_plot":20,"auth_code": "134789575154465610"},"sign":"629BA006E0E904C0C92552D90D0AA4C7"} - probably copied from this page's example section, which was cut off in the stored excerpt. Note remark there is a plain string, while the table types remark as json.
+- Secondary evidence (not from the page): a public Java file (indexed GitHub file id 11871934120, com.jinshi.controller.PayTestController) has, in a comment next to a POST to <https://beta.bolink.club/unionapi/neworder/updateorder>, the example {"data":{"park_id":"21798","union_id":200185,"car_number":"京ABC123","in_time":1484369702,"out_time":1484369702,"order_id":"109010","total":"0.01","remark":"出场信息备注","pay_type":"wallet","empty_plot":20,"auth_code": "134789575154465610"},"sign":"629BA006E0E904C0C92552D90D0AA4C7"} - probably copied from this page's example section, which was cut off in the stored excerpt. Note remark there is a plain string, while the table types remark as json.
 
-Test URL https://beta.bolink.club/unionapi/neworder/updateorder ; production https://s.bolink.club/unionapi/neworder/updateorder.
+Test URL <https://beta.bolink.club/unionapi/neworder/updateorder> ; production <https://s.bolink.club/unionapi/neworder/updateorder>.
 
 Page cut off inside the license_color row; remaining request fields, the example and the response table were not visible.
 
@@ -22,7 +22,7 @@ out_channel_id: if sent for barcode-scan (被扫) or frictionless exits, it is e
 
 total excludes amounts already prepaid or reduced.
 
-Secondary evidence (not from the page): a public Java file (indexed GitHub file id 11871934120, com.jinshi.controller.PayTestController) has, in a comment next to a POST to https://beta.bolink.club/unionapi/neworder/updateorder, the example {"data":{"park_id":"21798","union_id":200185,"car_number":"京ABC123","in_time":1484369702,"out_time":1484369702,"order_id":"109010","total":"0.01","remark":"出场信息备注","pay_type":"wallet","empty_plot":20,"auth_code": "134789575154465610"},"sign":"629BA006E0E904C0C92552D90D0AA4C7"} - probably copied from this page's example section, which was cut off in the stored excerpt. Note remark there is a plain string, while the table types remark as json.*/
+Secondary evidence (not from the page): a public Java file (indexed GitHub file id 11871934120, com.jinshi.controller.PayTestController) has, in a comment next to a POST to <https://beta.bolink.club/unionapi/neworder/updateorder>, the example {"data":{"park_id":"21798","union_id":200185,"car_number":"京ABC123","in_time":1484369702,"out_time":1484369702,"order_id":"109010","total":"0.01","remark":"出场信息备注","pay_type":"wallet","empty_plot":20,"auth_code": "134789575154465610"},"sign":"629BA006E0E904C0C92552D90D0AA4C7"} - probably copied from this page's example section, which was cut off in the stored excerpt. Note remark there is a plain string, while the table types remark as json.*/
 ///3.2提交停車出場記錄 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
 #[non_exhaustive]

@@ -10,7 +10,7 @@ Direction: Upstream. Spec: `protocol-spec/newapi/3.11_uploaddurationinfo.toml`.
 
 Request data: json string; response: json string.
 
-Different host from the unionapi endpoints: test https://test.bolink.club/zld/openservice/uploaddurationinfo ; production https://yun.bolink.club/zld/openservice/uploaddurationinfo.
+Different host from the unionapi endpoints: test <https://test.bolink.club/zld/openservice/uploaddurationinfo> ; production <https://yun.bolink.club/zld/openservice/uploaddurationinfo>.
 
 Table column order: 字段名稱|類型|說明|示例|是否必傳字段.
 

@@ -21,7 +21,7 @@ Table example total (0.02, after discount) is larger than total_original (0.01) 
 
 The data example is cut mid-way and the return section was not visible.
 
-request: the page prints an example that is not JSON and has no obvious correction: {"service_name":"etc_pay","data_target":"cloud","park_id":"1313","car_number":"川AK6F63","in_time":1624593247,"out_time":1624604046,"empty_plot":21,"total_original":"0.01","total":"0.01","order_id":"A1_2C1624606801","out_channel_id":"A2","inpark_img":"https://parkimg.bolink.club/FtafGewje7v4B6mYQG7obTcuBHg0","ou*/
+request: the page prints an example that is not JSON and has no obvious correction: {"service_name":"etc_pay","data_target":"cloud","park_id":"1313","car_number":"川AK6F63","in_time":1624593247,"out_time":1624604046,"empty_plot":21,"total_original":"0.01","total":"0.01","order_id":"A1_2C1624606801","out_channel_id":"A2","inpark_img":"<https://parkimg.bolink.club/FtafGewje7v4B6mYQG7obTcuBHg0>","ou*/
 ///2.37 ETC扣费 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
 #[bolink(service = "etc_pay", role = "request", service_name = "required")]

@@ -11,7 +11,7 @@ Direction: Local. Spec: `protocol-spec/sdk/4.1_pay_status.toml`.
 Partial: the public page does not show everything. Not known:
 - is_exist is typed String here while net_status is Number; enums: is_exist = 5.1.10 (not found), net_status = 5.1.11 (0不通,1通畅 per 2.2 text).
 
-Text (predecessor doc): this method is called at exit; it queries, by plate and order id, the owner's balance and whether the SDK<->Bolink network is up, and returns balance, network state and whether password-free payment is supported.
+Text (predecessor doc): this method is called at exit; it queries, by plate and order id, the owner's balance and whether the SDK&lt;-&gt;Bolink network is up, and returns balance, network state and whether password-free payment is supported.
 
 is_exist is typed String here while net_status is Number; enums: is_exist = 5.1.10 (not found), net_status = 5.1.11 (0不通,1通畅 per 2.2 text).
 

@@ -345,7 +345,7 @@ impl HttpReturn {
         }
     }
 }
-///电子券 (coupon_list[]) (nested object of `3.1查询订单价格(泊链)`).
+///电子券 (coupon_list\[\]) (nested object of `3.1查询订单价格(泊链)`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
 #[non_exhaustive]
 pub struct Coupon {
@@ -438,7 +438,7 @@ impl MemberPointsInfo {
         }
     }
 }
-///子车场停车详情 (park_info_detail[]) (nested object of `3.1查询订单价格(泊链)`).
+///子车场停车详情 (park_info_detail\[\]) (nested object of `3.1查询订单价格(泊链)`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
 #[non_exhaustive]
 pub struct ParkAreaDetail {

@@ -2,7 +2,7 @@
 
 /*!3.33 下发收费系统升级通知(泊链) (sdk, section 3.33): Charging-system upgrade notice.
 
-The vendor first triggers a charging-system upgrade notice in its back office (车场管理 -> 车场售后 -> 收费系统通知); Bolink then pushes it to the SDK with this message. The charging system acknowledges, echoing request_no.
+The vendor first triggers a charging-system upgrade notice in its back office (车场管理 -&gt; 车场售后 -&gt; 收费系统通知); Bolink then pushes it to the SDK with this message. The charging system acknowledges, echoing request_no.
 
 `service_name`: `update_park_soft`.
 
@@ -12,7 +12,7 @@ Content format application/json (stated on the page).
 
 The return must echo request_no from the request (取下发的request_no).
 
-Table oddities: local_id is described as 出口通道 (copy-paste) but the example is the charging-system id (<mac>_<version>_channels_...); union_id is typed String but the example sends a number; request_no examples use the prefix upload_park_log (copied from 3.32) while the JSON example uses update_park_soft...; state type written in lower case 'number'.
+Table oddities: local_id is described as 出口通道 (copy-paste) but the example is the charging-system id (&lt;mac&gt;_&lt;version&gt;_channels_...); union_id is typed String but the example sends a number; request_no examples use the prefix upload_park_log (copied from 3.32) while the JSON example uses update_park_soft...; state type written in lower case 'number'.
 
 Examples on the page are markdown-escaped (local\_id etc.); backslashes before underscores were removed here.
 

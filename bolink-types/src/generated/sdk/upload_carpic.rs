@@ -51,7 +51,7 @@ The document's required cell: 否(picture_source为confirm时,必填)*/
     ///新建时间(unix时间戳格式) (`create_time`). Required. At most 15 characters. Example: `1490875218`.
     #[bolink(max_len = 15)]
     pub create_time: ::bolink_types::UnixSeconds,
-    ///图片数据,把图片文件读取为btye[],然后base64编码 (`content`). Optional. Example: `erjroeIOSJISVJRI=niosjaoif.................rjjrlasrgargra==`.
+    ///图片数据,把图片文件读取为btye\[\],然后base64编码 (`content`). Optional. Example: `erjroeIOSJISVJRI=niosjaoif.................rjjrlasrgargra==`.
     pub content: Option<String>,
     ///车牌 (`car_number`). Optional. At most 8 characters. Example: `京GH0093`.
     #[bolink(max_len = 8)]

@@ -8,7 +8,7 @@ Uploads a description of a local tariff (price rule) for display in the cloud's 
 
 Direction: Upstream. Spec: `protocol-spec/sdk/2.9_upload_price.toml`.
 
-The return example in the source is not valid JSON: it uses typographic quotes around price_id (”price_id”:”10093”); kept verbatim (a markdown '> ' quote marker before the second line was dropped).
+The return example in the source is not valid JSON: it uses typographic quotes around price_id (”price_id”:”10093”); kept verbatim (a markdown '&gt; ' quote marker before the second line was dropped).
 
 operate_type values are defined in 5.1.6 (not found); other pages use 1添加 2修改 3删除.*/
 /**2.9价格上传(停车云) `request` The message (the page's first table).

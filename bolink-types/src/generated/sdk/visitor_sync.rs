@@ -13,7 +13,7 @@ Partial: the public page does not show everything. Not known:
 
 DOC PAGE NOT FOUND; only the scenario (from a topic page) and the reply keys read by the open-source cloud server are known.
 
-Visitor records are re-sent when their approval state changes (待审批 -> 已通过 etc.), so the lot must treat repeated visitor_sync messages for the same visitor as updates.*/
+Visitor records are re-sent when their approval state changes (待审批 -&gt; 已通过 etc.), so the lot must treat repeated visitor_sync messages for the same visitor as updates.*/
 ///3.19 访客管理下发 (停车云) `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
 #[bolink(service = "visitor_sync", role = "request", service_name = "absent")]
