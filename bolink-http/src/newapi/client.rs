@@ -63,6 +63,9 @@ pub enum NewApiError {
         /// The body, for the log.
         body: String,
     },
+    /// The message could not be written as a JSON object.
+    #[error("cannot encode the message: {0}")]
+    Encode(String),
     /// The outbox refused the upload (invalid message) or its store failed.
     #[error(transparent)]
     Outbox(#[from] OutboxError),
@@ -119,7 +122,7 @@ impl NewApiClient {
             .validate()
             .map_err(|report| NewApiError::Outbox(OutboxError::Invalid(report)))?;
         path_of(key)?;
-        let data = serde_json::to_vec(message).expect("a message serialises to JSON");
+        let data = serde_json::to_vec(message).map_err(|e| NewApiError::Encode(e.to_string()))?;
         let record = self
             .outbox
             .lock()
@@ -193,16 +196,17 @@ impl NewApiClient {
         path: &str,
         message: &M,
     ) -> Result<Vec<u8>, NewApiError> {
-        let data = serde_json::to_vec(message).expect("a message serialises to JSON");
+        let data = serde_json::to_vec(message).map_err(|e| NewApiError::Encode(e.to_string()))?;
         self.post(path, &data).await
     }
 
     /// Signs the data JSON and POSTs it to `path`; the body of a 200 answer.
     async fn post(&self, path: &str, data: &[u8]) -> Result<Vec<u8>, NewApiError> {
-        // Messages serialise to a JSON object, which is all `build` checks.
-        let data = std::str::from_utf8(data).expect("serde_json writes UTF-8");
+        // Data comes from serde_json or from the outbox's store, which could
+        // be damaged: both are checked rather than trusted.
+        let data = std::str::from_utf8(data).map_err(|e| NewApiError::Encode(e.to_string()))?;
         let body = build(data, &self.key, self.config.union_id, self.config.encoding)
-            .expect("a serialised message is a JSON object");
+            .map_err(|e| NewApiError::Encode(e.to_string()))?;
         let response = self
             .http
             .post(format!("{}{path}", self.config.base_url))
