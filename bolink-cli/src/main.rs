@@ -56,6 +56,14 @@ enum Command {
         /// File holding the message (stdin when absent).
         file: Option<PathBuf>,
     },
+    /// Print the JSON Schema of one message, for tools in other languages.
+    Schema {
+        /// The service_name or new-API URL path.
+        key: String,
+        /// Which table of the page.
+        #[arg(long, default_value = "request")]
+        role: bolink_types::Role,
+    },
     /// What the protocol spec holds.
     Spec {
         #[command(subcommand)]
@@ -104,6 +112,7 @@ fn main() -> ExitCode {
             SpecCommand::List { all } => commands::spec::list(all),
             SpecCommand::Show { key } => commands::spec::show(&key),
         },
+        Command::Schema { key, role } => commands::spec::schema(&key, role),
         Command::Demo => commands::demo::run(),
         Command::Simulate { listen, parks } => commands::simulate::run(listen, parks),
     };

@@ -184,3 +184,28 @@ fn spec_list_all_has_every_table_of_contents_entry() {
     );
     assert!(text.lines().all(|l| l.split('\t').count() == 6));
 }
+
+#[test]
+fn schema_prints_the_json_schema_of_a_table() {
+    let output = bolink(&["schema", "query_price"], b"");
+    assert_eq!(output.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        schema["required"],
+        serde_json::json!(["service_name", "park_id", "pay_scene"])
+    );
+    assert_eq!(schema["properties"]["car_number"]["maxLength"], 8);
+    let rules = schema["allOf"].as_array().expect("conditional rules");
+    assert!(rules
+        .iter()
+        .any(|r| r["then"]["required"][0] == "car_number"
+            && r["if"]["properties"]["pay_scene"]["enum"] == serde_json::json!([0, 2])));
+    let output = bolink(&["schema", "query_price", "--role", "sdk-return"], b"");
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        schema["properties"]["discount_info"]["properties"]["coupon_list"]["type"],
+        "array"
+    );
+    let output = bolink(&["schema", "query_price", "--role", "response"], b"");
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -27,6 +27,7 @@ extern crate self as bolink_types;
 pub mod catalog;
 mod code;
 mod ctx;
+pub mod json_schema;
 pub(crate) mod message;
 mod money;
 mod report;

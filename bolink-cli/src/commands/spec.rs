@@ -65,6 +65,35 @@ pub fn show(key: &str) -> Outcome {
     Outcome::Success
 }
 
+/// Prints the JSON Schema of one role of the interfaces with this key.
+pub fn schema(key: &str, role: bolink_types::Role) -> Outcome {
+    let found = INTERFACES
+        .iter()
+        .filter(|info| info.service_name == Some(key) || info.url_path == Some(key))
+        .find_map(|info| {
+            info.roles
+                .iter()
+                .find(|r| r.role == role)
+                .map(|r| (info, r))
+        });
+    match found {
+        Some((info, table)) => {
+            let title = format!("{} {} ({role})", info.title, info.title_en);
+            let schema = bolink_types::json_schema::json_schema((table.schema)(), &title);
+            match serde_json::to_string_pretty(&schema) {
+                Ok(text) => {
+                    println!("{text}");
+                    Outcome::Success
+                }
+                Err(e) => Outcome::malformed(e.to_string()),
+            }
+        }
+        None => Outcome::malformed(format!(
+            "no `{role}` table for the service_name or path {key:?}"
+        )),
+    }
+}
+
 fn key_of(info: &InterfaceInfo) -> &'static str {
     info.service_name.or(info.url_path).unwrap_or("-")
 }
