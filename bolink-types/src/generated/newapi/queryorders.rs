@@ -81,7 +81,7 @@ The document's required cell: state=0时有值*/
     pub errmsg: Option<String>,
     /**(cut off) (`data`). Optional.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     pub data: Option<::serde_json::Value>,
 }
 impl Response {

@@ -60,7 +60,7 @@ The document's required cell: 否(被扫、无感离场时传了该字段则支�
     pub out_channel_id: Option<String>,
     /**车牌颜色,0蓝色;1黄色;2白色;3黑色;4、新能源;5、黄绿色;6、蓝白渐变色 (cut off) (`license_color`). Optional.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     pub license_color: Option<crate::enums::LicenseColor>,
 }
 impl Request {

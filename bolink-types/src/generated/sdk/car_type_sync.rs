@@ -25,9 +25,7 @@ Same field set as the upstream 2.16 upload_car_type table.*/
 pub struct Request {
     /**`data`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub data: Option<Data>,
 }
 impl Request {
@@ -49,15 +47,11 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`state`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub state: Option<crate::enums::State>,
     /**`car_type_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub car_type_id: Option<::serde_json::Value>,
 }
 impl SdkReturn {
@@ -81,39 +75,27 @@ impl ::core::default::Default for SdkReturn {
 pub struct Data {
     /**`car_type_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub car_type_id: Option<::serde_json::Value>,
     /**`name`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub name: Option<::serde_json::Value>,
     /**`create_time`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub create_time: Option<::serde_json::Value>,
     /**`sort`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub sort: Option<::serde_json::Value>,
     /**`update_time`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub update_time: Option<::serde_json::Value>,
     /**`operate_type`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub operate_type: Option<crate::enums::OperateType>,
 }
 impl Data {

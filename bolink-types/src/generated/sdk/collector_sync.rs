@@ -25,9 +25,7 @@ Conditional presence in code: update_time only on modify; sex only if 0/1.*/
 pub struct Request {
     /**`data`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub data: Option<Data>,
 }
 impl Request {
@@ -49,15 +47,11 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`state`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub state: Option<crate::enums::State>,
     /**`user_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub user_id: Option<::serde_json::Value>,
 }
 impl SdkReturn {
@@ -78,39 +72,27 @@ impl ::core::default::Default for SdkReturn {
 pub struct Data {
     /**`update_time`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page: only sent when operate_type==2 (modify)*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page: only sent when operate_type==2 (modify)*/
     pub update_time: Option<::serde_json::Value>,
     /**`sex`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page: only sent when value is 0 or 1*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page: only sent when value is 0 or 1*/
     pub sex: Option<::serde_json::Value>,
     /**`user_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub user_id: Option<::serde_json::Value>,
     /**`name`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub name: Option<::serde_json::Value>,
     /**`create_time`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub create_time: Option<::serde_json::Value>,
     /**`operate_type`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub operate_type: Option<crate::enums::OperateType>,
 }
 impl Data {

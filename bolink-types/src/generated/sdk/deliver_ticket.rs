@@ -29,76 +29,52 @@ Note the camelCase key shopName among snake_case keys.*/
 pub struct Request {
     /**`ticket_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub ticket_id: Option<::serde_json::Value>,
     /**`create_time`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub create_time: Option<::serde_json::Value>,
     /**`limit_day`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub limit_day: Option<::serde_json::Value>,
     /**`duration`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub duration: Option<::serde_json::Value>,
     /**`money`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub money: Option<::serde_json::Value>,
     /**`car_number`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub car_number: Option<::serde_json::Value>,
     /**`ticket_type`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub ticket_type: Option<::serde_json::Value>,
     /**`time_range`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub time_range: Option<::serde_json::Value>,
     /**`shopName`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     #[bolink(rename = "shopName")]
     pub shop_name: Option<::serde_json::Value>,
     /**`ticket_unit`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page: only when ticket_type==1 (duration ticket)*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page: only when ticket_type==1 (duration ticket)*/
     pub ticket_unit: Option<::serde_json::Value>,
     /**`order_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub order_id: Option<::serde_json::Value>,
     /**`remark`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub remark: Option<::serde_json::Value>,
 }
 impl Request {
@@ -133,21 +109,15 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`ticket_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub ticket_id: Option<::serde_json::Value>,
     /**`state`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub state: Option<crate::enums::State>,
     /**`order_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub order_id: Option<::serde_json::Value>,
 }
 impl SdkReturn {

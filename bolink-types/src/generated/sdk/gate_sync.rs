@@ -23,9 +23,7 @@ The server injects comid itself when reading the reply; the reply handler only r
 pub struct Request {
     /**`data`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub data: Option<Data>,
 }
 impl Request {
@@ -47,15 +45,11 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`state`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub state: Option<crate::enums::State>,
     /**`channel_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub channel_id: Option<::serde_json::Value>,
 }
 impl SdkReturn {
@@ -79,27 +73,19 @@ impl ::core::default::Default for SdkReturn {
 pub struct Data {
     /**`passname`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub passname: Option<::serde_json::Value>,
     /**`passtype`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub passtype: Option<::serde_json::Value>,
     /**`operate_type`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub operate_type: Option<crate::enums::OperateType>,
     /**`channel_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub channel_id: Option<::serde_json::Value>,
 }
 impl Data {

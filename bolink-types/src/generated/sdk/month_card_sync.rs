@@ -23,9 +23,7 @@ The server injects comid itself when reading the reply; the reply handler only r
 pub struct Request {
     /**`data`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub data: Option<Data>,
 }
 impl Request {
@@ -47,15 +45,11 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`state`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub state: Option<crate::enums::State>,
     /**`package_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub package_id: Option<::serde_json::Value>,
 }
 impl SdkReturn {
@@ -79,57 +73,39 @@ impl ::core::default::Default for SdkReturn {
 pub struct Data {
     /**`update_time`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub update_time: Option<::serde_json::Value>,
     /**`car_type`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page: car type id (cartype_id) resolved from car_type_tb*/
+the required cell was not seen; from public code, not a documentation page: car type id (cartype_id) resolved from car_type_tb*/
     pub car_type: Option<crate::enums::CarType>,
     /**`package_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub package_id: Option<::serde_json::Value>,
     /**`name`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub name: Option<::serde_json::Value>,
     /**`create_time`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub create_time: Option<::serde_json::Value>,
     /**`describe`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub describe: Option<::serde_json::Value>,
     /**`price`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub price: Option<::serde_json::Value>,
     /**`period`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub period: Option<::serde_json::Value>,
     /**`operate_type`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub operate_type: Option<crate::enums::OperateType>,
 }
 impl Data {

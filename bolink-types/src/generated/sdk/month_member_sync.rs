@@ -31,86 +31,86 @@ group_id/group_name (monthly-card group/department) are present in this copy but
 pub struct Request {
     /**月卡会员编号(收费系统唯一编号) (`card_id`). Optional. At most 24 characters. Example: `201708_1000`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 24)]
     pub card_id: Option<String>,
     /**新建时间(unix时间戳格式) (`create_time`). Optional. At most 15 characters. Example: `1490875218`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 15)]
     pub create_time: Option<::bolink_types::UnixSeconds>,
     /**修改时间(unix时间戳格式) (`update_time`). Optional. At most 15 characters. Example: `1490879218`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 15)]
     pub update_time: Option<::bolink_types::UnixSeconds>,
     /**开始时间(unix时间戳格式) (`begin_time`). Optional. At most 15 characters. Example: `1490875218`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 15)]
     pub begin_time: Option<::bolink_types::UnixSeconds>,
     /**结束时间(unix时间戳格式) (`end_time`). Optional. At most 15 characters. Example: `1490879218`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 15)]
     pub end_time: Option<::bolink_types::UnixSeconds>,
     /**月卡套餐编号 (`pid`). Optional. At most 24 characters. Example: `50`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 24)]
     pub pid: Option<i64>,
     /**车主姓名 (`name`). Optional. At most 24 characters. Example: `张三`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 24)]
     pub name: Option<String>,
     /**车牌,多个车牌,用”,”英文分隔 (`car_number`). Optional. At most 24 characters. Example: `京G00000,京G00001`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 24)]
     pub car_number: Option<String>,
     /**车位 (`p_lot`). Optional.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     pub p_lot: Option<String>,
     /**备注 (`remark`). Optional. At most 48 characters.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 48)]
     pub remark: Option<String>,
     /**实收金额 (`price`). Optional. At most 15 characters. Example: `150.00`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(wire = "number", max_len = 15)]
     pub price: Option<::bolink_types::Money>,
     /**电话 (`tel`). Optional. At most 15 characters.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 15)]
     pub tel: Option<String>,
     /**单双日限行 (`limit_day_type`). Optional. At most 2 characters. Example: `0 不限制,1限制`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 2)]
     pub limit_day_type: Option<i64>,
     /**车辆类型 (`car_type_id`). Optional. At most 12 characters. Example: `car_type_tb 中的car_type_id`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 12)]
     pub car_type_id: Option<String>,
     /**应收金额 (`amount_receivable`). Optional. At most 15 characters. Example: `200.00`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(wire = "number", max_len = 15)]
     pub amount_receivable: Option<::bolink_types::Money>,
     /**操作类型 (`operate_type`). Optional. At most 2 characters. Example: `1添加2修改3删除`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 2)]
     pub operate_type: Option<crate::enums::OperateType>,
     /**车场编号 (`park_id`). Optional. At most 24 characters. Example: `test001`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 24)]
     pub park_id: Option<String>,
     /**月卡允许通行的通道编号 (`channel_id`). Required. At most 16 characters. Example: `A1`.
@@ -120,17 +120,17 @@ The document's required cell: 是 ,多个通道id使用英文逗号,隔开*/
     pub channel_id: String,
     /**地址 (`address`). Optional. At most 32 characters. Example: `3号楼`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 32)]
     pub address: Option<String>,
     /**月卡分组编号 (`group_id`). Optional. At most 60 characters. Example: `16`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 60)]
     pub group_id: Option<String>,
     /**月卡部门名称 (`group_name`). Optional. At most 60 characters. Example: `物业部`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 60)]
     pub group_name: Option<String>,
 }
@@ -170,12 +170,12 @@ impl Request {
 pub struct SdkReturn {
     /**上传位置 (`data_target`). Optional. At most 8 characters. Example: `cloud`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 8)]
     pub data_target: Option<crate::enums::DataTarget>,
     /**状态 (`state`). Optional. At most 2 characters. Example: `0失败1成功`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 2)]
     pub state: Option<crate::enums::State>,
 }

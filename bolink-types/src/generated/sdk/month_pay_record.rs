@@ -109,7 +109,7 @@ pub struct AsyncResult {
     pub errmsg: String,
     /**月卡会员编号(收费系统唯一编号) (`card_id`). Optional. At most 24 characters.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 24)]
     pub card_id: Option<String>,
 }

@@ -21,15 +21,11 @@ The related HTTP-API book's 5.8 callback (service_name monthcard_pay) has condit
 pub struct Request {
     /**`trade_no`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub trade_no: Option<::serde_json::Value>,
     /**`pay_money`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub pay_money: Option<::serde_json::Value>,
 }
 impl Request {
@@ -54,39 +50,27 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`data_target`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page: bolink*/
+the required cell was not seen; from public code, not a documentation page: bolink*/
     pub data_target: Option<crate::enums::DataTarget>,
     /**`state`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub state: Option<crate::enums::State>,
     /**`trade_no`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub trade_no: Option<::serde_json::Value>,
     /**`errmsg`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub errmsg: Option<::serde_json::Value>,
     /**`park_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub park_id: Option<::serde_json::Value>,
     /**`pay_money`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub pay_money: Option<::serde_json::Value>,
 }
 impl SdkReturn {

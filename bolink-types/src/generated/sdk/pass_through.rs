@@ -27,19 +27,19 @@ Required column missing in the copy: all required values unknown.*/
 pub struct Request {
     /**车场编号 (`park_id`). Optional. Example: `20170511810`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     pub park_id: Option<String>,
     /**唯一值 (`uuid`). Optional. Example: `7654567876545678765ak`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     pub uuid: Option<String>,
     /**......其他业务字段(对接开放接口的passthrough接口时使用) (`trade_no`). Optional. Example: `2020010102020202`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     pub trade_no: Option<String>,
     /**业务字段(对接其他接口时传json字符串) (`data`). Optional. Example: `{"authUuid":"abc-type_1234567890","factoryCode":"200000&&20000"}`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     pub data: Option<::serde_json::Value>,
 }
 impl Request {
@@ -66,19 +66,19 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**传输位置 (`data_target`). Optional. Example: `cloud`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     pub data_target: Option<crate::enums::DataTarget>,
     /**下发下去的唯一值 (`uuid`). Optional. Example: `asdaskhfaskfhaskfhak`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     pub uuid: Option<String>,
     /**其他业务字段 (`trade_no`). Optional. Example: `ddddd`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     pub trade_no: Option<String>,
     /**业务字段(车场返回json字符串格式,云端会转发给第三方该格式的内容 (`data`). Optional. Example: `{"authUuid":"abc-type_1234567890","factoryCode":"200000&&20000"}`.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     pub data: Option<::serde_json::Value>,
 }
 impl SdkReturn {

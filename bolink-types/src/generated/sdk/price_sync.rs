@@ -25,9 +25,7 @@ Same field set as the upstream 2.9 upload_price table (price_id, create_time, up
 pub struct Request {
     /**`data`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub data: Option<Data>,
 }
 impl Request {
@@ -49,15 +47,11 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`state`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub state: Option<crate::enums::State>,
     /**`price_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub price_id: Option<::serde_json::Value>,
 }
 impl SdkReturn {
@@ -81,39 +75,27 @@ impl ::core::default::Default for SdkReturn {
 pub struct Data {
     /**`update_time`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub update_time: Option<::serde_json::Value>,
     /**`price_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub price_id: Option<::serde_json::Value>,
     /**`car_type`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page: filled from price_tb.car_type_zh (Chinese car-type name)*/
+the required cell was not seen; from public code, not a documentation page: filled from price_tb.car_type_zh (Chinese car-type name)*/
     pub car_type: Option<crate::enums::CarType>,
     /**`create_time`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub create_time: Option<::serde_json::Value>,
     /**`describe`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
     pub describe: Option<::serde_json::Value>,
     /**`operate_type`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub operate_type: Option<crate::enums::OperateType>,
 }
 impl Data {

@@ -96,9 +96,7 @@ pub struct SdkReturn {
     pub trade_no: String,
     /**方法返回描述 (`errmsg`). Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; the row is cut on the page*/
+the required cell was not seen; the page gives no type for this row; the row is cut on the page*/
     pub errmsg: Option<::serde_json::Value>,
 }
 impl SdkReturn {

@@ -108,9 +108,7 @@ pub struct SdkReturn {
     pub trade_no: String,
     /**方法返回描述 (`errmsg`). Optional. At most 48 characters. Example: `State=0时不(cut)`.
 
-The document's required cell: the required cell was not seen
-
-the row is cut on the page*/
+the required cell was not seen; the row is cut on the page*/
     #[bolink(max_len = 48)]
     pub errmsg: Option<String>,
 }

@@ -109,9 +109,7 @@ The document's required cell: 否(state=0时必传)*/
     pub errmsg: Option<String>,
     /**订单流水号 (`trade_no`). Optional. Example: `201(cut)`.
 
-The document's required cell: the required cell was not seen
-
-the row is cut on the page*/
+the required cell was not seen; the row is cut on the page*/
     pub trade_no: Option<String>,
 }
 impl SdkReturn {

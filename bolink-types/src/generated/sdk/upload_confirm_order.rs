@@ -71,7 +71,7 @@ pub struct AsyncResult {
     pub state: crate::enums::State,
     /**方法返回描述 (`errmsg`). Optional. At most 48 characters.
 
-The document's required cell: the required cell was not seen*/
+the required cell was not seen*/
     #[bolink(max_len = 48)]
     pub errmsg: Option<String>,
 }

@@ -38,15 +38,11 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`state`. Optional.
 
-The document's required cell: the required cell was not seen
-
-from public code, not a documentation page*/
+the required cell was not seen; from public code, not a documentation page*/
     pub state: Option<crate::enums::State>,
     /**`visitor_id`. Optional.
 
-The document's required cell: the required cell was not seen
-
-the page gives no type for this row; from public code, not a documentation page: must be numeric (server checks Check.isLong)*/
+the required cell was not seen; the page gives no type for this row; from public code, not a documentation page: must be numeric (server checks Check.isLong)*/
     pub visitor_id: Option<::serde_json::Value>,
 }
 impl SdkReturn {
