@@ -152,3 +152,63 @@ async fn the_simulator_answers_every_case_and_keeps_serving() {
         assert_eq!(after["state"], 1, "after {}: {after}", case.name);
     }
 }
+
+/// The same for a vendor's callback server: every corpus input gets the
+/// protocol's error answer (state 0) and a valid callback still works after.
+#[tokio::test]
+async fn the_callback_server_answers_every_case_and_keeps_serving() {
+    use bolink_http::newapi::{callback_router, CallbackConfig};
+
+    struct Vendor;
+    impl bolink_sdk::CallbackHandler for Vendor {
+        fn outpark(
+            &mut self,
+            _result: bolink_types::newapi::outpark::Request,
+        ) -> bolink_sdk::Answer<()> {
+            Ok(())
+        }
+    }
+
+    let key = Key::new(CORPUS_KEY);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("a port");
+    let url = format!(
+        "http://{}/bolink/outpark",
+        listener.local_addr().expect("an address")
+    );
+    let router = callback_router(Vendor, CallbackConfig::new(key.clone()));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let http = reqwest::Client::new();
+    let data = r#"{"service_name":"outpark","state":1,"park_id":"1","order_id":"o","trade_no":"t","pay_type":"wallet","errmsg":""}"#;
+    let valid =
+        bolink_sign::newapi::build(data, &key, None, bolink_sign::newapi::BodyEncoding::Json)
+            .expect("a body");
+    for case in corpus() {
+        let response = http
+            .post(&url)
+            .body(case.bytes())
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        let body = response.bytes().await.expect("a body");
+        let reply: serde_json::Value = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{}: the answer is not JSON ({e}): {body:?}", case.name));
+        assert_eq!(reply["state"], 0, "{}: {reply}", case.name);
+        assert!(
+            matches!(status, 200 | 400 | 401 | 403 | 404 | 413),
+            "{}: status {status}",
+            case.name
+        );
+        let after = http
+            .post(&url)
+            .body(valid.clone())
+            .send()
+            .await
+            .expect("still serving");
+        let after: serde_json::Value =
+            serde_json::from_slice(&after.bytes().await.expect("a body")).expect("JSON");
+        assert_eq!(after["state"], 1, "after {}: {after}", case.name);
+    }
+}
