@@ -6,12 +6,15 @@
 //! ```
 //!
 //! Every path is served: configure e.g. `http://HOST:8080/bolink/outpark` as
-//! the callback address. Bodies are checked with the vendor key, decoded as
-//! JSON or base64, validated against the spec, and answered in the
-//! protocol's JSON; services without a method below are refused as
-//! "not supported".
+//! the callback address (or one address for all: the data's service_name
+//! picks the callback). Bodies are checked with the vendor key
+//! (`BOLINK_VENDOR_KEY`), decoded as JSON or base64, validated against the
+//! spec, and answered in the protocol's JSON (signed when
+//! `BOLINK_SIGNED_ANSWERS` is set); services without a method below are
+//! refused as "not supported".
 
 use bolink_http::newapi::{callback_router, CallbackConfig};
+use bolink_sdk::newapi::ReplyForm;
 use bolink_sdk::{Answer, CallbackHandler, Refusal};
 use bolink_sign::Key;
 use bolink_types::enums::State;
@@ -65,11 +68,12 @@ impl CallbackHandler for Vendor {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let key = std::env::var("BOLINK_VENDOR_KEY").unwrap_or_else(|_| "8403A41ED5EF20BC".into());
+    let form = match std::env::var_os("BOLINK_SIGNED_ANSWERS") {
+        Some(_) => ReplyForm::Signed,
+        None => ReplyForm::Plain,
+    };
+    let config = CallbackConfig::new(Key::new(key)).reply_form(form);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
     println!("callback server on http://{}", listener.local_addr()?);
-    axum::serve(
-        listener,
-        callback_router(Vendor, CallbackConfig::new(Key::new(key))),
-    )
-    .await
+    axum::serve(listener, callback_router(Vendor, config)).await
 }

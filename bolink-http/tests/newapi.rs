@@ -1,22 +1,30 @@
-//! The new API over real loopback HTTP: the simulator calls a vendor's
-//! callback server; a vendor's client calls the simulator.
+//! The new API over real loopback HTTP: the platform's side calls a
+//! vendor's callback server; a vendor's client calls the platform's side.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use bolink_http::newapi::{callback_router, CallbackConfig, NewApiClient, NewApiConfig};
-use bolink_http::simulator::{Simulator, SimulatorConfig, SimulatorHandle};
+use axum::Router;
+use bolink_http::newapi::platform::{call_callback, CallError, Platform};
+use bolink_http::newapi::{
+    callback_router, CallbackConfig, NewApiClient, NewApiConfig, NewApiError,
+};
+use bolink_http::simulator::{Simulator, SimulatorConfig};
+use bolink_sdk::newapi::{ReplyError, ReplyForm};
 use bolink_sdk::{Answer, CallbackHandler, Refusal};
-use bolink_sign::newapi::BodyEncoding;
+use bolink_sign::newapi::{build, BodyEncoding};
 use bolink_sign::Key;
 use bolink_types::enums::{PayType, State};
-use bolink_types::newapi::{self, notice_car_owner, outpark, park_check};
-use bolink_types::{Money, UnixSeconds};
+use bolink_types::newapi::{
+    self, check_vip, nolicence_in_park, notice_car_owner, notify_url, outpark, park_check,
+};
+use bolink_types::{Decimal, Money, UnixSeconds};
 
 const UNION_ID: i64 = 200208;
 const KEY: &str = "8403A41ED5EF20BC";
+const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A vendor that books payment results and accepts plate-status changes.
+/// A vendor that books payment results, lets unplated cars in, notes
+/// plate-status changes, and is slow to answer monthly-pass queries.
 struct Vendor;
 
 impl CallbackHandler for Vendor {
@@ -27,6 +35,17 @@ impl CallbackHandler for Vendor {
         }
     }
 
+    fn nolicence_in_park(
+        &mut self,
+        entry: nolicence_in_park::Request,
+    ) -> Answer<nolicence_in_park::Response> {
+        Ok(nolicence_in_park::Response::new(
+            State::Success,
+            entry.car_number,
+            entry.timetemp,
+        ))
+    }
+
     fn notice_car_owner(
         &mut self,
         request: notice_car_owner::Request,
@@ -35,28 +54,37 @@ impl CallbackHandler for Vendor {
         answer.errmsg = Some(format!("{} noted", request.car_number));
         Ok(answer)
     }
+
+    fn notify_url(&mut self, notice: notify_url::Request) -> Answer<()> {
+        match notice.status.as_str() {
+            "1" => Ok(()),
+            _ => Err(Refusal::new("invoice not issued")),
+        }
+    }
+
+    fn check_vip(&mut self, _request: check_vip::Request) -> Answer<check_vip::Response> {
+        std::thread::sleep(Duration::from_millis(1200));
+        Err(Refusal::new("too late anyway"))
+    }
 }
 
-async fn vendor_server(config: CallbackConfig) -> String {
+fn key() -> Key {
+    Key::new(KEY)
+}
+
+async fn serve(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .expect("a port");
-    let addr: SocketAddr = listener.local_addr().expect("an address");
+    let addr = listener.local_addr().expect("an address");
     tokio::spawn(async move {
-        let _ = axum::serve(listener, callback_router(Vendor, config)).await;
+        let _ = axum::serve(listener, router).await;
     });
     format!("http://{addr}")
 }
 
-async fn platform() -> SimulatorHandle {
-    Simulator::new(SimulatorConfig {
-        answer_timeout: Duration::from_secs(5),
-        ..SimulatorConfig::default()
-    })
-    .vendor(UNION_ID, Key::new(KEY))
-    .start(([127, 0, 0, 1], 0).into())
-    .await
-    .expect("the simulator starts")
+async fn vendor_server(config: CallbackConfig) -> String {
+    serve(callback_router(Vendor, config)).await
 }
 
 fn payment(state: State) -> newapi::Request {
@@ -72,12 +100,190 @@ fn payment(state: State) -> newapi::Request {
     request.into()
 }
 
+fn unplated_entry() -> newapi::Request {
+    nolicence_in_park::Request::new(
+        "EA47829".into(),
+        "21798".into(),
+        UNION_ID,
+        UnixSeconds(1_523_215_123),
+        "A1".into(),
+    )
+    .into()
+}
+
 #[tokio::test]
-async fn a_payment_result_is_answered_in_json_and_base64() {
-    let sim = platform().await;
+async fn a_callback_round_trip_is_signed_both_ways_in_json_and_base64() {
+    let base = vendor_server(CallbackConfig::new(key()).reply_form(ReplyForm::Signed)).await;
+    let http = reqwest::Client::new();
+    for encoding in [BodyEncoding::Json, BodyEncoding::Base64] {
+        // 5.7: answered with its response table, signed, in the request's encoding.
+        let url = format!("{base}/bolink/nolicence_in_park");
+        let answer = call_callback(&http, &url, &key(), &unplated_entry(), encoding, TIMEOUT)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 200);
+        assert!(
+            answer.reply.signed && answer.reply.is_success(),
+            "{answer:?}"
+        );
+        match &answer.reply.response {
+            Some(newapi::Response::NolicenceInPark(response)) => {
+                assert_eq!(response.car_number, "EA47829")
+            }
+            other => panic!("expected 5.7's response, got {other:?}"),
+        }
+        // 5.5: acknowledged, or refused by the handler.
+        let url = format!("{base}/bolink/outpark");
+        let paid = call_callback(
+            &http,
+            &url,
+            &key(),
+            &payment(State::Success),
+            encoding,
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+        assert_eq!((paid.status, paid.reply.state), (200, Some(1)));
+        assert!(paid.reply.signed);
+        let failed = call_callback(
+            &http,
+            &url,
+            &key(),
+            &payment(State::Failure),
+            encoding,
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+        assert_eq!((failed.status, failed.reply.state), (200, Some(0)));
+        assert_eq!(failed.reply.errmsg.as_deref(), Some("payment not settled"));
+    }
+    // The platform checks the answer's sign: read with another key, it fails.
+    let wrong = call_callback(
+        &http,
+        &format!("{base}/bolink/outpark"),
+        &Key::new("another vendor"),
+        &payment(State::Success),
+        BodyEncoding::Json,
+        TIMEOUT,
+    )
+    .await
+    .unwrap_err();
+    // The vendor refused the request's sign first (403), signing its answer
+    // with its own key, which the caller's key does not verify.
+    assert!(
+        matches!(
+            wrong,
+            CallError::Reply {
+                status: 403,
+                error: ReplyError::WrongSign(_)
+            }
+        ),
+        "{wrong:?}"
+    );
+}
+
+#[tokio::test]
+async fn plain_answers_by_default_and_typed_responses() {
+    let base = vendor_server(CallbackConfig::new(key())).await;
+    let http = reqwest::Client::new();
+    let notice = notice_car_owner::Request::new(
+        UNION_ID,
+        "o-1".into(),
+        "苏K55098".into(),
+        1,
+        "21835".into(),
+        "0.99".into(),
+    );
+    // A unified callback address: the data's service_name picks the callback.
+    let answer = call_callback(
+        &http,
+        &format!("{base}/bolink/callback"),
+        &key(),
+        &notice.into(),
+        BodyEncoding::Base64,
+        TIMEOUT,
+    )
+    .await
+    .unwrap();
+    assert!(!answer.reply.signed);
+    match &answer.reply.response {
+        Some(newapi::Response::NoticeCarOwner(response)) => {
+            assert_eq!(response.errmsg.as_deref(), Some("苏K55098 noted"))
+        }
+        other => panic!("expected the notice's response, got {other:?}"),
+    }
+    let plain: serde_json::Value = serde_json::from_slice(&answer.reply.json).unwrap();
+    assert_eq!(plain["state"], 1);
+}
+
+#[tokio::test]
+async fn a_callback_without_service_name_is_found_by_its_configured_path() {
+    let config = CallbackConfig::new(key())
+        .route("/invoice/notify", "{notify_url}")
+        .unwrap();
+    let base = vendor_server(config).await;
+    let http = reqwest::Client::new();
+    let notice = |status: &str| -> newapi::Request {
+        notify_url::Request::new(
+            "2022-07-28 10:00:00".into(),
+            "inv-1".into(),
+            "ok".into(),
+            "2022-07-28".into(),
+            status.into(),
+        )
+        .into()
+    };
+    let url = format!("{base}/invoice/notify");
+    let issued = call_callback(
+        &http,
+        &url,
+        &key(),
+        &notice("1"),
+        BodyEncoding::Json,
+        TIMEOUT,
+    )
+    .await
+    .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&issued.reply.json).unwrap();
+    assert_eq!(answer, serde_json::json!({"state": 1}));
+    let failed = call_callback(
+        &http,
+        &url,
+        &key(),
+        &notice("2"),
+        BodyEncoding::Json,
+        TIMEOUT,
+    )
+    .await
+    .unwrap();
+    assert_eq!(failed.reply.errmsg.as_deref(), Some("invoice not issued"));
+    // Elsewhere, nothing names it.
+    let elsewhere = format!("{base}/invoice/other");
+    let lost = call_callback(
+        &http,
+        &elsewhere,
+        &key(),
+        &notice("1"),
+        BodyEncoding::Json,
+        TIMEOUT,
+    )
+    .await
+    .unwrap();
+    assert_eq!((lost.status, lost.reply.state), (404, Some(0)));
+}
+
+#[tokio::test]
+async fn the_simulator_calls_the_callback_server_too() {
+    let sim = Simulator::new(SimulatorConfig::default())
+        .vendor(UNION_ID, key())
+        .start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
     let url = format!(
-        "{}/callback/outpark",
-        vendor_server(CallbackConfig::new(Key::new(KEY))).await
+        "{}/cb/outpark",
+        vendor_server(CallbackConfig::new(key())).await
     );
     for encoding in [BodyEncoding::Json, BodyEncoding::Base64] {
         let answer = sim
@@ -87,152 +293,219 @@ async fn a_payment_result_is_answered_in_json_and_base64() {
         assert_eq!((answer.status, answer.state), (200, Some(1)), "{answer:?}");
     }
     let refused = sim
-        .call_vendor(&url, UNION_ID, &payment(State::Failure), BodyEncoding::Json)
+        .call_vendor(&url, UNION_ID, &unplated_entry(), BodyEncoding::Json)
         .await
         .unwrap();
-    assert_eq!((refused.status, refused.state), (200, Some(0)));
-    assert_eq!(refused.errmsg.as_deref(), Some("payment not settled"));
-}
-
-#[tokio::test]
-async fn a_typed_response_comes_back_from_the_vendor() {
-    let sim = platform().await;
-    let url = format!(
-        "{}/bolink/notice",
-        vendor_server(CallbackConfig::new(Key::new(KEY))).await
-    );
-    let notice = notice_car_owner::Request::new(
-        UNION_ID,
-        "o-1".into(),
-        "苏K55098".into(),
-        1,
-        "21835".into(),
-        "0.99".into(),
-    );
-    let answer = sim
-        .call_vendor(&url, UNION_ID, &notice.into(), BodyEncoding::Json)
-        .await
-        .unwrap();
-    match &answer.response {
-        Some(newapi::Response::NoticeCarOwner(response)) => {
-            assert_eq!(response.errmsg.as_deref(), Some("苏K55098 noted"))
-        }
-        _ => panic!("expected the notice's response, got {answer:?}"),
-    }
-}
-
-#[tokio::test]
-async fn services_the_vendor_does_not_offer_are_refused_as_not_supported() {
-    let sim = platform().await;
-    let url = format!(
-        "{}/callback/nolicence_in_park",
-        vendor_server(CallbackConfig::new(Key::new(KEY))).await
-    );
-    let entry = newapi::nolicence_in_park::Request::new(
-        "EA47829".into(),
-        "21798".into(),
-        UNION_ID,
-        UnixSeconds(1_523_215_123),
-        "A1".into(),
-    );
-    let answer = sim
-        .call_vendor(&url, UNION_ID, &entry.into(), BodyEncoding::Json)
-        .await
-        .unwrap();
-    assert_eq!(
-        (answer.status, answer.state, answer.errmsg.as_deref()),
-        (200, Some(0), Some("not supported"))
-    );
+    // Sent to the outpark address, but the data names 5.7: answered by 5.7.
+    assert_eq!(refused.state, Some(1), "{refused:?}");
 }
 
 #[tokio::test]
 async fn bad_input_gets_the_protocols_error_answer_and_a_fitting_status() {
     let base = vendor_server(CallbackConfig {
         body_limit: 2048,
-        ..CallbackConfig::new(Key::new(KEY))
+        timeout: Duration::from_millis(600),
+        ..CallbackConfig::new(key())
     })
     .await;
     let http = reqwest::Client::new();
-    let post = |path: &str, body: Vec<u8>| http.post(format!("{base}{path}")).body(body).send();
-    let data = r#"{"state":1,"park_id":"21835","order_id":"o-1","trade_no":"t-1","pay_type":"wallet","errmsg":""}"#;
-    let wrong_sign =
-        bolink_sign::newapi::build(data, &Key::new("other"), None, BodyEncoding::Json).unwrap();
-    let good = bolink_sign::newapi::build(data, &Key::new(KEY), None, BodyEncoding::Json).unwrap();
-    let invalid = bolink_sign::newapi::build(
-        r#"{"state":"x","park_id":"21835"}"#,
-        &Key::new(KEY),
+    let data = r#"{"service_name":"outpark","state":1,"park_id":"21835","order_id":"o-1","trade_no":"t-1","pay_type":"wallet","errmsg":""}"#;
+    let good = build(data, &key(), None, BodyEncoding::Json).unwrap();
+    let wrong_sign = build(data, &Key::new("other"), None, BodyEncoding::Base64).unwrap();
+    let unsigned = format!(r#"{{"data":{data}}}"#).into_bytes();
+    let invalid = build(
+        r#"{"service_name":"outpark","state":"x","park_id":"21835"}"#,
+        &key(),
+        None,
+        BodyEncoding::Json,
+    )
+    .unwrap();
+    let anonymous = build(r#"{"park_id":"21835"}"#, &key(), None, BodyEncoding::Json).unwrap();
+    let slow = build(
+        r#"{"service_name":"check_vip","union_id":200208,"park_id":"21835","car_number":"京A12345","amount":0.01}"#,
+        &key(),
         None,
         BodyEncoding::Json,
     )
     .unwrap();
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
-        ("/cb/outpark", wrong_sign, 401, "bad sign"),
+        ("/cb/outpark", wrong_sign, 403, "bad sign"),
+        ("/cb/outpark", unsigned, 401, "missing sign"),
         (
             "/cb/outpark",
             b"@@ not base64 @@".to_vec(),
             400,
-            "malformed body",
+            "malformed body: neither JSON nor base64",
         ),
         (
             "/cb/outpark",
-            b"{\"data\":{}}".to_vec(),
+            b"{\"data\":{".to_vec(),
             400,
-            "malformed body",
+            "malformed body: invalid JSON",
         ),
         (
-            "/cb/no_such_callback",
-            good.clone(),
-            404,
-            "unknown callback",
+            "/cb/outpark",
+            b"bm90IGpzb24=".to_vec(),
+            400,
+            "malformed body: invalid JSON",
         ),
-        ("/cb/outpark", invalid, 200, "invalid message"),
+        ("/cb/no_such_callback", anonymous, 404, "unknown interface"),
+        ("/cb/outpark", invalid, 200, "invalid message (outpark): "),
         ("/cb/outpark", vec![b' '; 4096], 413, "body over 2048 bytes"),
+        ("/cb/check_vip", slow, 408, "no answer within 600 ms"),
     ];
     for (path, body, status, errmsg) in cases {
-        let response = post(path, body).await.unwrap();
+        let response = http
+            .post(format!("{base}{path}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status().as_u16(), status, "{path} {errmsg}");
+        if status == 401 {
+            assert!(response.headers().contains_key("www-authenticate"));
+        }
         let reply: serde_json::Value =
             serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
         assert_eq!(reply["state"], 0, "{reply}");
-        assert!(
-            reply["errmsg"].as_str().unwrap().starts_with(errmsg),
-            "{reply}"
-        );
+        let text = reply["errmsg"].as_str().unwrap();
+        assert!(text.starts_with(errmsg), "{reply}");
+        if status == 200 {
+            // Every violation is named.
+            assert!(
+                text.contains("order_id: required") && text.contains("state:"),
+                "{text}"
+            );
+        }
     }
+    // The slow handler finishes its call (one call at a time) before the next.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let get = http.get(format!("{base}/cb/outpark")).send().await.unwrap();
+    assert_eq!(get.status().as_u16(), 405);
     // Still serving, and a replayed message is answered the same way.
     for _ in 0..2 {
-        let response = post("/cb/outpark", good.clone()).await.unwrap();
+        let response = http
+            .post(format!("{base}/cb/outpark"))
+            .body(good.clone())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status().as_u16(), 200);
+        let reply: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(reply["state"], 1);
     }
 }
 
 #[tokio::test]
-async fn the_platform_checks_and_records_upstream_requests() {
-    let sim = platform().await;
-    let request = park_check::Request::new(UNION_ID, "21835".into(), "京A12345".into());
-    let client = NewApiClient::new(Key::new(KEY), NewApiConfig::new(sim.base_url()));
-    match client.send("park_check", &request).await.unwrap() {
-        newapi::Response::ParkCheck(response) => {
-            assert_eq!(response.state, State::Success);
-            assert!(response.data.is_some(), "{response:?}");
-        }
-        other => panic!("expected park_check's response, got {other:?}"),
+async fn the_platform_accepts_checks_and_records_upstream_requests() {
+    let platform = Platform::new().vendor(UNION_ID, key()).body_limit(4096);
+    let store = platform.store();
+    let base = serve(platform.router()).await;
+    let check = park_check::Request::new(UNION_ID, "21835".into(), "京A12345".into());
+    for encoding in [BodyEncoding::Json, BodyEncoding::Base64] {
+        let client = NewApiClient::new(
+            key(),
+            NewApiConfig {
+                encoding,
+                ..NewApiConfig::new(&base)
+            },
+        );
+        let reply = client.send(check.clone()).await.unwrap();
+        assert!(reply.is_success(), "{reply:?}");
+        assert!(
+            matches!(reply.response, Some(newapi::Response::ParkCheck(ref r)) if r.data.is_some())
+        );
     }
-    assert_eq!(sim.received().len(), 1);
-    assert_eq!(sim.received()[0].service_name, "park_check");
+    let accepted = store.accepted();
+    assert_eq!(accepted.len(), 2);
+    assert_eq!(accepted[0].path, "/unionapi/neworder/uploadData");
+    assert_eq!(accepted[0].union_id, UNION_ID);
+    assert_eq!(accepted[1].encoding, BodyEncoding::Base64);
+    assert_eq!(accepted[0].request, newapi::Request::from(check.clone()));
 
-    let forged = NewApiClient::new(Key::new("wrong"), NewApiConfig::new(sim.base_url()));
-    let body = forged
-        .send_to("/unionapi/neworder/uploadData", &request)
+    // Refusals, in the protocol's JSON.
+    let client = NewApiClient::new(key(), NewApiConfig::new(&base));
+    let forged = NewApiClient::new(Key::new("wrong"), NewApiConfig::new(&base));
+    let reply = forged.send(check.clone()).await.unwrap();
+    assert_eq!(reply.state, Some(0));
+    assert!(reply.errmsg.unwrap().starts_with("签名错误"));
+    let stranger = park_check::Request::new(1, "21835".into(), "京A12345".into());
+    let reply = client.send(stranger).await.unwrap();
+    assert!(reply.errmsg.unwrap().starts_with("厂商不存在"));
+    let invalid = build(
+        r#"{"service_name":"park_check","union_id":200208}"#,
+        &key(),
+        None,
+        BodyEncoding::Json,
+    )
+    .unwrap();
+    let body = client
+        .post("/unionapi/neworder/uploadData", invalid)
         .await
         .unwrap();
     let reply: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(reply["state"], 0);
+    let errmsg = reply["errmsg"].as_str().unwrap();
     assert!(
-        reply["errmsg"].as_str().unwrap().contains("签名错误"),
-        "{reply}"
+        errmsg.contains("park_id: required") && errmsg.contains("car_number: required"),
+        "{errmsg}"
     );
+    let good = build(
+        r#"{"service_name":"park_check","union_id":200208,"park_id":"1","car_number":"A"}"#,
+        &key(),
+        None,
+        BodyEncoding::Json,
+    )
+    .unwrap();
+    assert!(matches!(
+        client.post("/unionapi/nothing_here", good).await,
+        Err(NewApiError::Status { status: 404, .. })
+    ));
+    assert!(matches!(
+        client
+            .post("/unionapi/neworder/uploadData", b"%%".to_vec())
+            .await,
+        Err(NewApiError::Status { status: 400, .. })
+    ));
+    assert!(matches!(
+        client
+            .post("/unionapi/neworder/uploadData", vec![b'{'; 5000])
+            .await,
+        Err(NewApiError::Status { status: 413, .. })
+    ));
+    assert_eq!(store.accepted().len(), 2);
+    let refused: Vec<u16> = store.refused().iter().map(|r| r.status).collect();
+    assert_eq!(refused, [200, 200, 200, 404, 400, 413]);
+    // An interface without a known path is refused before anything is sent.
+    let vip = check_vip::Request::new(
+        "21835".into(),
+        UNION_ID,
+        "京A12345".into(),
+        Decimal::new(1, 2),
+    );
+    assert!(matches!(
+        client.send(vip).await,
+        Err(NewApiError::NoPath(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_simulator_checks_and_records_upstream_requests() {
+    let sim = Simulator::new(SimulatorConfig::default())
+        .vendor(UNION_ID, key())
+        .start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let request = park_check::Request::new(UNION_ID, "21835".into(), "京A12345".into());
+    let client = NewApiClient::new(key(), NewApiConfig::new(sim.base_url()));
+    assert!(client.send(request.clone()).await.unwrap().is_success());
     assert_eq!(sim.received().len(), 1);
+    assert_eq!(sim.received()[0].service_name, "park_check");
+    let forged = NewApiClient::new(Key::new("wrong"), NewApiConfig::new(sim.base_url()));
+    let reply = forged.send(request).await.unwrap();
+    assert!(reply.errmsg.unwrap().contains("签名错误"));
+    assert_eq!((sim.received().len(), sim.rejected().len()), (1, 1));
 }
 
 #[tokio::test]
@@ -243,15 +516,15 @@ async fn uploads_go_through_the_outbox_and_survive_an_absent_platform() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let client = NewApiClient::new(Key::new(KEY), NewApiConfig::new(format!("http://{addr}")));
+    let client = NewApiClient::new(key(), NewApiConfig::new(format!("http://{addr}")));
     let request = park_check::Request::new(UNION_ID, "21835".into(), "京A12345".into());
     assert!(matches!(
-        client.upload("park_check", &request).await.unwrap(),
+        client.upload(request.clone()).await.unwrap(),
         Delivery::Queued(_)
     ));
     assert_eq!(client.pending_uploads().await, 1);
     let sim = Simulator::new(SimulatorConfig::default())
-        .vendor(UNION_ID, Key::new(KEY))
+        .vendor(UNION_ID, key())
         .start(addr)
         .await
         .unwrap();
@@ -266,7 +539,13 @@ async fn uploads_go_through_the_outbox_and_survive_an_absent_platform() {
     assert_eq!(delivered, 1);
     assert_eq!(sim.received().len(), 1);
     assert_eq!(client.pending_uploads().await, 0);
-    // A key no new-API interface has is refused before anything is stored.
-    assert!(client.upload("no_such_interface", &request).await.is_err());
+    // An interface without a URL path is refused before anything is stored.
+    let vip = check_vip::Request::new(
+        "21835".into(),
+        UNION_ID,
+        "京A12345".into(),
+        Decimal::new(1, 2),
+    );
+    assert!(client.upload(vip).await.is_err());
     assert_eq!(client.pending_uploads().await, 0);
 }

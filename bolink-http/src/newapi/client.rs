@@ -1,47 +1,84 @@
 //! The new API's upstream client: signed requests to the platform's paths.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::Arc;
-
-use bolink_sdk::newapi::read_response;
+use bolink_sdk::newapi::{read_reply, url_path_of, Reply, ReplyError, RequestError};
 use bolink_sdk::outbox::{Outbox, OutboxError, RetryPolicy, Store};
+use bolink_sign::newapi::{build, BodyEncoding};
+use bolink_sign::Key;
+use bolink_types::newapi;
 use tokio::sync::Mutex;
 
 use crate::clock::now_ms;
 use crate::sdk_http::{Delivery, FlushReport};
-use bolink_sign::newapi::{build, BodyEncoding};
-use bolink_sign::Key;
-use bolink_types::catalog::Document;
-use bolink_types::{newapi, DecodeError, Object, INTERFACES};
 
 /// The test platform (`https://beta.bolink.club/unionapi/...`).
 pub const TEST_BASE_URL: &str = "https://beta.bolink.club";
 /// The production platform (`https://s.bolink.club/unionapi/...`).
 pub const PRODUCTION_BASE_URL: &str = "https://s.bolink.club";
+/// The test cloud host serving `/zld/...` paths (3.11 uploaddurationinfo).
+pub const TEST_CLOUD_BASE_URL: &str = "https://test.bolink.club";
+/// The production cloud host serving `/zld/...` paths.
+pub const PRODUCTION_CLOUD_BASE_URL: &str = "https://yun.bolink.club";
 
 /// Where and how the client talks to the platform.
 #[derive(Debug, Clone)]
 pub struct NewApiConfig {
-    /// Base address, e.g. [`TEST_BASE_URL`].
+    /// Base address of `/unionapi/...` paths, e.g. [`TEST_BASE_URL`].
     pub base_url: String,
-    /// The vendor account, sent beside `data` where interfaces want it.
+    /// Base address of `/zld/...` paths, e.g. [`TEST_CLOUD_BASE_URL`].
+    pub cloud_base_url: String,
+    /// The vendor account, sent beside `data` (unsigned) when set; the
+    /// interfaces that want it inside `data` carry it in the message.
     pub union_id: Option<i64>,
     /// Plain JSON (what public clients send) or base64 (what the older book documents).
     pub encoding: BodyEncoding,
-    /// Timeout of one request.
+    /// Timeout of one whole request.
     pub timeout: Duration,
+    /// Timeout of establishing the connection.
+    pub connect_timeout: Duration,
 }
 
 impl NewApiConfig {
-    /// JSON bodies and a 10 s timeout against `base_url`.
+    /// JSON bodies, 10 s per request (3 s to connect), every path against
+    /// `base_url` (a simulator, say).
     pub fn new(base_url: impl Into<String>) -> NewApiConfig {
+        let base_url = base_url.into();
         NewApiConfig {
-            base_url: base_url.into(),
+            cloud_base_url: base_url.clone(),
+            base_url,
             union_id: None,
             encoding: BodyEncoding::Json,
             timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
         }
+    }
+
+    /// The documented test hosts.
+    pub fn test() -> NewApiConfig {
+        NewApiConfig {
+            cloud_base_url: TEST_CLOUD_BASE_URL.into(),
+            ..NewApiConfig::new(TEST_BASE_URL)
+        }
+    }
+
+    /// The documented production hosts.
+    pub fn production() -> NewApiConfig {
+        NewApiConfig {
+            cloud_base_url: PRODUCTION_CLOUD_BASE_URL.into(),
+            ..NewApiConfig::new(PRODUCTION_BASE_URL)
+        }
+    }
+
+    /// The full URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        let base = if path.starts_with("/zld/") {
+            &self.cloud_base_url
+        } else {
+            &self.base_url
+        };
+        format!("{}{path}", base.trim_end_matches('/'))
     }
 }
 
@@ -49,18 +86,21 @@ impl NewApiConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NewApiError {
-    /// The interface has no URL path in the spec; use [`NewApiClient::send_to`].
+    /// The interface has no URL path in the spec; use [`NewApiClient::post`].
     #[error("no URL path is known for {0:?}")]
     NoPath(String),
-    /// The request did not complete.
+    /// The message breaks the spec (nothing was sent).
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The request did not complete (connect, timeout, reset).
     #[error("transport: {0}")]
     Transport(#[from] reqwest::Error),
-    /// The platform answered with an unexpected HTTP status.
+    /// The platform answered with a status other than 200.
     #[error("HTTP status {status}: {body}")]
     Status {
         /// The status.
         status: u16,
-        /// The body, for the log.
+        /// The start of the body, for the log.
         body: String,
     },
     /// The message could not be written as a JSON object.
@@ -69,9 +109,9 @@ pub enum NewApiError {
     /// The outbox refused the upload (invalid message) or its store failed.
     #[error(transparent)]
     Outbox(#[from] OutboxError),
-    /// The response does not fit the interface's response table.
-    #[error("unreadable response: {0}")]
-    Response(#[from] DecodeError),
+    /// The answer is unreadable, wrongly signed, or breaks the response table.
+    #[error(transparent)]
+    Reply(#[from] ReplyError),
 }
 
 /// A client for the new API's upstream interfaces.
@@ -96,8 +136,15 @@ impl std::fmt::Debug for NewApiClient {
 impl NewApiClient {
     /// A client signing with the vendor `key`.
     pub fn new(key: Key, config: NewApiConfig) -> NewApiClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .build()
+            // Building fails only when the TLS backend cannot start; the
+            // default client reports the same problem on first use.
+            .unwrap_or_default();
         NewApiClient {
-            http: reqwest::Client::new(),
+            http,
             key,
             config,
             outbox: Arc::new(Mutex::new(
@@ -114,20 +161,67 @@ impl NewApiClient {
         self
     }
 
-    /// Validates and stores an upload of the interface `key` (service_name
-    /// or path) in the outbox, then sends what is due. Once this returns
-    /// `Ok`, the upload is retried until the platform answers it.
-    pub async fn upload<M: Object>(&self, key: &str, message: &M) -> Result<Delivery, NewApiError> {
-        message
+    /// The configuration.
+    pub fn config(&self) -> &NewApiConfig {
+        &self.config
+    }
+
+    /// Signs `request`, POSTs it to its interface's URL path and reads the
+    /// platform's answer (`state`, `errmsg`, and the typed response where
+    /// the interface has a response table). A `state` 0 answer is `Ok`:
+    /// look at [`Reply::is_success`].
+    pub async fn send(&self, request: impl Into<newapi::Request>) -> Result<Reply, NewApiError> {
+        let request = request.into();
+        let key = request.key();
+        let path = url_path_of(key).ok_or_else(|| NewApiError::NoPath(key.to_string()))?;
+        let body = bolink_sdk::newapi::request_body(
+            &request,
+            &self.key,
+            self.config.union_id,
+            self.config.encoding,
+        )?;
+        let answer = self.post(path, body).await?;
+        Ok(read_reply(key, &answer, &self.key)?)
+    }
+
+    /// POSTs an already built body to `path`; the body of a 200 answer.
+    pub async fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>, NewApiError> {
+        let response = self
+            .http
+            .post(self.config.url(path))
+            .header("content-type", "application/json;charset=utf-8")
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await?.to_vec();
+        if status != 200 {
+            return Err(NewApiError::Status {
+                status,
+                body: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Validates and stores an upload in the outbox, then sends what is
+    /// due. Once this returns `Ok`, the upload is retried until the platform
+    /// answers it.
+    pub async fn upload(
+        &self,
+        request: impl Into<newapi::Request>,
+    ) -> Result<Delivery, NewApiError> {
+        let request = request.into();
+        request
             .validate()
             .map_err(|report| NewApiError::Outbox(OutboxError::Invalid(report)))?;
-        path_of(key)?;
-        let data = serde_json::to_vec(message).map_err(|e| NewApiError::Encode(e.to_string()))?;
+        let key = request.key();
+        url_path_of(key).ok_or_else(|| NewApiError::NoPath(key.to_string()))?;
         let record = self
             .outbox
             .lock()
             .await
-            .enqueue_encoded(key, data, now_ms())?;
+            .enqueue_encoded(key, request.encode(), now_ms())?;
         let report = self.flush().await;
         if let Some(done) = report.delivered.into_iter().find(|r| r.id == record.id) {
             return Ok(Delivery::Acknowledged(done));
@@ -144,17 +238,21 @@ impl NewApiClient {
         let mut report = FlushReport::default();
         let due = self.outbox.lock().await.due(now_ms());
         for record in due {
-            let sent = match path_of(&record.service_name) {
-                Ok(path) => self.post(path, &record.data).await,
-                Err(e) => Err(e),
-            };
+            let sent = self.send_stored(&record.service_name, &record.data).await;
             let mut outbox = self.outbox.lock().await;
             // Outbox errors are storage errors: the record stays pending.
-            match sent.map(|body| acknowledgement(&body)) {
-                Ok(Ok(())) => report.delivered.extend(outbox.acknowledge(record.id).ok()),
-                Ok(Err(errmsg)) => report
-                    .rejected
-                    .extend(outbox.acknowledge(record.id).ok().map(|r| (r, errmsg))),
+            match sent {
+                Ok(reply) if reply.is_success() => {
+                    report.delivered.extend(outbox.acknowledge(record.id).ok())
+                }
+                Ok(reply) => {
+                    let errmsg = reply
+                        .errmsg
+                        .unwrap_or_else(|| "no state 1 in the answer".into());
+                    report
+                        .rejected
+                        .extend(outbox.acknowledge(record.id).ok().map(|r| (r, errmsg)))
+                }
                 Err(e) => report
                     .retrying
                     .extend(outbox.retry_later(record.id, &e.to_string(), now_ms()).ok()),
@@ -171,83 +269,15 @@ impl NewApiClient {
         self.outbox.lock().await.len()
     }
 
-    /// Sends the message of the interface whose spec key (service_name or
-    /// path) is `key` to its URL path; returns its typed response.
-    pub async fn send<M: Object>(
-        &self,
-        key: &str,
-        message: &M,
-    ) -> Result<newapi::Response, NewApiError> {
-        let path = INTERFACES
-            .iter()
-            .find(|i| {
-                i.document == Document::Newapi
-                    && (i.service_name == Some(key) || i.url_path == Some(key))
-            })
-            .and_then(|i| i.url_path)
-            .ok_or_else(|| NewApiError::NoPath(key.to_string()))?;
-        let body = self.send_to(path, message).await?;
-        Ok(read_response(key, &body)?)
-    }
-
-    /// Signs `message` and POSTs it to `path`; returns the response body.
-    pub async fn send_to<M: Object>(
-        &self,
-        path: &str,
-        message: &M,
-    ) -> Result<Vec<u8>, NewApiError> {
-        let data = serde_json::to_vec(message).map_err(|e| NewApiError::Encode(e.to_string()))?;
-        self.post(path, &data).await
-    }
-
-    /// Signs the data JSON and POSTs it to `path`; the body of a 200 answer.
-    async fn post(&self, path: &str, data: &[u8]) -> Result<Vec<u8>, NewApiError> {
-        // Data comes from serde_json or from the outbox's store, which could
-        // be damaged: both are checked rather than trusted.
+    /// Signs stored data JSON of interface `key` and sends it.
+    async fn send_stored(&self, key: &str, data: &[u8]) -> Result<Reply, NewApiError> {
+        let path = url_path_of(key).ok_or_else(|| NewApiError::NoPath(key.to_string()))?;
+        // Data comes from the outbox's store, which could be damaged: it is
+        // checked rather than trusted.
         let data = std::str::from_utf8(data).map_err(|e| NewApiError::Encode(e.to_string()))?;
         let body = build(data, &self.key, self.config.union_id, self.config.encoding)
             .map_err(|e| NewApiError::Encode(e.to_string()))?;
-        let response = self
-            .http
-            .post(format!("{}{path}", self.config.base_url))
-            .header("content-type", "application/json;charset=utf-8")
-            .timeout(self.config.timeout)
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await?.to_vec();
-        if status != 200 {
-            return Err(NewApiError::Status {
-                status,
-                body: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-            });
-        }
-        Ok(bytes)
-    }
-}
-
-/// The URL path of the new-API interface whose spec key is `key`.
-fn path_of(key: &str) -> Result<&'static str, NewApiError> {
-    INTERFACES
-        .iter()
-        .find(|i| {
-            i.document == Document::Newapi
-                && (i.service_name == Some(key) || i.url_path == Some(key))
-        })
-        .and_then(|i| i.url_path)
-        .ok_or_else(|| NewApiError::NoPath(key.to_string()))
-}
-
-/// `Ok` for a `state` 1 answer, `Err(errmsg)` otherwise.
-fn acknowledgement(body: &[u8]) -> Result<(), String> {
-    let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    match value.get("state").and_then(|s| s.as_i64()) {
-        Some(1) => Ok(()),
-        _ => Err(value
-            .get("errmsg")
-            .and_then(|e| e.as_str())
-            .unwrap_or("no state 1 in the answer")
-            .to_string()),
+        let answer = self.post(path, body).await?;
+        Ok(read_reply(key, &answer, &self.key)?)
     }
 }

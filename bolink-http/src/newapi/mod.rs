@@ -1,10 +1,16 @@
 //! The new platform API over HTTP: the callback server a vendor mounts
 //! ([`callback_router`]), the upstream client ([`NewApiClient`]), and the
-//! platform's side used by the simulator.
+//! platform's side for simulators and tests ([`platform`]).
+//!
+//! The transport-free core (decode, verify, validate, dispatch, answer) is
+//! [`bolink_sdk::newapi`].
 
 mod client;
-pub(crate) mod platform;
+pub mod platform;
 mod server;
 
-pub use client::{NewApiClient, NewApiConfig, NewApiError, PRODUCTION_BASE_URL, TEST_BASE_URL};
-pub use server::{callback_router, CallbackConfig};
+pub use client::{
+    NewApiClient, NewApiConfig, NewApiError, PRODUCTION_BASE_URL, PRODUCTION_CLOUD_BASE_URL,
+    TEST_BASE_URL, TEST_CLOUD_BASE_URL,
+};
+pub use server::{callback_router, status_of, CallbackConfig, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT};

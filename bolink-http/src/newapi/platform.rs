@@ -1,111 +1,255 @@
-//! The platform's side of the new API, for the simulator: upstream requests
-//! on their URL paths, and calls to a vendor's callback server.
+//! Bolink's side of the new API, for simulators and tests: a router that
+//! takes vendors' upstream requests on their URL paths ([`Platform`]), and
+//! calls to a vendor's callback server ([`call_callback`]).
+//!
+//! Where the platform's behaviour is not public, the choices are marked:
+//! accepted requests are answered `{"state":1,"errmsg":"成功"}` (plus a
+//! canned `data` where the response table requires one, e.g. 10.4's entry
+//! check); refusals are `{"state":0,"errmsg":...}` with HTTP 200 (bad sign,
+//! unknown vendor, invalid message), 400 (not an envelope), 404 (no
+//! interface at the path) or 413 (body over the limit).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State as Extract;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use bolink_sdk::newapi::{key_of_path, refusal_json};
-use bolink_sign::newapi::{decode_body, Envelope};
-use bolink_types::{newapi, peek_service_name};
+use axum::Router;
+use bolink_sdk::newapi::{
+    check_upstream, peek_union_id, read_reply, refusal_json, request_body, InboundError, Reply,
+    ReplyError, RequestError,
+};
+use bolink_sign::newapi::BodyEncoding;
+use bolink_sign::Key;
+use bolink_types::newapi;
 
 use crate::simulator::state::{Received, Rejection, State};
 
-/// POST on any path that is not SDK-HTTP mode: a new-API upstream request.
-pub(crate) async fn upstream(Extract(state): Extract<State>, uri: Uri, body: Body) -> Response {
-    let body = match crate::simulator::read_body(&state, body).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    let path = uri.path();
-    let json = match decode_body(&body) {
-        Ok((json, _)) => json.into_owned(),
-        Err(e) => {
-            return reject(
-                &state,
-                StatusCode::BAD_REQUEST,
-                path,
-                format!("报文格式错误: {e}"),
-            )
-        }
-    };
-    let envelope = match Envelope::parse(&json) {
-        Ok(envelope) => envelope,
-        Err(e) => {
-            return reject(
-                &state,
-                StatusCode::BAD_REQUEST,
-                path,
-                format!("报文格式错误: {e}"),
-            )
-        }
-    };
-    let data = envelope.data_bytes();
-    let union_id = envelope
-        .union_id
-        .and_then(|raw| raw.get().trim_matches('"').parse::<i64>().ok())
-        .or_else(|| union_id_in(data));
-    let Some(key) = union_id.and_then(|id| state.vendors.get(&id)) else {
-        return reject(
-            &state,
-            StatusCode::OK,
-            path,
-            "厂商不存在 (unknown union_id)".into(),
-        );
-    };
-    if envelope.verify(key).is_err() {
-        return reject(&state, StatusCode::OK, path, "签名错误".into());
+/// One upstream request the platform accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcceptedRequest {
+    /// The path it was POSTed to.
+    pub path: String,
+    /// The vendor it came from.
+    pub union_id: i64,
+    /// How its body was encoded.
+    pub encoding: BodyEncoding,
+    /// The message, decoded and valid.
+    pub request: newapi::Request,
+}
+
+/// One upstream request the platform refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedRequest {
+    /// The path it was POSTed to.
+    pub path: String,
+    /// The HTTP status of the refusal.
+    pub status: u16,
+    /// The errmsg sent back.
+    pub errmsg: String,
+}
+
+#[derive(Debug, Default)]
+struct Log {
+    accepted: Vec<AcceptedRequest>,
+    refused: Vec<RefusedRequest>,
+}
+
+/// What a [`Platform`] accepted and refused, shared with its router: clone
+/// it before [`Platform::router`] and read it from tests.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformStore {
+    log: Arc<Mutex<Log>>,
+}
+
+impl PlatformStore {
+    fn log(&self) -> MutexGuard<'_, Log> {
+        // Nothing panics while holding it; should something, the log stays readable.
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
     }
-    let lookup = peek_service_name(data)
-        .ok()
-        .flatten()
-        .or_else(|| key_of_path(path));
-    let Some(lookup) = lookup else {
-        return reject(
-            &state,
-            StatusCode::NOT_FOUND,
-            path,
-            format!("unknown interface {path}"),
-        );
-    };
-    match newapi::Request::decode_as(&lookup, data) {
-        Ok(_) => {
-            let value: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
-            let park_id = value
-                .get("park_id")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string();
-            let ok = answer_for(&lookup).to_string();
-            state.books().received.push(Received {
-                park_id,
-                service_name: lookup,
-                data: value,
-            });
-            (
-                StatusCode::OK,
-                [("content-type", "application/json;charset=utf-8")],
-                ok,
-            )
-                .into_response()
-        }
-        Err(bolink_types::DecodeError::UnknownService { .. }) => reject(
-            &state,
-            StatusCode::NOT_FOUND,
-            path,
-            format!("unknown interface {lookup}"),
-        ),
-        Err(e) => {
-            let text: Vec<String> = e.to_string().lines().map(String::from).collect();
-            reject(&state, StatusCode::OK, path, text.join("; "))
-        }
+
+    /// Every accepted request, oldest first.
+    pub fn accepted(&self) -> Vec<AcceptedRequest> {
+        self.log().accepted.clone()
+    }
+
+    /// Every refused request, oldest first.
+    pub fn refused(&self) -> Vec<RefusedRequest> {
+        self.log().refused.clone()
     }
 }
 
-/// The simulated platform's answer to an accepted request: its
-/// acknowledgement, and for park_check (10.4) a passed entry check, so that
-/// the response table's required `data` is there.
-fn answer_for(key: &str) -> serde_json::Value {
+/// The platform's side of the new API's upstream interfaces.
+#[derive(Debug, Clone)]
+pub struct Platform {
+    vendors: HashMap<i64, Key>,
+    answers: HashMap<String, serde_json::Value>,
+    store: PlatformStore,
+    body_limit: usize,
+}
+
+impl Default for Platform {
+    fn default() -> Self {
+        Platform::new()
+    }
+}
+
+impl Platform {
+    /// A platform with no vendors, bodies up to 64 KiB.
+    pub fn new() -> Platform {
+        Platform {
+            vendors: HashMap::new(),
+            answers: HashMap::new(),
+            store: PlatformStore::default(),
+            body_limit: 64 * 1024,
+        }
+    }
+
+    /// Registers a vendor: its requests name `union_id` (beside `data` or
+    /// inside it) and are signed with `key`.
+    pub fn vendor(mut self, union_id: i64, key: Key) -> Platform {
+        self.vendors.insert(union_id, key);
+        self
+    }
+
+    /// Answers accepted requests of interface `key` (service_name or URL
+    /// path) with `answer` instead of the default.
+    pub fn answer(mut self, key: &str, answer: serde_json::Value) -> Platform {
+        self.answers.insert(key.to_string(), answer);
+        self
+    }
+
+    /// Sets the largest body accepted (413 beyond it).
+    pub fn body_limit(mut self, limit: usize) -> Platform {
+        self.body_limit = limit;
+        self
+    }
+
+    /// The store the router records into.
+    pub fn store(&self) -> PlatformStore {
+        self.store.clone()
+    }
+
+    /// A router taking POSTs on every path.
+    pub fn router(self) -> Router {
+        Router::new().fallback(serve).with_state(Arc::new(self))
+    }
+}
+
+async fn serve(Extract(platform): Extract<Arc<Platform>>, uri: Uri, body: Body) -> Response {
+    let path = uri.path();
+    let judged = match axum::body::to_bytes(body, platform.body_limit).await {
+        Ok(bytes) => judge(&platform.vendors, &platform.answers, path, &bytes),
+        Err(_) => Judged::refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("报文过大 (over {} bytes)", platform.body_limit),
+        ),
+    };
+    let mut log = platform.store.log();
+    match &judged.accepted {
+        Some((union_id, inbound)) => log.accepted.push(AcceptedRequest {
+            path: path.to_string(),
+            union_id: *union_id,
+            encoding: inbound.encoding,
+            request: inbound.request.clone(),
+        }),
+        None => log.refused.push(RefusedRequest {
+            path: path.to_string(),
+            status: judged.status.as_u16(),
+            errmsg: judged.errmsg.clone(),
+        }),
+    }
+    drop(log);
+    judged.into_response()
+}
+
+/// The platform's verdict on one upstream body.
+struct Judged {
+    status: StatusCode,
+    body: Vec<u8>,
+    errmsg: String,
+    accepted: Option<(i64, bolink_sdk::newapi::Inbound)>,
+}
+
+impl Judged {
+    fn refused(status: StatusCode, errmsg: String) -> Judged {
+        Judged {
+            status,
+            body: refusal_json(&errmsg),
+            errmsg,
+            accepted: None,
+        }
+    }
+
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            [("content-type", "application/json;charset=utf-8")],
+            self.body,
+        )
+            .into_response()
+    }
+}
+
+/// Checks an upstream body as the platform would.
+fn judge(
+    vendors: &HashMap<i64, Key>,
+    answers: &HashMap<String, serde_json::Value>,
+    path: &str,
+    body: &[u8],
+) -> Judged {
+    let union_id = peek_union_id(body);
+    let vendor = union_id.and_then(|id| Some((id, vendors.get(&id)?)));
+    // Without a known vendor the sign cannot be checked; the envelope is
+    // still read first, so a malformed body gets 400 either way.
+    let unknown_vendor = Key::new("");
+    let key = vendor.map_or(&unknown_vendor, |(_, key)| key);
+    let error = match check_upstream(path, body, key) {
+        Ok(inbound) => match vendor {
+            Some((union_id, _)) => {
+                let answer = answer_for(answers, inbound.request.key()).to_string();
+                return Judged {
+                    status: StatusCode::OK,
+                    body: answer.into_bytes(),
+                    errmsg: String::new(),
+                    accepted: Some((union_id, inbound)),
+                };
+            }
+            None => return Judged::refused(StatusCode::OK, UNKNOWN_VENDOR.into()),
+        },
+        Err((_, error)) => error,
+    };
+    let (status, errmsg) = match &error {
+        InboundError::Base64(_) | InboundError::Json(_) => (
+            StatusCode::BAD_REQUEST,
+            format!("报文格式错误: {}", error.errmsg()),
+        ),
+        _ if vendor.is_none() => (StatusCode::OK, UNKNOWN_VENDOR.to_string()),
+        InboundError::MissingSign | InboundError::WrongSign(_) => {
+            (StatusCode::OK, format!("签名错误: {}", error.errmsg()))
+        }
+        InboundError::Unknown { .. } => (
+            StatusCode::NOT_FOUND,
+            format!("接口不存在: {}", error.errmsg()),
+        ),
+        _ => (StatusCode::OK, format!("参数错误: {}", error.errmsg())),
+    };
+    Judged::refused(status, errmsg)
+}
+
+/// The errmsg for a `union_id` no vendor has (the platform's wording is not public).
+const UNKNOWN_VENDOR: &str = "厂商不存在 (unknown union_id)";
+
+/// The answer to an accepted request: a configured one, else
+/// `{"state":1,"errmsg":"成功"}`, with a passed entry check for 10.4
+/// park_check so that its response table's required `data` is there.
+fn answer_for(answers: &HashMap<String, serde_json::Value>, key: &str) -> serde_json::Value {
+    if let Some(answer) = answers.get(key) {
+        return answer.clone();
+    }
     match key {
         "park_check" => {
             serde_json::json!({"state": 1, "errmsg": "成功", "data": {"status": 1, "reason": 0}})
@@ -114,24 +258,93 @@ fn answer_for(key: &str) -> serde_json::Value {
     }
 }
 
-fn union_id_in(data: &[u8]) -> Option<i64> {
-    let value: serde_json::Value = serde_json::from_slice(data).ok()?;
-    match value.get("union_id")? {
-        serde_json::Value::Number(n) => n.as_i64(),
-        serde_json::Value::String(s) => s.parse().ok(),
-        _ => None,
+/// The simulator's fallback: a new-API upstream request on any path that is
+/// not SDK-HTTP mode, judged as [`Platform`] does and recorded in the
+/// simulator's books.
+pub(crate) async fn upstream(Extract(state): Extract<State>, uri: Uri, body: Body) -> Response {
+    let body = match crate::simulator::read_body(&state, body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let path = uri.path();
+    let judged = judge(&state.vendors, &HashMap::new(), path, &body);
+    match &judged.accepted {
+        Some((_, inbound)) => {
+            let data: serde_json::Value = serde_json::from_slice(&inbound.data).unwrap_or_default();
+            let park_id = data
+                .get("park_id")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            state.books().received.push(Received {
+                park_id,
+                service_name: inbound.request.key().to_string(),
+                data,
+            });
+        }
+        None => state.books().rejected.push(Rejection {
+            service_name: path.to_string(),
+            reason: judged.errmsg.clone(),
+        }),
     }
+    judged.into_response()
 }
 
-fn reject(state: &State, status: StatusCode, path: &str, errmsg: String) -> Response {
-    state.books().rejected.push(Rejection {
-        service_name: path.to_string(),
-        reason: errmsg.clone(),
-    });
-    (
-        status,
-        [("content-type", "application/json;charset=utf-8")],
-        refusal_json(&errmsg),
-    )
-        .into_response()
+/// What a vendor's callback server answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The answer: `state`, `errmsg`, the typed response, whether it was signed.
+    pub reply: Reply,
+}
+
+/// Why a call to a vendor's callback server got no readable answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The request breaks the spec (nothing was sent).
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The call did not complete (connect, timeout, reset).
+    #[error("transport: {0}")]
+    Transport(#[from] reqwest::Error),
+    /// The answer is unreadable, wrongly signed, or breaks the response table.
+    #[error("HTTP {status}: {error}")]
+    Reply {
+        /// The HTTP status.
+        status: u16,
+        /// What is wrong with the answer.
+        error: ReplyError,
+    },
+}
+
+/// Plays Bolink calling a vendor's callback server at `url`: signs
+/// `request` with the vendor `key`, POSTs it as `encoding`, and reads the
+/// answer (plain or signed; a signed one's sign is checked with `key`),
+/// whatever the HTTP status.
+///
+/// # Errors
+/// [`CallError`]: invalid request, transport failure, or an unreadable answer.
+pub async fn call_callback(
+    http: &reqwest::Client,
+    url: &str,
+    key: &Key,
+    request: &newapi::Request,
+    encoding: BodyEncoding,
+    timeout: Duration,
+) -> Result<CallbackAnswer, CallError> {
+    let body = request_body(request, key, None, encoding)?;
+    let response = http
+        .post(url)
+        .header("content-type", "application/json;charset=utf-8")
+        .timeout(timeout)
+        .body(body)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await?;
+    let reply = read_reply(request.key(), &bytes, key)
+        .map_err(|error| CallError::Reply { status, error })?;
+    Ok(CallbackAnswer { status, reply })
 }

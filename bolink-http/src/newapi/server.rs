@@ -6,33 +6,56 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use bolink_sdk::newapi::{answer_callback, refusal_json};
+use bolink_sdk::newapi::{
+    CallbackEndpoint, CallbackOutcome, CallbackReply, InboundError, ReplyForm,
+};
 use bolink_sdk::CallbackHandler;
+use bolink_sign::newapi::BodyEncoding;
 use bolink_sign::Key;
-use tower_http::timeout::TimeoutLayer;
 
-/// How the callback server checks and bounds requests.
+/// The default largest body: 64 KiB (callbacks are a few hundred bytes).
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+/// The default time for reading a request and answering it.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the callback server checks, bounds and answers requests.
 #[derive(Debug, Clone)]
 pub struct CallbackConfig {
-    /// The vendor key the platform signs with.
-    pub key: Key,
+    /// The vendor key, how answers are written, and freely chosen
+    /// callback addresses.
+    pub endpoint: CallbackEndpoint,
     /// The largest body accepted (413 beyond it).
     pub body_limit: usize,
-    /// How long one request may take (408 beyond it).
+    /// How long reading a request and answering it may take (408 beyond it).
     pub timeout: Duration,
 }
 
 impl CallbackConfig {
-    /// 64 KiB bodies, 10 s per request.
+    /// Checks signs with `key`, answers plain JSON ([`ReplyForm::Plain`]),
+    /// bodies up to [`DEFAULT_BODY_LIMIT`], [`DEFAULT_TIMEOUT`] per request.
     pub fn new(key: Key) -> CallbackConfig {
         CallbackConfig {
-            key,
-            body_limit: 64 * 1024,
-            timeout: Duration::from_secs(10),
+            endpoint: CallbackEndpoint::new(key),
+            body_limit: DEFAULT_BODY_LIMIT,
+            timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    /// Sets how answers are written.
+    pub fn reply_form(mut self, form: ReplyForm) -> CallbackConfig {
+        self.endpoint = self.endpoint.reply_form(form);
+        self
+    }
+
+    /// Serves the callback `key` at `path` (for callbacks whose data names
+    /// no service_name, such as 6.4's `{notify_url}`); `None` when no
+    /// callback has that key.
+    pub fn route(mut self, path: impl Into<String>, key: &str) -> Option<CallbackConfig> {
+        self.endpoint = self.endpoint.route(path, key)?;
+        Some(self)
     }
 }
 
@@ -42,28 +65,39 @@ struct Shared<H> {
 }
 
 /// A router that answers every POSTed callback, on any path, through
-/// `handler`: decode (JSON or base64), verify, validate, dispatch, answer.
+/// `handler`: decode (JSON or base64), verify, find the callback (data's
+/// `service_name`, else the path's last segment or a configured route),
+/// validate, dispatch, answer. Mount it as a vendor's callback address
+/// (`Router::nest("/bolink", ...)` works too: the path's last segment is
+/// what counts).
 ///
-/// Statuses: 200 with the protocol's answer (also for refusals and invalid
-/// messages, answered `{"state":0,"errmsg":...}`), 400 malformed body,
-/// 401 bad sign, 404 unknown callback, 405 not a POST, 408 too slow,
-/// 413 too large. Every body is the protocol's JSON.
+/// Every body is the protocol's answer (`{"state":0,"errmsg":...}` for
+/// every error), in the configured [`ReplyForm`]. Statuses:
+///
+/// | status | when |
+/// | --- | --- |
+/// | 200 | answered, refused by the handler, or an invalid message (answered `state` 0 with every violation: re-sending it cannot help, and the platform reads `state`) |
+/// | 400 | neither JSON nor base64, or not an envelope |
+/// | 401 | no `sign` (with `WWW-Authenticate: Bolink-Sign`) |
+/// | 403 | a sign that does not match |
+/// | 404 | no callback at this path or service_name |
+/// | 405 | not a POST |
+/// | 408 | reading and answering took longer than the timeout |
+/// | 413 | the body is over the limit |
+///
+/// The handler is synchronous: it runs on tokio's blocking pool, one call
+/// at a time. When it outlasts the timeout the platform gets 408 and will
+/// call again, so handlers should be idempotent (as the platform's retries
+/// require anyway).
 pub fn callback_router<H: CallbackHandler + Send + 'static>(
     handler: H,
     config: CallbackConfig,
 ) -> Router {
-    let timeout = config.timeout;
     let shared = Arc::new(Shared {
         handler: Mutex::new(handler),
         config,
     });
-    Router::new()
-        .fallback(handle::<H>)
-        .with_state(shared)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
+    Router::new().fallback(handle::<H>).with_state(shared)
 }
 
 async fn handle<H: CallbackHandler + Send + 'static>(
@@ -72,33 +106,99 @@ async fn handle<H: CallbackHandler + Send + 'static>(
     uri: Uri,
     body: Body,
 ) -> Response {
+    let endpoint = &shared.config.endpoint;
     if method != Method::POST {
-        return protocol_answer(
+        let mut response = protocol_answer(
             StatusCode::METHOD_NOT_ALLOWED,
-            refusal_json("callbacks are POSTed"),
+            endpoint.error_answer("callbacks are POSTed"),
+            BodyEncoding::Json,
         );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
     }
-    let Ok(bytes) = axum::body::to_bytes(body, shared.config.body_limit).await else {
-        let errmsg = format!("body over {} bytes", shared.config.body_limit);
-        return protocol_answer(StatusCode::PAYLOAD_TOO_LARGE, refusal_json(&errmsg));
+    let timeout = shared.config.timeout;
+    let work = answer(shared.clone(), uri.path().to_string(), body);
+    match tokio::time::timeout(timeout, work).await {
+        Ok(response) => response,
+        Err(_) => protocol_answer(
+            StatusCode::REQUEST_TIMEOUT,
+            endpoint.error_answer(&format!("no answer within {} ms", timeout.as_millis())),
+            BodyEncoding::Json,
+        ),
+    }
+}
+
+async fn answer<H: CallbackHandler + Send + 'static>(
+    shared: Arc<Shared<H>>,
+    path: String,
+    body: Body,
+) -> Response {
+    let limit = shared.config.body_limit;
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        // Over the limit, or the connection broke while reading.
+        return protocol_answer(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            shared
+                .config
+                .endpoint
+                .error_answer(&format!("body over {limit} bytes")),
+            BodyEncoding::Json,
+        );
     };
-    let reply = {
-        // The handler is synchronous; nothing awaits while it is locked.
-        let mut handler = shared
+    let worker = shared.clone();
+    let reply = tokio::task::spawn_blocking(move || {
+        let mut handler = worker
             .handler
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        answer_callback(&mut *handler, &shared.config.key, uri.path(), &bytes)
-    };
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    protocol_answer(status, reply.body)
+        worker.config.endpoint.answer(&mut *handler, &path, &bytes)
+    })
+    .await;
+    match reply {
+        Ok(reply) => reply_response(reply),
+        // The handler panicked: a vendor bug, answered as a server error.
+        Err(_) => protocol_answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            shared.config.endpoint.error_answer("internal error"),
+            BodyEncoding::Json,
+        ),
+    }
 }
 
-fn protocol_answer(status: StatusCode, body: Vec<u8>) -> Response {
-    (
-        status,
-        [("content-type", "application/json;charset=utf-8")],
-        body,
-    )
-        .into_response()
+/// The HTTP status that fits a callback's outcome (see [`callback_router`]).
+pub fn status_of(outcome: &CallbackOutcome) -> StatusCode {
+    match outcome {
+        CallbackOutcome::Answered { .. } | CallbackOutcome::Refused { .. } => StatusCode::OK,
+        CallbackOutcome::Rejected(error) => match error {
+            InboundError::Base64(_) | InboundError::Json(_) => StatusCode::BAD_REQUEST,
+            InboundError::MissingSign => StatusCode::UNAUTHORIZED,
+            InboundError::WrongSign(_) => StatusCode::FORBIDDEN,
+            InboundError::Unknown { .. } => StatusCode::NOT_FOUND,
+            InboundError::Invalid { .. } => StatusCode::OK,
+            _ => StatusCode::BAD_REQUEST,
+        },
+        _ => StatusCode::OK,
+    }
+}
+
+fn reply_response(reply: CallbackReply) -> Response {
+    let status = status_of(&reply.outcome);
+    let mut response = protocol_answer(status, reply.body, reply.encoding);
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bolink-Sign"),
+        );
+    }
+    response
+}
+
+fn protocol_answer(status: StatusCode, body: Vec<u8>, encoding: BodyEncoding) -> Response {
+    let content_type = match encoding {
+        BodyEncoding::Json => "application/json;charset=utf-8",
+        BodyEncoding::Base64 => "text/plain;charset=utf-8",
+    };
+    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
