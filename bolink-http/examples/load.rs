@@ -25,7 +25,7 @@ const TIME_LIMIT: Duration = Duration::from_secs(60);
 struct Vendor;
 
 impl CallbackHandler for Vendor {
-    fn outpark(&mut self, _result: outpark::Request) -> Answer<()> {
+    async fn outpark(&self, _result: outpark::Request) -> Answer<()> {
         Ok(())
     }
 }

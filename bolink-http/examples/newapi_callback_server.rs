@@ -25,7 +25,7 @@ struct Vendor;
 
 impl CallbackHandler for Vendor {
     /// 5.5: an electronic payment finished. Only state 1 is paid.
-    fn outpark(&mut self, result: outpark::Request) -> Answer<()> {
+    async fn outpark(&self, result: outpark::Request) -> Answer<()> {
         println!(
             "order {} payment state {:?} ({:?})",
             result.order_id, result.state, result.total
@@ -37,8 +37,8 @@ impl CallbackHandler for Vendor {
     }
 
     /// 5.7: an unplated car scanned the entry code.
-    fn nolicence_in_park(
-        &mut self,
+    async fn nolicence_in_park(
+        &self,
         entry: nolicence_in_park::Request,
     ) -> Answer<nolicence_in_park::Response> {
         println!(
@@ -53,8 +53,8 @@ impl CallbackHandler for Vendor {
     }
 
     /// 5.2: a plate's frictionless-payment status changed.
-    fn notice_car_owner(
-        &mut self,
+    async fn notice_car_owner(
+        &self,
         notice: notice_car_owner::Request,
     ) -> Answer<notice_car_owner::Response> {
         println!(

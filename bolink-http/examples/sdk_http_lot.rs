@@ -10,6 +10,8 @@
 //!
 //! Without `BOLINK_BASE_URL` it talks to the platform's test address.
 
+use std::sync::Mutex;
+
 use bolink_http::sdk_http::{ClientConfig, SdkHttpClient, TEST_BASE_URL};
 use bolink_sdk::{Answer, Credentials, Handler, Refusal};
 use bolink_sign::Key;
@@ -17,18 +19,23 @@ use bolink_types::enums::State;
 use bolink_types::sdk::{nolicence_in_park, query_price};
 use bolink_types::{Money, UnixSeconds};
 
-/// The lot's charging logic: a flat 5.00 for cars it knows.
+/// The lot's charging logic: a flat 5.00 for cars it knows. Handlers are
+/// called concurrently through `&self`, so the cars sit behind a lock
+/// (never held across an `.await`).
 struct Lot {
-    in_lot: Vec<(String, UnixSeconds)>,
+    in_lot: Mutex<Vec<(String, UnixSeconds)>>,
 }
 
 impl Handler for Lot {
-    fn query_price(&mut self, request: query_price::Request) -> Answer<query_price::HttpReturn> {
+    async fn query_price(&self, request: query_price::Request) -> Answer<query_price::HttpReturn> {
         let plate = request.car_number.clone().unwrap_or_default();
-        let (_, in_time) = self
+        let in_time = self
             .in_lot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
             .iter()
             .find(|(car, _)| *car == plate)
+            .map(|(_, in_time)| *in_time)
             .ok_or_else(|| Refusal::new("car not in the lot"))?;
         let minutes = (UnixSeconds::now().get() - in_time.get()) / 60;
         let order_id = request.order_id.clone().unwrap_or_default();
@@ -40,16 +47,18 @@ impl Handler for Lot {
             Money::from_cents(500),
         );
         answer.car_number = Some(plate);
-        answer.in_time = Some(*in_time);
+        answer.in_time = Some(in_time);
         answer.query_order_no = request.query_order_no;
         Ok(answer)
     }
 
-    fn nolicence_in_park(
-        &mut self,
+    async fn nolicence_in_park(
+        &self,
         request: nolicence_in_park::Request,
     ) -> Answer<nolicence_in_park::HttpReturn> {
         self.in_lot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push((request.car_number.clone(), request.timetemp));
         Ok(nolicence_in_park::HttpReturn::new(
             State::Success,
@@ -69,11 +78,13 @@ async fn main() {
         Key::new("8403A41ED5EF20BC"),
     );
     let client = SdkHttpClient::new(credentials, ClientConfig::with_base_url(base_url));
-    let mut lot = Lot { in_lot: Vec::new() };
+    let lot = Lot {
+        in_lot: Mutex::new(Vec::new()),
+    };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     client
-        .run(&mut lot, shutdown, |event| println!("{event:?}"))
+        .run(&lot, shutdown, |event| println!("{event:?}"))
         .await;
 }

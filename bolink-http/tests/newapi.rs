@@ -28,15 +28,15 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 struct Vendor;
 
 impl CallbackHandler for Vendor {
-    fn outpark(&mut self, request: outpark::Request) -> Answer<()> {
+    async fn outpark(&self, request: outpark::Request) -> Answer<()> {
         match request.state {
             State::Success => Ok(()),
             _ => Err(Refusal::new("payment not settled")),
         }
     }
 
-    fn nolicence_in_park(
-        &mut self,
+    async fn nolicence_in_park(
+        &self,
         entry: nolicence_in_park::Request,
     ) -> Answer<nolicence_in_park::Response> {
         Ok(nolicence_in_park::Response::new(
@@ -46,8 +46,8 @@ impl CallbackHandler for Vendor {
         ))
     }
 
-    fn notice_car_owner(
-        &mut self,
+    async fn notice_car_owner(
+        &self,
         request: notice_car_owner::Request,
     ) -> Answer<notice_car_owner::Response> {
         let mut answer = notice_car_owner::Response::new(State::Success);
@@ -55,15 +55,15 @@ impl CallbackHandler for Vendor {
         Ok(answer)
     }
 
-    fn notify_url(&mut self, notice: notify_url::Request) -> Answer<()> {
+    async fn notify_url(&self, notice: notify_url::Request) -> Answer<()> {
         match notice.status.as_str() {
             "1" => Ok(()),
             _ => Err(Refusal::new("invoice not issued")),
         }
     }
 
-    fn check_vip(&mut self, _request: check_vip::Request) -> Answer<check_vip::Response> {
-        std::thread::sleep(Duration::from_millis(1200));
+    async fn check_vip(&self, _request: check_vip::Request) -> Answer<check_vip::Response> {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
         Err(Refusal::new("too late anyway"))
     }
 }
@@ -548,4 +548,54 @@ async fn uploads_go_through_the_outbox_and_survive_an_absent_platform() {
     );
     assert!(client.upload(vip).await.is_err());
     assert_eq!(client.pending_uploads().await, 0);
+}
+
+/// A vendor whose payment-result handler waits until `n` calls are inside
+/// it at once: with callbacks answered one at a time it never gets there,
+/// and every call runs into the server's timeout instead.
+struct Gathering {
+    barrier: tokio::sync::Barrier,
+}
+
+impl CallbackHandler for Gathering {
+    async fn outpark(&self, _request: outpark::Request) -> Answer<()> {
+        self.barrier.wait().await;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_callbacks_are_answered_concurrently() {
+    const CALLS: usize = 8;
+    let mut config = CallbackConfig::new(key());
+    config.timeout = Duration::from_secs(5);
+    let base = serve(callback_router(
+        Gathering {
+            barrier: tokio::sync::Barrier::new(CALLS),
+        },
+        config,
+    ))
+    .await;
+    let http = reqwest::Client::new();
+    let url = format!("{base}/bolink/outpark");
+    let calls = (0..CALLS).map(|_| {
+        let (http, url) = (http.clone(), url.clone());
+        tokio::spawn(async move {
+            call_callback(
+                &http,
+                &url,
+                &key(),
+                &payment(State::Success),
+                BodyEncoding::Json,
+                TIMEOUT,
+            )
+            .await
+            .unwrap()
+        })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        let answer = call.await.unwrap();
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(answer.reply.is_success(), "{answer:?}");
+    }
 }

@@ -21,7 +21,7 @@ const KEY: &str = "8403A41ED5EF20BC";
 struct Lot;
 
 impl Handler for Lot {
-    fn query_price(&mut self, request: query_price::Request) -> Answer<query_price::HttpReturn> {
+    async fn query_price(&self, request: query_price::Request) -> Answer<query_price::HttpReturn> {
         let order_id = request
             .order_id
             .clone()
@@ -39,8 +39,8 @@ impl Handler for Lot {
         Ok(answer)
     }
 
-    fn nolicence_in_park(
-        &mut self,
+    async fn nolicence_in_park(
+        &self,
         request: nolicence_in_park::Request,
     ) -> Answer<nolicence_in_park::HttpReturn> {
         Ok(nolicence_in_park::HttpReturn::new(
@@ -86,7 +86,7 @@ fn run_lot(client: Arc<SdkHttpClient>) -> oneshot::Sender<()> {
         let shutdown = async {
             let _ = stopped.await;
         };
-        client.run(&mut Lot, shutdown, |_| {}).await;
+        client.run(&Lot, shutdown, |_| {}).await;
     });
     stop
 }
@@ -290,7 +290,7 @@ async fn uploads_without_a_session_log_in_first() {
     let sim = simulator(fast(), loopback()).await;
     let client = client(sim.base_url());
     // Nothing is logged in yet: poll_once logs in, then holds the poll.
-    let outcome: Result<_, ClientError> = client.poll_once(&mut Lot).await;
+    let outcome: Result<_, ClientError> = client.poll_once(&Lot).await;
     assert!(matches!(outcome, Ok(None)), "{outcome:?}");
     assert_eq!(sim.logins(), 1);
 }

@@ -42,8 +42,8 @@ pub enum DownstreamError {
     Sign(#[from] VerifyError),
 }
 
-pub(crate) fn answer<H: Handler + ?Sized>(
-    handler: &mut H,
+pub(crate) async fn answer<H: Handler + ?Sized>(
+    handler: &H,
     body: &[u8],
     key: &Key,
     token: &str,
@@ -56,7 +56,7 @@ pub(crate) fn answer<H: Handler + ?Sized>(
     // is a superset whose extra fields are optional, so it reads both.
     let (request, outcome) = match sdk::Request::decode_as(&service_name, data) {
         Ok(request) => {
-            let outcome = dispatch(handler, request.clone());
+            let outcome = dispatch(handler, request.clone()).await;
             (Some(request), outcome)
         }
         Err(DecodeError::UnknownService { .. }) => (None, Err(Refusal::not_supported())),

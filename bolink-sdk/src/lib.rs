@@ -10,6 +10,8 @@
 //! Any transport drives it: `bolink-http` over HTTP, a socket later.
 //!
 //! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Instant;
 //! use bolink_sdk::{Answer, Credentials, Handler, Session};
 //! use bolink_sign::Key;
@@ -17,7 +19,7 @@
 //!
 //! struct Lot;
 //! impl Handler for Lot {
-//!     fn query_price(&mut self, request: query_price::Request) -> Answer<query_price::HttpReturn> {
+//!     async fn query_price(&self, request: query_price::Request) -> Answer<query_price::HttpReturn> {
 //!         Err(bolink_sdk::Refusal::new(format!("no car {:?}", request.car_number)))
 //!     }
 //! }
@@ -29,9 +31,10 @@
 //! // A downstream message fetched by long polling, answered through the handler.
 //! let data = r#"{"service_name":"query_price","park_id":"21835","pay_scene":0,"car_number":"京A12345","order_id":"1"}"#;
 //! let body = bolink_sign::sdk_http::build("query_price", None, data, &Key::new("k"))?;
-//! let done = session.answer(&mut Lot, &body, Instant::now())?;
+//! let done = session.answer(&Lot, &body, Instant::now()).await?;
 //! assert_eq!(done.refusal.unwrap().errmsg, "no car Some(\"京A12345\")");
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

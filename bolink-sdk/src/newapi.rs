@@ -33,6 +33,8 @@
 //! of a signed one.
 //!
 //! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use bolink_sdk::newapi::{request_body, read_reply, BodyEncoding, CallbackEndpoint, CallbackOutcome, ReplyForm};
 //! use bolink_sdk::{Answer, CallbackHandler};
 //! use bolink_sign::Key;
@@ -41,7 +43,7 @@
 //!
 //! struct Vendor;
 //! impl CallbackHandler for Vendor {
-//!     fn outpark(&mut self, _result: outpark::Request) -> Answer<()> {
+//!     async fn outpark(&self, _result: outpark::Request) -> Answer<()> {
 //!         Ok(())
 //!     }
 //! }
@@ -52,13 +54,14 @@
 //! let body = request_body(&call.into(), &key, None, BodyEncoding::Base64)?;
 //! // The vendor's side.
 //! let endpoint = CallbackEndpoint::new(key.clone()).reply_form(ReplyForm::Signed);
-//! let reply = endpoint.answer(&mut Vendor, "/bolink/outpark", &body);
+//! let reply = endpoint.answer(&Vendor, "/bolink/outpark", &body).await;
 //! assert!(matches!(reply.outcome, CallbackOutcome::Answered { .. }));
 //! assert_eq!(reply.encoding, BodyEncoding::Base64);
 //! // Back on the platform's side: the answer's sign is checked.
 //! let read = read_reply("outpark", &reply.body, &key)?;
 //! assert!(read.signed && read.is_success());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok(())
+//! # }
 //! ```
 
 use std::borrow::Cow;
@@ -413,16 +416,16 @@ impl CallbackEndpoint {
     /// Answers one callback POSTed to `path` with `body` through `handler`.
     /// Never fails: bad input is answered `{"state":0,"errmsg":...}`, and
     /// the outcome says which check failed.
-    pub fn answer<H: CallbackHandler + ?Sized>(
+    pub async fn answer<H: CallbackHandler + ?Sized>(
         &self,
-        handler: &mut H,
+        handler: &H,
         path: &str,
         body: &[u8],
     ) -> CallbackReply {
         match self.check(path, body) {
             Ok(inbound) => {
                 let key = inbound.request.key();
-                match dispatch_callback(handler, inbound.request.clone()) {
+                match dispatch_callback(handler, inbound.request.clone()).await {
                     Ok(answer) => {
                         let answer = without_placeholder_name(key, answer);
                         CallbackReply {
@@ -682,12 +685,12 @@ mod tests {
     const KEY: &str = "8403A41ED5EF20BC";
 
     struct Vendor {
-        seen: Vec<String>,
+        seen: std::sync::Mutex<Vec<String>>,
     }
 
     impl CallbackHandler for Vendor {
-        fn outpark(&mut self, result: outpark::Request) -> Answer<()> {
-            self.seen.push(result.order_id.clone());
+        async fn outpark(&self, result: outpark::Request) -> Answer<()> {
+            self.seen.lock().unwrap().push(result.order_id.clone());
             match result.state {
                 State::Success => Ok(()),
                 _ => Err(Refusal::new("not paid")),
@@ -712,8 +715,19 @@ mod tests {
     }
 
     fn answer(endpoint: &CallbackEndpoint, path: &str, body: &[u8]) -> (CallbackReply, Vendor) {
-        let mut vendor = Vendor { seen: Vec::new() };
-        (endpoint.answer(&mut vendor, path, body), vendor)
+        let vendor = Vendor {
+            seen: Default::default(),
+        };
+        let reply = block_on(endpoint.answer(&vendor, path, body));
+        (reply, vendor)
+    }
+
+    /// The handlers here never wait, so a current-thread runtime suffices.
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+            .block_on(future)
     }
 
     fn rejected(reply: &CallbackReply) -> &InboundError {
@@ -734,7 +748,7 @@ mod tests {
             let body = request_body(&payment(State::Success), &key(), None, encoding).unwrap();
             let (reply, vendor) = answer(&endpoint, "/cb/outpark", &body);
             assert!(matches!(reply.outcome, CallbackOutcome::Answered { .. }));
-            assert_eq!(vendor.seen, ["o-1"]);
+            assert_eq!(*vendor.seen.lock().unwrap(), ["o-1"]);
             assert_eq!(reply.encoding, BodyEncoding::Json);
             assert_eq!(
                 json(&reply.body),
@@ -791,7 +805,7 @@ mod tests {
             let (reply, vendor) = answer(&endpoint, path, &body);
             let error = rejected(&reply);
             assert!(expected(error), "{error:?}");
-            assert!(vendor.seen.is_empty());
+            assert!(vendor.seen.lock().unwrap().is_empty());
             let answer = json(&reply.body);
             assert_eq!(answer["state"], 0);
             assert_eq!(answer["errmsg"], error.errmsg());
@@ -822,7 +836,7 @@ mod tests {
         let data = r#"{"service_name":"outpark","state":"x","park_id":"21835"}"#;
         let body = envelope::build(data, &key(), None, BodyEncoding::Base64).unwrap();
         let (reply, vendor) = answer(&endpoint, "/anything", &body);
-        assert!(vendor.seen.is_empty());
+        assert!(vendor.seen.lock().unwrap().is_empty());
         match rejected(&reply) {
             InboundError::Invalid { key, report } => {
                 assert_eq!(*key, "outpark");
@@ -898,7 +912,7 @@ mod tests {
             "A1".into(),
         );
         let body = request_body(&entry.into(), &key(), None, BodyEncoding::Json).unwrap();
-        let reply = CallbackEndpoint::new(key()).answer(&mut Closed, "/cb", &body);
+        let reply = block_on(CallbackEndpoint::new(key()).answer(&Closed, "/cb", &body));
         assert!(matches!(reply.outcome, CallbackOutcome::Refused { .. }));
         let answer = json(&reply.body);
         assert_eq!(

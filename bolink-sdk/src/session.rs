@@ -150,14 +150,14 @@ impl Session {
 
     /// Verifies, decodes and answers one downstream envelope through the
     /// handler; the result holds the signed answer to POST back.
-    pub fn answer<H: Handler + ?Sized>(
+    pub async fn answer<H: Handler + ?Sized>(
         &self,
-        handler: &mut H,
+        handler: &H,
         body: &[u8],
         now: Instant,
     ) -> Result<Downstream, DownstreamError> {
         let token = self.token(now).ok_or(DownstreamError::NotLoggedIn)?;
-        downstream::answer(handler, body, self.key(), token)
+        downstream::answer(handler, body, self.key(), token).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! The callback server: Bolink POSTs its calls (payment results, unplated
 //! entries, plate status changes, ...) to addresses the vendor configured.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -60,7 +60,7 @@ impl CallbackConfig {
 }
 
 struct Shared<H> {
-    handler: Mutex<H>,
+    handler: H,
     config: CallbackConfig,
 }
 
@@ -85,22 +85,18 @@ struct Shared<H> {
 /// | 408 | reading and answering took longer than the timeout |
 /// | 413 | the body is over the limit |
 ///
-/// The handler is synchronous: it runs on tokio's blocking pool, one call
-/// at a time. When it outlasts the timeout the platform gets 408 and will
-/// call again, so handlers should be idempotent (as the platform's retries
-/// require anyway).
-pub fn callback_router<H: CallbackHandler + Send + 'static>(
-    handler: H,
-    config: CallbackConfig,
-) -> Router {
-    let shared = Arc::new(Shared {
-        handler: Mutex::new(handler),
-        config,
-    });
+/// Callbacks are answered concurrently, each in its own task: a slow
+/// handler holds up only its own call. The timeout covers reading the body
+/// and the handler; a handler that outlasts it is cancelled (dropped at its
+/// next `.await`) and the platform gets 408 and will call again, so
+/// handlers should be idempotent, as the platform's retries require anyway.
+/// A handler that panics is answered 500; the server keeps serving.
+pub fn callback_router<H: CallbackHandler + 'static>(handler: H, config: CallbackConfig) -> Router {
+    let shared = Arc::new(Shared { handler, config });
     Router::new().fallback(handle::<H>).with_state(shared)
 }
 
-async fn handle<H: CallbackHandler + Send + 'static>(
+async fn handle<H: CallbackHandler + 'static>(
     State(shared): State<Arc<Shared<H>>>,
     method: Method,
     uri: Uri,
@@ -130,7 +126,7 @@ async fn handle<H: CallbackHandler + Send + 'static>(
     }
 }
 
-async fn answer<H: CallbackHandler + Send + 'static>(
+async fn answer<H: CallbackHandler + 'static>(
     shared: Arc<Shared<H>>,
     path: String,
     body: Body,
@@ -147,16 +143,18 @@ async fn answer<H: CallbackHandler + Send + 'static>(
             BodyEncoding::Json,
         );
     };
+    // In its own task so that a panicking handler is contained (a
+    // JoinError) instead of tearing down the connection; aborted when the
+    // caller's timeout drops this future.
     let worker = shared.clone();
-    let reply = tokio::task::spawn_blocking(move || {
-        let mut handler = worker
-            .handler
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        worker.config.endpoint.answer(&mut *handler, &path, &bytes)
-    })
-    .await;
-    match reply {
+    let task = AbortOnDrop(tokio::spawn(async move {
+        worker
+            .config
+            .endpoint
+            .answer(&worker.handler, &path, &bytes)
+            .await
+    }));
+    match task.join().await {
         Ok(reply) => reply_response(reply),
         // The handler panicked: a vendor bug, answered as a server error.
         Err(_) => protocol_answer(
@@ -164,6 +162,22 @@ async fn answer<H: CallbackHandler + Send + 'static>(
             shared.config.endpoint.error_answer("internal error"),
             BodyEncoding::Json,
         ),
+    }
+}
+
+/// A task handle that aborts its task when dropped (when the request's
+/// timeout gives up on it).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    async fn join(mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -189,7 +189,7 @@ impl SdkHttpClient {
     /// handler and POSTs the signed answer. `None` when the poll ended empty.
     pub async fn poll_once<H: Handler + ?Sized>(
         &self,
-        handler: &mut H,
+        handler: &H,
     ) -> Result<Option<Downstream>, ClientError> {
         let message = self
             .with_token(
@@ -205,7 +205,8 @@ impl SdkHttpClient {
             .session
             .lock()
             .await
-            .answer(handler, &message, Instant::now())?;
+            .answer(handler, &message, Instant::now())
+            .await?;
         let (status, reply) = self
             .post(
                 UPLOAD_PATH,
@@ -224,12 +225,8 @@ impl SdkHttpClient {
     /// (reconnecting with exponential backoff, capped at `backoff_max`, after
     /// failures) and, side by side, sends the outbox's uploads as they fall
     /// due. `on_event` sees everything that happened.
-    pub async fn run<H, F>(
-        &self,
-        handler: &mut H,
-        shutdown: F,
-        on_event: impl FnMut(Event<'_>) + Send,
-    ) where
+    pub async fn run<H, F>(&self, handler: &H, shutdown: F, on_event: impl FnMut(Event<'_>) + Send)
+    where
         H: Handler + ?Sized,
         F: Future<Output = ()>,
     {
@@ -251,7 +248,7 @@ impl SdkHttpClient {
 
     async fn poll_loop<H: Handler + ?Sized>(
         &self,
-        handler: &mut H,
+        handler: &H,
         emit: &(impl Fn(Event<'_>) + Sync),
     ) {
         let mut backoff = self.config.backoff_initial;

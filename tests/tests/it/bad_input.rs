@@ -161,8 +161,8 @@ async fn the_callback_server_answers_every_case_and_keeps_serving() {
 
     struct Vendor;
     impl bolink_sdk::CallbackHandler for Vendor {
-        fn outpark(
-            &mut self,
+        async fn outpark(
+            &self,
             _result: bolink_types::newapi::outpark::Request,
         ) -> bolink_sdk::Answer<()> {
             Ok(())

@@ -2,7 +2,7 @@
 //! the `CallbackHandler` trait (new API), one method per downstream service,
 //! and the dispatch functions that call them.
 //!
-//! A method takes the page's `request` table and answers with its HTTP-mode
+//! A method (async, `&self`) takes the page's `request` table and answers with its HTTP-mode
 //! return when the page has one, else its SDK-mode return; its default body
 //! refuses as "not supported", so a lot implements only what it offers.
 
@@ -46,6 +46,8 @@ pub fn file(model: &Model) -> TokenStream {
     ];
     let traits = plans.iter().map(|plan| family_trait(model, plan));
     quote! {
+        use std::future::Future;
+
         use bolink_types::{newapi, sdk, Message};
 
         use crate::answer::{Answer, Refusal};
@@ -112,13 +114,13 @@ fn family_trait(model: &Model, plan: &TraitPlan) -> TokenStream {
             );
             methods.push(quote! {
                 #[doc = #doc]
-                fn #method(&mut self, request: #family_module::#module::Request) -> Answer<#family_module::#module::#answer> {
+                fn #method(&self, request: #family_module::#module::Request) -> impl Future<Output = Answer<#family_module::#module::#answer>> + Send {
                     let _ = request;
-                    Err(Refusal::not_supported())
+                    std::future::ready(Err(Refusal::not_supported()))
                 }
             });
             arms.push(quote! {
-                #family_module::Request::#variant(request) => answered(handler.#method(request)),
+                #family_module::Request::#variant(request) => answered(handler.#method(request).await),
             });
         } else {
             // The page shows no answer table: the answer is the protocol's
@@ -129,13 +131,13 @@ fn family_trait(model: &Model, plan: &TraitPlan) -> TokenStream {
             );
             methods.push(quote! {
                 #[doc = #doc]
-                fn #method(&mut self, request: #family_module::#module::Request) -> Answer<()> {
+                fn #method(&self, request: #family_module::#module::Request) -> impl Future<Output = Answer<()>> + Send {
                     let _ = request;
-                    Err(Refusal::not_supported())
+                    std::future::ready(Err(Refusal::not_supported()))
                 }
             });
             arms.push(quote! {
-                #family_module::Request::#variant(request) => handler.#method(request).map(|()| acknowledged(#service)),
+                #family_module::Request::#variant(request) => handler.#method(request).await.map(|()| acknowledged(#service)),
             });
         }
         services.push(service.to_string());
@@ -148,7 +150,13 @@ fn family_trait(model: &Model, plan: &TraitPlan) -> TokenStream {
     let trait_doc = format!(
         "{}: one method per service ({list}).\n\n\
          Every method has a default that refuses with \"not supported\" (state 0), so an implementation \
-         overrides only the services it offers.",
+         overrides only the services it offers.\n\n\
+         Methods are asynchronous and take `&self`: the transports call them concurrently (a slow \
+         answer never holds up another, nor uploads or polls), so keep mutable state behind a lock \
+         or in an `Arc` inside your type, as axum's `State` does. Write them as `async fn` in your \
+         `impl`; the future must be `Send`, so do not hold a `std::sync::MutexGuard` across an \
+         `.await` (use `tokio::sync::Mutex`, or drop the guard first). A method that blocks the thread \
+         (synchronous database calls) should move that work to `tokio::task::spawn_blocking`.",
         plan.what
     );
     let const_doc = format!("The services [`{trait_name}`] has a method for.");
@@ -157,7 +165,7 @@ fn family_trait(model: &Model, plan: &TraitPlan) -> TokenStream {
     );
     quote! {
         #[doc = #trait_doc]
-        pub trait #trait_name {
+        pub trait #trait_name: Send + Sync {
             #(#methods)*
         }
 
@@ -167,7 +175,7 @@ fn family_trait(model: &Model, plan: &TraitPlan) -> TokenStream {
         #[doc = #dispatch_doc]
         // A family without such services yet leaves only the fallback arm.
         #[allow(unused_variables, dead_code, clippy::match_single_binding)]
-        pub(crate) fn #dispatch<H: #trait_name + ?Sized>(handler: &mut H, request: #family_module::Request) -> Result<Vec<u8>, Refusal> {
+        pub(crate) async fn #dispatch<H: #trait_name + ?Sized>(handler: &H, request: #family_module::Request) -> Result<Vec<u8>, Refusal> {
             match request {
                 #(#arms)*
                 #[allow(unreachable_patterns)]

@@ -61,7 +61,7 @@ impl SampleLot {
 }
 
 impl Handler for SampleLot {
-    fn query_price(&mut self, request: query_price::Request) -> Answer<query_price::HttpReturn> {
+    async fn query_price(&self, request: query_price::Request) -> Answer<query_price::HttpReturn> {
         let plate = request.car_number.clone().unwrap_or_default();
         let car = self
             .books()
@@ -84,7 +84,10 @@ impl Handler for SampleLot {
         Ok(answer)
     }
 
-    fn prepay_order(&mut self, request: prepay_order::Request) -> Answer<prepay_order::SdkReturn> {
+    async fn prepay_order(
+        &self,
+        request: prepay_order::Request,
+    ) -> Answer<prepay_order::SdkReturn> {
         let mut books = self.books();
         let car = books
             .cars
@@ -100,8 +103,8 @@ impl Handler for SampleLot {
         Ok(answer)
     }
 
-    fn nolicence_in_park(
-        &mut self,
+    async fn nolicence_in_park(
+        &self,
         request: nolicence_in_park::Request,
     ) -> Answer<nolicence_in_park::HttpReturn> {
         // The platform's "plate" for an unplated car identifies the driver.

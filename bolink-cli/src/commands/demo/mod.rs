@@ -339,11 +339,11 @@ fn in_park_at(sim: &SimulatorHandle, order_id: &str) -> bool {
 fn start_polling(client: Arc<SdkHttpClient>, lot: SampleLot) -> tokio::sync::oneshot::Sender<()> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        let mut handler = lot;
+        let handler = lot;
         let shutdown = async {
             let _ = stopped.await;
         };
-        client.run(&mut handler, shutdown, print_event).await;
+        client.run(&handler, shutdown, print_event).await;
     });
     stop
 }
