@@ -10,9 +10,9 @@
 //!
 //! Without `BOLINK_BASE_URL` it talks to the platform's test address.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use bolink_http::sdk_http::{ClientConfig, SdkHttpClient, TEST_BASE_URL};
+use bolink_http::sdk_http::{self, ClientConfig, TEST_BASE_URL};
 use bolink_sdk::{Answer, Credentials, Handler, Refusal};
 use bolink_sign::Key;
 use bolink_types::enums::State;
@@ -77,14 +77,16 @@ async fn main() {
         "example-lane-A1",
         Key::new("8403A41ED5EF20BC"),
     );
-    let client = SdkHttpClient::new(credentials, ClientConfig::with_base_url(base_url));
+    let client = sdk_http::client(credentials, ClientConfig::with_base_url(base_url))
+        .on_event(|event| println!("{event:?}"))
+        .build();
     let lot = Lot {
         in_lot: Mutex::new(Vec::new()),
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    client
-        .run(&lot, shutdown, |event| println!("{event:?}"))
-        .await;
+    if let Err(e) = client.run(Arc::new(lot), shutdown).await {
+        eprintln!("{e}");
+    }
 }

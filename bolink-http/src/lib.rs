@@ -8,7 +8,9 @@
 //!   `bolink demo`.
 #![deny(missing_docs)]
 
-mod clock;
+mod http;
 pub mod newapi;
 pub mod sdk_http;
 pub mod simulator;
+
+pub use http::{Exchange, Observer, DEFAULT_MAX_RESPONSE_BYTES};

@@ -12,6 +12,9 @@ use bolink_http::simulator::{Simulator, SimulatorConfig};
 use bolink_sdk::newapi::{ReplyError, ReplyForm};
 use bolink_sdk::{Answer, CallbackHandler, Refusal};
 use bolink_sign::newapi::{build, BodyEncoding};
+use bolink_sdk::backoff::BackoffPolicy;
+use bolink_sdk::engine::{EngineConfig, EngineError, Outcome, TransportError};
+use bolink_sdk::outbox::RetryPolicy;
 use bolink_sign::Key;
 use bolink_types::enums::{PayType, State};
 use bolink_types::newapi::{
@@ -406,10 +409,7 @@ async fn the_platform_accepts_checks_and_records_upstream_requests() {
     for encoding in [BodyEncoding::Json, BodyEncoding::Base64] {
         let client = NewApiClient::new(
             key(),
-            NewApiConfig {
-                encoding,
-                ..NewApiConfig::new(&base)
-            },
+            NewApiConfig::new(&base).encoding(encoding),
         );
         let reply = client.send(check.clone()).await.unwrap();
         assert!(reply.is_success(), "{reply:?}");
@@ -460,19 +460,19 @@ async fn the_platform_accepts_checks_and_records_upstream_requests() {
     .unwrap();
     assert!(matches!(
         client.post("/unionapi/nothing_here", good).await,
-        Err(NewApiError::Status { status: 404, .. })
+        Err(NewApiError::Transport(TransportError::Status { status: 404, .. }))
     ));
     assert!(matches!(
         client
             .post("/unionapi/neworder/uploadData", b"%%".to_vec())
             .await,
-        Err(NewApiError::Status { status: 400, .. })
+        Err(NewApiError::Transport(TransportError::Status { status: 400, .. }))
     ));
     assert!(matches!(
         client
             .post("/unionapi/neworder/uploadData", vec![b'{'; 5000])
             .await,
-        Err(NewApiError::Status { status: 413, .. })
+        Err(NewApiError::Transport(TransportError::Status { status: 413, .. }))
     ));
     assert_eq!(store.accepted().len(), 2);
     let refused: Vec<u16> = store.refused().iter().map(|r| r.status).collect();
@@ -510,35 +510,33 @@ async fn the_simulator_checks_and_records_upstream_requests() {
 
 #[tokio::test]
 async fn uploads_go_through_the_outbox_and_survive_an_absent_platform() {
-    use bolink_http::sdk_http::Delivery;
     let addr = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .unwrap()
         .local_addr()
         .unwrap();
-    let client = NewApiClient::new(key(), NewApiConfig::new(format!("http://{addr}")));
+    let quick = BackoffPolicy::new(Duration::from_millis(50), Duration::from_millis(200));
+    let client = NewApiClient::builder(key(), NewApiConfig::new(format!("http://{addr}")))
+        .engine_config(EngineConfig::default().link_backoff(quick).retry(RetryPolicy {
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(200),
+            ..RetryPolicy::default()
+        }))
+        .build();
+    let engine = client.engine().clone();
+    let running = tokio::spawn(async move { engine.run_uploads(std::future::pending()).await });
     let request = park_check::Request::new(UNION_ID, "21835".into(), "京A12345".into());
-    assert!(matches!(
-        client.upload(request.clone()).await.unwrap(),
-        Delivery::Queued(_)
-    ));
-    assert_eq!(client.pending_uploads().await, 1);
+    let ticket = client.upload(request.clone()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(client.engine().pending().await.unwrap(), 1);
     let sim = Simulator::new(SimulatorConfig::default())
         .vendor(UNION_ID, key())
         .start(addr)
         .await
         .unwrap();
-    let mut delivered = 0;
-    for _ in 0..40 {
-        delivered += client.flush().await.delivered.len();
-        if delivered > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(delivered, 1);
+    assert!(matches!(ticket.outcome().await, Outcome::Delivered { .. }));
     assert_eq!(sim.received().len(), 1);
-    assert_eq!(client.pending_uploads().await, 0);
+    assert_eq!(client.engine().pending().await.unwrap(), 0);
     // An interface without a URL path is refused before anything is stored.
     let vip = check_vip::Request::new(
         "21835".into(),
@@ -546,8 +544,16 @@ async fn uploads_go_through_the_outbox_and_survive_an_absent_platform() {
         "京A12345".into(),
         Decimal::new(1, 2),
     );
-    assert!(client.upload(vip).await.is_err());
-    assert_eq!(client.pending_uploads().await, 0);
+    assert!(
+        matches!(
+            client.upload(vip).await,
+            Err(NewApiError::Engine(EngineError::NoPath(_)))
+        ),
+        "an interface without a path is refused"
+    );
+    assert_eq!(client.engine().pending().await.unwrap(), 0);
+    client.engine().shutdown();
+    running.await.unwrap().unwrap();
 }
 
 /// A vendor whose payment-result handler waits until `n` calls are inside

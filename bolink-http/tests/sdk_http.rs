@@ -4,14 +4,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bolink_http::sdk_http::{ClientConfig, ClientError, SdkHttpClient};
+use bolink_http::sdk_http::{client as lot_client, ClientConfig, SdkHttpClient};
+use bolink_sdk::backoff::BackoffPolicy;
+use bolink_sdk::engine::{EngineConfig, EngineError, Outcome};
+use bolink_sdk::outbox::RetryPolicy;
 use bolink_http::simulator::{DriverError, LotAnswer, Simulator, SimulatorConfig, SimulatorHandle};
 use bolink_sdk::{Answer, Credentials, Handler, Refusal};
 use bolink_sign::{sdk_http, Key};
 use bolink_types::enums::{PayScene, State};
 use bolink_types::sdk::{self, nolicence_in_park, query_price};
 use bolink_types::{Money, UnixSeconds};
-use tokio::sync::oneshot;
 
 const UNION: &str = "200208";
 const PARK: &str = "21835";
@@ -67,28 +69,40 @@ async fn simulator(config: SimulatorConfig, addr: SocketAddr) -> SimulatorHandle
         .expect("the simulator starts")
 }
 
-fn client(base_url: String) -> Arc<SdkHttpClient> {
-    let config = ClientConfig {
-        backoff_initial: Duration::from_millis(50),
-        backoff_max: Duration::from_millis(200),
-        ..ClientConfig::with_base_url(base_url)
-    };
-    Arc::new(SdkHttpClient::new(
+/// A client that retries quickly (the simulator is on loopback).
+fn client(base_url: String) -> SdkHttpClient {
+    let quick = BackoffPolicy::new(Duration::from_millis(50), Duration::from_millis(200));
+    let config = EngineConfig::default()
+        .link_backoff(quick)
+        .login_backoff(quick)
+        .retry(RetryPolicy {
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(200),
+            ..RetryPolicy::default()
+        });
+    lot_client(
         Credentials::new(UNION, PARK, "lane-1", Key::new(KEY)),
-        config,
-    ))
+        ClientConfig::with_base_url(base_url),
+    )
+    .config(config)
+    .build()
 }
 
-/// Runs the client's poll loop until the returned sender is dropped or fired.
-fn run_lot(client: Arc<SdkHttpClient>) -> oneshot::Sender<()> {
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        client.run(&Lot, shutdown, |_| {}).await;
+/// Runs the lot (uploads and long polls) until dropped.
+struct Running(SdkHttpClient);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
+fn run_lot(client: SdkHttpClient) -> Running {
+    tokio::spawn({
+        let client = client.clone();
+        async move { client.run(Arc::new(Lot), std::future::pending()).await }
     });
-    stop
+    Running(client)
 }
 
 fn price_query(car: &str) -> sdk::Request {
@@ -191,12 +205,20 @@ async fn the_poll_loop_reconnects_after_the_simulator_restarts() {
 #[tokio::test]
 async fn a_login_with_the_wrong_key_is_refused() {
     let sim = simulator(fast(), loopback()).await;
-    let client = SdkHttpClient::new(
+    let client = lot_client(
         Credentials::new(UNION, PARK, "lane-1", Key::new("wrong")),
         ClientConfig::with_base_url(sim.base_url()),
-    );
+    )
+    .build();
     let err = client.login().await.unwrap_err();
-    assert!(err.to_string().contains("签名错误"), "{err}");
+    assert!(
+        matches!(&err, EngineError::NoSession(why) if why.contains("签名错误")),
+        "{err}"
+    );
+    // A second attempt inside the backoff does not reach the platform.
+    let logins_before = sim.rejected().len();
+    assert!(client.login().await.is_err());
+    assert_eq!(sim.rejected().len(), logins_before);
 }
 
 #[tokio::test]
@@ -289,9 +311,9 @@ async fn malformed_and_unknown_uploads_are_rejected_with_state_0() {
 async fn uploads_without_a_session_log_in_first() {
     let sim = simulator(fast(), loopback()).await;
     let client = client(sim.base_url());
-    // Nothing is logged in yet: poll_once logs in, then holds the poll.
-    let outcome: Result<_, ClientError> = client.poll_once(&Lot).await;
-    assert!(matches!(outcome, Ok(None)), "{outcome:?}");
+    let ticket = client.upload(&entry("o-6")).await.unwrap();
+    let _lot = run_lot(client.clone());
+    assert!(matches!(ticket.outcome().await, Outcome::Delivered { .. }));
     assert_eq!(sim.logins(), 1);
 }
 
@@ -311,13 +333,13 @@ fn entry(order_id: &str) -> bolink_types::sdk::in_park::Request {
 
 #[tokio::test]
 async fn uploads_are_acknowledged_and_the_platform_tracks_the_order() {
-    use bolink_http::sdk_http::Delivery;
     use bolink_types::enums::PayType;
     let sim = simulator(fast(), loopback()).await;
     let client = client(sim.base_url());
-    let delivery = client.upload(&entry("o-7")).await.unwrap();
+    let _lot = run_lot(client.clone());
+    let delivery = client.upload(&entry("o-7")).await.unwrap().outcome().await;
     assert!(
-        matches!(delivery, Delivery::Acknowledged(ref r) if r.idempotency_key == "in_park:o-7"),
+        matches!(delivery, Outcome::Delivered { ref record, duplicate: false } if record.idempotency_key == "in_park:o-7"),
         "{delivery:?}"
     );
     assert_eq!(sim.in_park().len(), 1);
@@ -332,16 +354,15 @@ async fn uploads_are_acknowledged_and_the_platform_tracks_the_order() {
         "o-7".into(),
     );
     assert!(matches!(
-        client.upload(&exit).await.unwrap(),
-        Delivery::Acknowledged(_)
+        client.upload(&exit).await.unwrap().outcome().await,
+        Outcome::Delivered { .. }
     ));
     assert!(sim.in_park().is_empty());
-    assert_eq!(client.pending_uploads().await, 0);
+    assert_eq!(client.pending().await.unwrap(), 0);
 }
 
 #[tokio::test]
 async fn an_upload_made_while_the_platform_is_down_arrives_once_it_is_back() {
-    use bolink_http::sdk_http::Delivery;
     // Find a free port, then leave it closed for a while.
     let addr = tokio::net::TcpListener::bind(loopback())
         .await
@@ -349,22 +370,14 @@ async fn an_upload_made_while_the_platform_is_down_arrives_once_it_is_back() {
         .local_addr()
         .unwrap();
     let client = client(format!("http://{addr}"));
-    let delivery = client.upload(&entry("o-8")).await.unwrap();
-    assert!(matches!(delivery, Delivery::Queued(_)), "{delivery:?}");
-    assert_eq!(client.pending_uploads().await, 1);
+    let _lot = run_lot(client.clone());
+    let ticket = client.upload(&entry("o-8")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(client.pending().await.unwrap(), 1);
     let sim = simulator(fast(), addr).await;
-    // The first retry waits for its backoff (about a second).
-    let mut report = client.flush().await;
-    for _ in 0..40 {
-        if !report.delivered.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        report = client.flush().await;
-    }
-    assert_eq!(report.delivered.len(), 1, "{report:?}");
+    assert!(matches!(ticket.outcome().await, Outcome::Delivered { .. }));
     assert_eq!(sim.received().len(), 1);
-    assert_eq!(client.pending_uploads().await, 0);
+    assert_eq!(client.pending().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -379,7 +392,7 @@ async fn invalid_uploads_are_refused_before_they_are_stored() {
             .contains("car_number: 11 characters, at most 8"),
         "{err}"
     );
-    assert_eq!(client.pending_uploads().await, 0);
+    assert_eq!(client.pending().await.unwrap(), 0);
     assert!(sim.received().is_empty());
 }
 
@@ -387,9 +400,98 @@ async fn invalid_uploads_are_refused_before_they_are_stored() {
 async fn a_re_sent_upload_is_recorded_once() {
     let sim = simulator(fast(), loopback()).await;
     let client = client(sim.base_url());
-    client.upload(&entry("o-10")).await.unwrap();
+    let _lot = run_lot(client.clone());
+    let first = client.upload(&entry("o-10")).await.unwrap();
     // The same entry again, as after a lost acknowledgement.
-    client.upload(&entry("o-10")).await.unwrap();
+    let again = client.upload(&entry("o-10")).await.unwrap();
+    assert!(matches!(first.outcome().await, Outcome::Delivered { .. }));
+    assert!(matches!(again.outcome().await, Outcome::Delivered { .. }));
     assert_eq!(sim.received().len(), 1);
     assert_eq!(sim.deliveries()["21835/in_park:o-10"], 2);
+}
+
+/// A lot whose price answers wait until released, and whose unplated-entry
+/// handler panics.
+struct Stalling {
+    release: tokio::sync::Notify,
+}
+
+impl Handler for Stalling {
+    async fn query_price(&self, request: query_price::Request) -> Answer<query_price::HttpReturn> {
+        self.release.notified().await;
+        Lot.query_price(request).await
+    }
+
+    async fn nolicence_in_park(
+        &self,
+        _request: nolicence_in_park::Request,
+    ) -> Answer<nolicence_in_park::HttpReturn> {
+        panic!("the lot's database is gone");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_handler_holds_up_neither_uploads_nor_other_messages() {
+    let sim = Arc::new(simulator(fast(), loopback()).await);
+    let client = client(sim.base_url());
+    let lot = Arc::new(Stalling {
+        release: tokio::sync::Notify::new(),
+    });
+    tokio::spawn({
+        let (client, lot) = (client.clone(), lot.clone());
+        async move { client.run(lot, std::future::pending()).await }
+    });
+    let _stop = Running(client.clone());
+    // A price query that the handler sits on.
+    let stalled = tokio::spawn({
+        let sim = sim.clone();
+        async move { sim.call(PARK, &price_query("京A1")).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Meanwhile an upload is delivered and another message is answered.
+    let ticket = client.upload(&entry("o-11")).await.unwrap();
+    assert!(matches!(ticket.outcome().await, Outcome::Delivered { .. }));
+    let payment = r#"{"service_name":"outpark","state":1,"order_id":"o-1","trade_no":"t-1","pay_type":"wallet","errmsg":"","pay_time":1490875218,"total":"5.00","car_number":"京A12345","arrive_money":"5.00","fee":"0.00","account_type":0}"#;
+    let request = sdk::Request::decode(payment.as_bytes()).unwrap();
+    assert_eq!(
+        sim.call(PARK, &request).await.unwrap(),
+        LotAnswer::Refused("not supported".into())
+    );
+    assert!(!stalled.is_finished());
+    lot.release.notify_one();
+    assert!(matches!(
+        stalled.await.unwrap().unwrap(),
+        LotAnswer::Answered(_)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_is_answered_as_an_internal_error_and_the_lot_serves_on() {
+    let sim = simulator(fast(), loopback()).await;
+    let client = client(sim.base_url());
+    let lot = Arc::new(Stalling {
+        release: tokio::sync::Notify::new(),
+    });
+    tokio::spawn({
+        let (client, lot) = (client.clone(), lot.clone());
+        async move { client.run(lot, std::future::pending()).await }
+    });
+    let _stop = Running(client.clone());
+    let request = nolicence_in_park::Request::new(
+        "7FEDR54".into(),
+        PARK.into(),
+        "A2".into(),
+        UnixSeconds(1_503_296_359),
+    );
+    assert_eq!(
+        sim.call(PARK, &request.clone().into()).await.unwrap(),
+        LotAnswer::Refused("internal error".into())
+    );
+    // Still polling, still answering.
+    assert_eq!(
+        sim.call(PARK, &request.into()).await.unwrap(),
+        LotAnswer::Refused("internal error".into())
+    );
+    let ticket = client.upload(&entry("o-12")).await.unwrap();
+    assert!(matches!(ticket.outcome().await, Outcome::Delivered { .. }));
 }

@@ -59,12 +59,51 @@ pub(crate) async fn answer<H: Handler + ?Sized>(
             let outcome = dispatch(handler, request.clone()).await;
             (Some(request), outcome)
         }
-        Err(DecodeError::UnknownService { .. }) => (None, Err(Refusal::not_supported())),
-        Err(e) => (
-            None,
-            Err(Refusal::new(format!("invalid request: {}", first_line(&e)))),
-        ),
+        Err(e) => (None, Err(refusal_of(&e))),
     };
+    finish(service_name, data, request, outcome, key, token)
+}
+
+/// Refuses a downstream message without asking a handler (its handler
+/// panicked): the same checks and the same refusal shape as [`answer`].
+pub(crate) fn refuse(
+    body: &[u8],
+    key: &Key,
+    token: &str,
+    refusal: Refusal,
+) -> Result<Downstream, DownstreamError> {
+    let envelope = sdk_http::Envelope::parse(body)?;
+    envelope.verify(key)?;
+    let service_name = envelope.service_name.to_string();
+    let data = envelope.data_bytes();
+    let request = sdk::Request::decode_as(&service_name, data).ok();
+    finish(service_name, data, request, Err(refusal), key, token)
+}
+
+/// The service_name of a downstream envelope, for reports about it.
+pub(crate) fn service_name_of(body: &[u8]) -> Option<String> {
+    sdk_http::Envelope::parse(body)
+        .ok()
+        .map(|envelope| envelope.service_name.to_string())
+}
+
+fn refusal_of(error: &DecodeError) -> Refusal {
+    match error {
+        DecodeError::UnknownService { .. } => Refusal::not_supported(),
+        other => Refusal::new(format!("invalid request: {}", first_line(other))),
+    }
+}
+
+/// The answer's data JSON (the handler's, or the refusal in the service's
+/// return table) and its signed envelope.
+fn finish(
+    service_name: String,
+    data: &[u8],
+    request: Option<sdk::Request>,
+    outcome: Result<Vec<u8>, Refusal>,
+    key: &Key,
+    token: &str,
+) -> Result<Downstream, DownstreamError> {
     let (refusal, answer) = match outcome {
         Ok(answer) => (None, answer),
         Err(refusal) => {
@@ -77,8 +116,7 @@ pub(crate) async fn answer<H: Handler + ?Sized>(
             (Some(refusal), answer)
         }
     };
-    let text = String::from_utf8(answer.clone()).expect("serde_json writes UTF-8");
-    let envelope = sdk_http::build(&service_name, Some(token), &text, key)?;
+    let envelope = seal(&service_name, &answer, key, token)?;
     Ok(Downstream {
         service_name,
         request,
@@ -86,6 +124,19 @@ pub(crate) async fn answer<H: Handler + ?Sized>(
         answer,
         envelope,
     })
+}
+
+/// The signed envelope of an answer's data JSON (also to re-sign it with a
+/// new token after a re-login).
+pub(crate) fn seal(
+    service_name: &str,
+    answer: &[u8],
+    key: &Key,
+    token: &str,
+) -> Result<Vec<u8>, DownstreamError> {
+    // Answers are written by serde_json (handlers' messages, refusals).
+    let text = String::from_utf8_lossy(answer);
+    Ok(sdk_http::build(service_name, Some(token), &text, key)?)
 }
 
 /// The table a service answers with: its HTTP-mode return, else its SDK return.

@@ -40,7 +40,10 @@
 #![forbid(unsafe_code)]
 
 mod answer;
+pub mod backoff;
+mod clock;
 mod downstream;
+pub mod engine;
 mod generated;
 mod identity;
 pub mod login;

@@ -1,17 +1,18 @@
 //! The new API's upstream client: signed requests to the platform's paths.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use bolink_sdk::engine::{
+    Dialect, Engine, EngineBuilder, EngineConfig, EngineError, Frame, FrameKind, Ticket,
+    Transport, TransportError,
+};
+use bolink_sdk::outbox::Store;
 use bolink_sdk::newapi::{read_reply, url_path_of, Reply, ReplyError, RequestError};
-use bolink_sdk::outbox::{Outbox, OutboxError, RetryPolicy, Store};
-use bolink_sign::newapi::{build, BodyEncoding};
+use bolink_sign::newapi::BodyEncoding;
 use bolink_sign::Key;
 use bolink_types::newapi;
-use tokio::sync::Mutex;
 
-use crate::clock::now_ms;
-use crate::sdk_http::{Delivery, FlushReport};
+use crate::http::{default_client, status_error, Exchange, Poster, DEFAULT_MAX_RESPONSE_BYTES};
 
 /// The test platform (`https://beta.bolink.club/unionapi/...`).
 pub const TEST_BASE_URL: &str = "https://beta.bolink.club";
@@ -24,6 +25,7 @@ pub const PRODUCTION_CLOUD_BASE_URL: &str = "https://yun.bolink.club";
 
 /// Where and how the client talks to the platform.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct NewApiConfig {
     /// Base address of `/unionapi/...` paths, e.g. [`TEST_BASE_URL`].
     pub base_url: String,
@@ -38,6 +40,9 @@ pub struct NewApiConfig {
     pub timeout: Duration,
     /// Timeout of establishing the connection.
     pub connect_timeout: Duration,
+    /// The largest answer read; a larger one is an error (an upload stays
+    /// queued).
+    pub max_response_bytes: usize,
 }
 
 impl NewApiConfig {
@@ -52,7 +57,26 @@ impl NewApiConfig {
             encoding: BodyEncoding::Json,
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(3),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
+    }
+
+    /// Sets the body encoding.
+    pub fn encoding(mut self, encoding: BodyEncoding) -> NewApiConfig {
+        self.encoding = encoding;
+        self
+    }
+
+    /// Sets the vendor account sent beside `data`.
+    pub fn union_id(mut self, union_id: i64) -> NewApiConfig {
+        self.union_id = Some(union_id);
+        self
+    }
+
+    /// Sets the timeout of one request.
+    pub fn timeout(mut self, timeout: Duration) -> NewApiConfig {
+        self.timeout = timeout;
+        self
     }
 
     /// The documented test hosts.
@@ -83,7 +107,7 @@ impl NewApiConfig {
 }
 
 /// Why a request got no usable response.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NewApiError {
     /// The interface has no URL path in the spec; use [`NewApiClient::post`].
@@ -92,72 +116,49 @@ pub enum NewApiError {
     /// The message breaks the spec (nothing was sent).
     #[error(transparent)]
     Request(#[from] RequestError),
-    /// The request did not complete (connect, timeout, reset).
-    #[error("transport: {0}")]
-    Transport(#[from] reqwest::Error),
-    /// The platform answered with a status other than 200.
-    #[error("HTTP status {status}: {body}")]
-    Status {
-        /// The status.
-        status: u16,
-        /// The start of the body, for the log.
-        body: String,
-    },
-    /// The message could not be written as a JSON object.
-    #[error("cannot encode the message: {0}")]
-    Encode(String),
-    /// The outbox refused the upload (invalid message) or its store failed.
+    /// The request did not complete, or was answered with a status other
+    /// than 200.
     #[error(transparent)]
-    Outbox(#[from] OutboxError),
+    Transport(#[from] TransportError),
     /// The answer is unreadable, wrongly signed, or breaks the response table.
     #[error(transparent)]
     Reply(#[from] ReplyError),
+    /// The engine did not take the upload (invalid, store failure,
+    /// shutting down).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
 }
 
-/// A client for the new API's upstream interfaces.
-#[derive(Clone)]
-pub struct NewApiClient {
-    http: reqwest::Client,
-    key: Key,
+/// The new API's bytes over HTTP: each frame POSTed to its interface's path.
+#[derive(Debug, Clone)]
+pub struct NewApiTransport {
     config: NewApiConfig,
-    outbox: Arc<Mutex<Outbox<Box<dyn Store + Send>>>>,
-    /// Held while sending the outbox, so no record is sent twice at once.
-    flushing: Arc<Mutex<()>>,
+    poster: Poster,
 }
 
-impl std::fmt::Debug for NewApiClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewApiClient")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-impl NewApiClient {
-    /// A client signing with the vendor `key`.
-    pub fn new(key: Key, config: NewApiConfig) -> NewApiClient {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            .build()
-            // Building fails only when the TLS backend cannot start; the
-            // default client reports the same problem on first use.
-            .unwrap_or_default();
-        NewApiClient {
-            http,
-            key,
-            config,
-            outbox: Arc::new(Mutex::new(
-                Outbox::in_memory(RetryPolicy::default()).boxed(),
-            )),
-            flushing: Arc::new(Mutex::new(())),
-        }
+impl NewApiTransport {
+    /// A transport with its own HTTP client.
+    pub fn new(config: NewApiConfig) -> NewApiTransport {
+        let poster = Poster::new(
+            default_client(config.connect_timeout),
+            config.max_response_bytes,
+        );
+        NewApiTransport { config, poster }
     }
 
-    /// Sends uploads through `outbox` (a durable one, say) instead of the
-    /// default in-memory outbox.
-    pub fn with_outbox<S: Store + Send + 'static>(mut self, outbox: Outbox<S>) -> NewApiClient {
-        self.outbox = Arc::new(Mutex::new(outbox.boxed()));
+    /// Uses `client` (a custom CA, a proxy, a shared pool); the configured
+    /// timeout still applies per request.
+    pub fn with_client(mut self, client: reqwest::Client) -> NewApiTransport {
+        self.poster.set_client(client);
+        self
+    }
+
+    /// Calls `observer` with every exchange, after its answer arrived.
+    pub fn observe(
+        mut self,
+        observer: impl Fn(Exchange<'_>) + Send + Sync + 'static,
+    ) -> NewApiTransport {
+        self.poster.set_observer(std::sync::Arc::new(observer));
         self
     }
 
@@ -166,118 +167,154 @@ impl NewApiClient {
         &self.config
     }
 
+    /// POSTs a body to `path`; the body of a 200 answer.
+    pub async fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let (status, answer) = self
+            .poster
+            .post(&self.config.url(path), path, body, self.config.timeout)
+            .await?;
+        match status {
+            200 => Ok(answer),
+            other => Err(status_error(other, &answer)),
+        }
+    }
+}
+
+impl Transport for NewApiTransport {
+    async fn send(&self, frame: Frame) -> Result<Vec<u8>, TransportError> {
+        let path = frame
+            .path
+            .ok_or(TransportError::Unsupported("a new-API frame without a URL path"))?;
+        self.post(path, frame.body).await
+    }
+}
+
+/// A client for the new API's upstream interfaces: direct requests
+/// ([`send`](Self::send), for queries) and uploads through the engine's
+/// outbox ([`upload`](Self::upload), for what must not be lost; run the
+/// engine with [`Engine::run_uploads`]).
+#[derive(Debug, Clone)]
+pub struct NewApiClient {
+    engine: Engine<NewApiTransport>,
+    key: Key,
+    union_id: Option<i64>,
+    encoding: BodyEncoding,
+}
+
+/// Builds a [`NewApiClient`] (its outbox store, events, engine settings).
+#[derive(Debug)]
+pub struct NewApiClientBuilder {
+    engine: EngineBuilder<NewApiTransport>,
+    key: Key,
+    union_id: Option<i64>,
+    encoding: BodyEncoding,
+}
+
+impl NewApiClientBuilder {
+    /// Keeps the outbox in `store` (a durable one, say).
+    pub fn store(mut self, store: impl Store) -> NewApiClientBuilder {
+        self.engine = self.engine.store(store);
+        self
+    }
+
+    /// Calls `sink` with every engine [`Event`](bolink_sdk::engine::Event).
+    pub fn on_event(
+        mut self,
+        sink: impl Fn(&bolink_sdk::engine::Event) + Send + Sync + 'static,
+    ) -> NewApiClientBuilder {
+        self.engine = self.engine.on_event(sink);
+        self
+    }
+
+    /// Sets the engine's configuration (retries, pacing, ...).
+    pub fn engine_config(mut self, config: EngineConfig) -> NewApiClientBuilder {
+        self.engine = self.engine.config(config);
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> NewApiClient {
+        NewApiClient {
+            engine: self.engine.build(),
+            key: self.key,
+            union_id: self.union_id,
+            encoding: self.encoding,
+        }
+    }
+}
+
+impl NewApiClient {
+    /// A client signing with the vendor `key`, with an in-memory outbox.
+    pub fn new(key: Key, config: NewApiConfig) -> NewApiClient {
+        NewApiClient::builder(key, config).build()
+    }
+
+    /// Starts building a client over `transport`'s configuration.
+    pub fn builder(key: Key, config: NewApiConfig) -> NewApiClientBuilder {
+        NewApiClient::builder_over(key, NewApiTransport::new(config))
+    }
+
+    /// Starts building a client over a transport set up by the caller
+    /// (its own `reqwest::Client`, an observer).
+    pub fn builder_over(key: Key, transport: NewApiTransport) -> NewApiClientBuilder {
+        let (union_id, encoding) = (transport.config().union_id, transport.config().encoding);
+        let dialect = Dialect::NewApi {
+            key: key.clone(),
+            union_id,
+            encoding,
+        };
+        NewApiClientBuilder {
+            engine: Engine::builder(transport, dialect),
+            key,
+            union_id,
+            encoding,
+        }
+    }
+
+    /// The engine (run it with [`Engine::run_uploads`] to send the outbox).
+    pub fn engine(&self) -> &Engine<NewApiTransport> {
+        &self.engine
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NewApiConfig {
+        self.engine.transport().config()
+    }
+
     /// Signs `request`, POSTs it to its interface's URL path and reads the
     /// platform's answer (`state`, `errmsg`, and the typed response where
     /// the interface has a response table). A `state` 0 answer is `Ok`:
-    /// look at [`Reply::is_success`].
+    /// look at [`Reply::is_success`]. Not queued: for queries, whose answer
+    /// is wanted now.
     pub async fn send(&self, request: impl Into<newapi::Request>) -> Result<Reply, NewApiError> {
         let request = request.into();
         let key = request.key();
         let path = url_path_of(key).ok_or_else(|| NewApiError::NoPath(key.to_string()))?;
-        let body = bolink_sdk::newapi::request_body(
-            &request,
-            &self.key,
-            self.config.union_id,
-            self.config.encoding,
-        )?;
-        let answer = self.post(path, body).await?;
+        let body =
+            bolink_sdk::newapi::request_body(&request, &self.key, self.union_id, self.encoding)?;
+        let frame = Frame {
+            kind: FrameKind::Request,
+            service_name: key.to_string(),
+            path: Some(path),
+            body,
+        };
+        let answer = self.engine.transport().send(frame).await?;
         Ok(read_reply(key, &answer, &self.key)?)
     }
 
     /// POSTs an already built body to `path`; the body of a 200 answer.
     pub async fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>, NewApiError> {
-        let response = self
-            .http
-            .post(self.config.url(path))
-            .header("content-type", "application/json;charset=utf-8")
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await?.to_vec();
-        if status != 200 {
-            return Err(NewApiError::Status {
-                status,
-                body: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-            });
-        }
-        Ok(bytes)
+        Ok(self.engine.transport().post(path, body).await?)
     }
 
-    /// Validates and stores an upload in the outbox, then sends what is
-    /// due. Once this returns `Ok`, the upload is retried until the platform
-    /// answers it.
-    pub async fn upload(
-        &self,
-        request: impl Into<newapi::Request>,
-    ) -> Result<Delivery, NewApiError> {
+    /// Checks `request` against its table and stores it in the outbox;
+    /// the engine sends it (at least once) until the platform readably
+    /// takes or refuses it.
+    pub async fn upload(&self, request: impl Into<newapi::Request>) -> Result<Ticket, NewApiError> {
         let request = request.into();
-        request
-            .validate()
-            .map_err(|report| NewApiError::Outbox(OutboxError::Invalid(report)))?;
-        let key = request.key();
-        url_path_of(key).ok_or_else(|| NewApiError::NoPath(key.to_string()))?;
-        let record = self
-            .outbox
-            .lock()
-            .await
-            .enqueue_encoded(key, request.encode(), now_ms())?;
-        let report = self.flush().await;
-        if let Some(done) = report.delivered.into_iter().find(|r| r.id == record.id) {
-            return Ok(Delivery::Acknowledged(done));
-        }
-        if let Some((done, why)) = report.rejected.into_iter().find(|(r, _)| r.id == record.id) {
-            return Ok(Delivery::Rejected(done, why));
-        }
-        Ok(Delivery::Queued(record))
-    }
-
-    /// Sends every due upload once, oldest first, and reports expired ones.
-    pub async fn flush(&self) -> FlushReport {
-        let _one_at_a_time = self.flushing.lock().await;
-        let mut report = FlushReport::default();
-        let due = self.outbox.lock().await.due(now_ms());
-        for record in due {
-            let sent = self.send_stored(&record.service_name, &record.data).await;
-            let mut outbox = self.outbox.lock().await;
-            // Outbox errors are storage errors: the record stays pending.
-            match sent {
-                Ok(reply) if reply.is_success() => {
-                    report.delivered.extend(outbox.acknowledge(record.id).ok())
-                }
-                Ok(reply) => {
-                    let errmsg = reply
-                        .errmsg
-                        .unwrap_or_else(|| "no state 1 in the answer".into());
-                    report
-                        .rejected
-                        .extend(outbox.acknowledge(record.id).ok().map(|r| (r, errmsg)))
-                }
-                Err(e) => report
-                    .retrying
-                    .extend(outbox.retry_later(record.id, &e.to_string(), now_ms()).ok()),
-            }
-        }
-        if let Ok(expired) = self.outbox.lock().await.take_expired(now_ms()) {
-            report.expired = expired;
-        }
-        report
-    }
-
-    /// How many uploads wait in the outbox.
-    pub async fn pending_uploads(&self) -> usize {
-        self.outbox.lock().await.len()
-    }
-
-    /// Signs stored data JSON of interface `key` and sends it.
-    async fn send_stored(&self, key: &str, data: &[u8]) -> Result<Reply, NewApiError> {
-        let path = url_path_of(key).ok_or_else(|| NewApiError::NoPath(key.to_string()))?;
-        // Data comes from the outbox's store, which could be damaged: it is
-        // checked rather than trusted.
-        let data = std::str::from_utf8(data).map_err(|e| NewApiError::Encode(e.to_string()))?;
-        let body = build(data, &self.key, self.config.union_id, self.config.encoding)
-            .map_err(|e| NewApiError::Encode(e.to_string()))?;
-        let answer = self.post(path, body).await?;
-        Ok(read_reply(key, &answer, &self.key)?)
+        Ok(self
+            .engine
+            .upload_data(request.key(), request.encode())
+            .await?)
     }
 }

@@ -10,7 +10,7 @@ pub mod platform;
 mod server;
 
 pub use client::{
-    NewApiClient, NewApiConfig, NewApiError, PRODUCTION_BASE_URL, PRODUCTION_CLOUD_BASE_URL,
-    TEST_BASE_URL, TEST_CLOUD_BASE_URL,
+    NewApiClient, NewApiClientBuilder, NewApiConfig, NewApiError, NewApiTransport,
+    PRODUCTION_BASE_URL, PRODUCTION_CLOUD_BASE_URL, TEST_BASE_URL, TEST_CLOUD_BASE_URL,
 };
 pub use server::{callback_router, status_of, CallbackConfig, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT};

@@ -1,29 +1,13 @@
-//! A durable outbox: every upload is written before it is sent and removed
-//! only after the platform acknowledged it.
-//!
-//! * Retries back off exponentially, capped, with jitter.
-//! * Records of one order (`order_id`) go out in enqueue order: an exit is
-//!   never sent before its entry was acknowledged.
-//! * Records older than the expiry are handed back by
-//!   [`Outbox::take_expired`], never dropped silently.
-//! * Each record carries an idempotency key (service with `order_id` or
-//!   `trade_no`) so that a re-send after a lost acknowledgement is
-//!   recognisable.
-//!
-//! No I/O besides the store and no clock: the caller passes the time.
-
+//! TEMPORARY scaffold while the store layer is written elsewhere.
 mod record;
-mod redb_store;
 mod store;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use bolink_types::{Message, Report};
-
 pub use record::{idempotency_key, Record};
-pub use redb_store::RedbStore;
-pub use store::{MemoryStore, Store};
+pub use store::{Claim, DamagedRecord, NewRecord, Release, Store, StoreError, StoreFuture};
 
 /// How uploads are retried and when they expire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +16,7 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// Longest wait between attempts.
     pub max_backoff: Duration,
-    /// A record still unacknowledged this long after enqueueing expires.
+    /// Expiry.
     pub expiry: Duration,
 }
 
@@ -47,206 +31,102 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before attempt `attempts + 1` of record `id`: exponential,
-    /// capped, scaled into its upper half by a jitter fixed per record and
-    /// attempt (so records that failed together spread out, reproducibly).
+    /// Backoff.
     pub fn backoff(&self, id: u64, attempts: u32) -> Duration {
-        let exponent = attempts.saturating_sub(1).min(32);
-        let base = self
-            .initial_backoff
-            .saturating_mul(1u32 << exponent.min(31))
-            .min(self.max_backoff);
-        let jitter = splitmix(id ^ (u64::from(attempts) << 48)) % 1000;
-        base / 2 + (base / 2).saturating_mul(jitter as u32) / 1000
+        crate::backoff::BackoffPolicy::new(self.initial_backoff, self.max_backoff)
+            .wait(attempts, id ^ (u64::from(attempts) << 48))
     }
 }
 
-/// A well-mixed 64-bit hash (SplitMix64's finaliser).
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
+/// Scaffold memory store.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<(u64, BTreeMap<u64, (Record, Option<(String, u64)>)>)>,
 }
 
-/// Why an outbox operation failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum OutboxError {
-    /// The message breaks the spec; it was not stored.
-    #[error("not enqueued, the message is invalid:\n{0}")]
-    Invalid(Report),
-    /// The store failed.
-    #[error("outbox storage: {0}")]
-    Storage(String),
-    /// No record has this id (already acknowledged or expired).
-    #[error("no record {0} in the outbox")]
-    UnknownRecord(u64),
-}
-
-/// Uploads waiting for the platform's acknowledgement.
-#[derive(Debug)]
-pub struct Outbox<S: Store = MemoryStore> {
-    store: S,
-    policy: RetryPolicy,
-    /// The store's records, by id, kept in memory for scheduling.
-    records: BTreeMap<u64, Record>,
-}
-
-impl Outbox<MemoryStore> {
-    /// An outbox that keeps its records in memory only.
-    pub fn in_memory(policy: RetryPolicy) -> Outbox<MemoryStore> {
-        Outbox {
-            store: MemoryStore::default(),
-            policy,
-            records: BTreeMap::new(),
-        }
-    }
-}
-
-impl<S: Store> Outbox<S> {
-    /// Opens an outbox over `store`, picking up every record left by an
-    /// earlier run.
-    pub fn open(store: S, policy: RetryPolicy) -> Result<Outbox<S>, OutboxError> {
-        let records = store.load()?.into_iter().map(|r| (r.id, r)).collect();
-        Ok(Outbox {
-            store,
-            policy,
-            records,
-        })
-    }
-
-    /// Validates and stores an upload; it is safe from crashes once this returns.
-    pub fn enqueue<M: Message>(&mut self, message: &M, now_ms: u64) -> Result<Record, OutboxError> {
-        message.validate().map_err(OutboxError::Invalid)?;
-        self.enqueue_encoded(M::SERVICE_NAME, message.encode(), now_ms)
-    }
-
-    /// Stores an already encoded data JSON under `service_name`.
-    pub fn enqueue_encoded(
-        &mut self,
-        service_name: &str,
-        data: Vec<u8>,
-        now_ms: u64,
-    ) -> Result<Record, OutboxError> {
-        let mut data = Some(data);
-        let record = self.store.insert_next(&mut |id| {
-            Record::new(id, service_name, data.take().unwrap_or_default(), now_ms)
-        })?;
-        self.records.insert(record.id, record.clone());
-        Ok(record)
-    }
-
-    /// The records to send now, oldest first: due, unexpired, and each the
-    /// oldest pending record of its order.
-    pub fn due(&self, now_ms: u64) -> Vec<Record> {
-        let mut blocked_orders = BTreeSet::new();
-        let mut out = Vec::new();
-        for record in self.records.values() {
-            let first_of_order = match &record.order_key {
-                Some(order) => blocked_orders.insert(order.clone()),
+impl MemoryStore {
+    fn heads(map: &BTreeMap<u64, (Record, Option<(String, u64)>)>) -> Vec<u64> {
+        let mut seen = std::collections::BTreeSet::new();
+        map.values()
+            .filter(|(r, _)| match &r.order_key {
+                Some(o) => seen.insert(o.clone()),
                 None => true,
-            };
-            if first_of_order
-                && record.next_attempt_ms <= now_ms
-                && !self.is_expired(record, now_ms)
-            {
-                out.push(record.clone());
+            })
+            .map(|(r, _)| r.id)
+            .collect()
+    }
+}
+
+impl Store for MemoryStore {
+    fn insert(&self, new: NewRecord) -> StoreFuture<'_, Record> {
+        let mut g = self.inner.lock().unwrap();
+        g.0 += 1;
+        let r = Record::new(g.0, &new.service_name, new.data, new.enqueued_at_ms);
+        g.1.insert(r.id, (r.clone(), None));
+        Box::pin(std::future::ready(Ok(r)))
+    }
+    fn claim(&self, claim: Claim) -> StoreFuture<'_, Vec<Record>> {
+        let mut g = self.inner.lock().unwrap();
+        let mut out = Vec::new();
+        for id in Self::heads(&g.1) {
+            if out.len() >= claim.limit {
+                break;
+            }
+            let (r, lease) = g.1.get_mut(&id).unwrap();
+            let free = lease.as_ref().is_none_or(|(_, until)| *until <= claim.now_ms);
+            if free && r.next_attempt_ms <= claim.now_ms {
+                *lease = Some((claim.owner.clone(), claim.now_ms + claim.lease.as_millis() as u64));
+                out.push(r.clone());
             }
         }
-        out
+        Box::pin(std::future::ready(Ok(out)))
     }
-
-    /// When the next record becomes due, if any is waiting.
-    pub fn next_due_ms(&self) -> Option<u64> {
-        self.records.values().map(|r| r.next_attempt_ms).min()
+    fn acknowledge(&self, id: u64, _owner: &str) -> StoreFuture<'_, Record> {
+        let r = self.inner.lock().unwrap().1.remove(&id).map(|x| x.0);
+        Box::pin(std::future::ready(r.ok_or(StoreError::UnknownRecord(id))))
     }
-
-    /// The platform acknowledged record `id`: it is removed.
-    pub fn acknowledge(&mut self, id: u64) -> Result<Record, OutboxError> {
-        let record = self
-            .records
-            .get(&id)
-            .cloned()
-            .ok_or(OutboxError::UnknownRecord(id))?;
-        self.store.remove(id)?;
-        self.records.remove(&id);
-        Ok(record)
-    }
-
-    /// Sending record `id` failed: it waits for its next backoff.
-    pub fn retry_later(
-        &mut self,
-        id: u64,
-        error: &str,
-        now_ms: u64,
-    ) -> Result<Record, OutboxError> {
-        let mut record = self
-            .records
-            .get(&id)
-            .cloned()
-            .ok_or(OutboxError::UnknownRecord(id))?;
-        record.attempts = record.attempts.saturating_add(1);
-        let wait = self.policy.backoff(id, record.attempts);
-        record.next_attempt_ms = now_ms.saturating_add(wait.as_millis() as u64);
-        record.last_error = Some(error.to_string());
-        self.store.put(&record)?;
-        self.records.insert(id, record.clone());
-        Ok(record)
-    }
-
-    /// Removes and returns every record past its expiry, for the caller to
-    /// report; nothing expires without passing through here.
-    pub fn take_expired(&mut self, now_ms: u64) -> Result<Vec<Record>, OutboxError> {
-        let expired: Vec<u64> = self
-            .records
-            .values()
-            .filter(|r| self.is_expired(r, now_ms))
-            .map(|r| r.id)
-            .collect();
-        let mut out = Vec::with_capacity(expired.len());
-        for id in expired {
-            self.store.remove(id)?;
-            if let Some(record) = self.records.remove(&id) {
-                out.push(record);
+    fn release(&self, release: Release) -> StoreFuture<'_, Record> {
+        let mut g = self.inner.lock().unwrap();
+        let out = match g.1.get_mut(&release.id) {
+            Some((r, lease)) => {
+                *lease = None;
+                if release.count_attempt {
+                    r.attempts += 1;
+                }
+                r.next_attempt_ms = release.next_attempt_ms;
+                r.last_error = Some(release.error);
+                Ok(r.clone())
             }
-        }
-        Ok(out)
+            None => Err(StoreError::UnknownRecord(release.id)),
+        };
+        Box::pin(std::future::ready(out))
     }
-
-    /// The same outbox over a boxed store, so that any store fits one type.
-    pub fn boxed(self) -> Outbox<Box<dyn Store + Send>>
-    where
-        S: Send + 'static,
-    {
-        Outbox {
-            store: Box::new(self.store),
-            policy: self.policy,
-            records: self.records,
-        }
+    fn next_due_ms(&self) -> StoreFuture<'_, Option<u64>> {
+        let g = self.inner.lock().unwrap();
+        let due = Self::heads(&g.1)
+            .into_iter()
+            .map(|id| {
+                let (r, lease) = &g.1[&id];
+                lease.as_ref().map_or(r.next_attempt_ms, |(_, u)| r.next_attempt_ms.max(*u))
+            })
+            .min();
+        Box::pin(std::future::ready(Ok(due)))
     }
-
-    /// Closes the outbox, handing back its store (to reopen it, as after a restart).
-    pub fn into_store(self) -> S {
-        self.store
+    fn take_expired(&self, before: u64) -> StoreFuture<'_, Vec<Record>> {
+        let mut g = self.inner.lock().unwrap();
+        let ids: Vec<u64> = g.1.values().filter(|(r, l)| r.enqueued_at_ms < before && l.is_none()).map(|(r, _)| r.id).collect();
+        let out = ids.into_iter().filter_map(|id| g.1.remove(&id).map(|x| x.0)).collect();
+        Box::pin(std::future::ready(Ok(out)))
     }
-
-    /// Every pending record, oldest first.
-    pub fn pending(&self) -> impl Iterator<Item = &Record> {
-        self.records.values()
+    fn pending(&self) -> StoreFuture<'_, Vec<Record>> {
+        let out = self.inner.lock().unwrap().1.values().map(|x| x.0.clone()).collect();
+        Box::pin(std::future::ready(Ok(out)))
     }
-
-    /// How many records are pending.
-    pub fn len(&self) -> usize {
-        self.records.len()
+    fn len(&self) -> StoreFuture<'_, usize> {
+        let n = self.inner.lock().unwrap().1.len();
+        Box::pin(std::future::ready(Ok(n)))
     }
-
-    /// Whether nothing is pending.
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
-    fn is_expired(&self, record: &Record, now_ms: u64) -> bool {
-        now_ms.saturating_sub(record.enqueued_at_ms) >= self.policy.expiry.as_millis() as u64
+    fn take_damaged(&self) -> StoreFuture<'_, Vec<DamagedRecord>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
     }
 }

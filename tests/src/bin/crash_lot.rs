@@ -8,8 +8,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use bolink_http::sdk_http::{ClientConfig, SdkHttpClient};
-use bolink_sdk::outbox::{Outbox, RedbStore, RetryPolicy};
+use bolink_http::sdk_http::{self, ClientConfig};
+use bolink_sdk::engine::{EngineConfig, Pacing};
+use bolink_sdk::outbox::{RedbStore, RetryPolicy};
 use bolink_sdk::Credentials;
 use bolink_sign::Key;
 use bolink_types::enums::{CarType, EntryExitType};
@@ -29,14 +30,21 @@ async fn main() {
         max_backoff: Duration::from_millis(200),
         ..RetryPolicy::default()
     };
-    let outbox = Outbox::open(
-        RedbStore::open(outbox_path).expect("the outbox opens"),
-        policy,
-    )
-    .expect("the outbox loads");
+    let store = RedbStore::open(outbox_path).expect("the outbox opens");
     let credentials = Credentials::new("200208", "21835", "crash-lot", Key::new("crash-key"));
-    let client = SdkHttpClient::new(credentials, ClientConfig::with_base_url(platform.clone()))
-        .with_outbox(outbox);
+    // Pacing is for the real platform; the simulator on loopback takes
+    // any rate, and the test is about kills, not rates.
+    let config = EngineConfig::default()
+        .retry(policy)
+        .pacing(Pacing::unlimited());
+    let client = sdk_http::client(credentials, ClientConfig::with_base_url(platform.clone()))
+        .store(store)
+        .config(config)
+        .build();
+    let sender = tokio::spawn({
+        let client = client.clone();
+        async move { client.run_uploads(std::future::pending()).await }
+    });
     let progress = Path::new(progress_path);
     let start: u64 = std::fs::read_to_string(progress)
         .ok()
@@ -61,8 +69,9 @@ async fn main() {
         std::fs::write(&tmp, (i + 1).to_string()).expect("progress is written");
         std::fs::rename(&tmp, progress).expect("progress is saved");
     }
-    while client.pending_uploads().await > 0 {
-        client.flush().await;
+    while client.pending().await.expect("the outbox reads") > 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    client.shutdown();
+    let _ = sender.await;
 }

@@ -11,10 +11,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bolink_http::sdk_http::Delivery;
-use bolink_http::sdk_http::{
-    ClientConfig, ClientError, Event, Exchange, SdkHttpClient, NO_MESSAGE,
-};
+use bolink_http::sdk_http::{ClientConfig, SdkHttpClient, SdkHttpTransport, NO_MESSAGE};
+use bolink_http::Exchange;
+use bolink_sdk::engine::{Dialect, Engine, EngineError, Event, Outcome as Delivery};
 use bolink_http::simulator::{DriverError, LotAnswer, Simulator, SimulatorConfig, SimulatorHandle};
 use bolink_sdk::Credentials;
 use bolink_sign::{sdk_http, Key};
@@ -85,8 +84,7 @@ async fn demo() -> Outcome {
         sim.base_url()
     );
     let credentials = Credentials::new(UNION_ID, PARK_ID, "demo-lane-A1", Key::new(KEY));
-    let config = ClientConfig::with_base_url(sim.base_url());
-    let client = Arc::new(SdkHttpClient::new(credentials, config).observe(print_exchange));
+    let client = lot_client(credentials, &sim);
     let lot = SampleLot::default();
     let mut day = Tally::default();
 
@@ -95,7 +93,7 @@ async fn demo() -> Outcome {
         login(&client),
     )
     .await;
-    let stop = start_polling(client.clone(), lot.clone());
+    let running = start_running(&client, lot.clone());
     let plate = "京A12345";
     let arrived = UnixSeconds(UnixSeconds::now().get() - 95 * 60);
     day.step(
@@ -134,7 +132,8 @@ async fn demo() -> Outcome {
     )
     .await;
 
-    let _ = stop.send(());
+    client.shutdown();
+    let _ = running.await;
     let Tally { steps, failures } = day;
     sim.shutdown().await;
     if failures == 0 {
@@ -172,8 +171,9 @@ async fn upload_entry(
         "A1".into(),
     );
     entry.car_cost_type = Some(kind);
-    match client.upload(&entry).await.map_err(|e| e.to_string())? {
-        Delivery::Acknowledged(record) if in_park_at(sim, &car.order_id) => Ok(format!(
+    let ticket = client.upload(&entry).await.map_err(|e| e.to_string())?;
+    match ticket.outcome().await {
+        Delivery::Delivered { record, .. } if in_park_at(sim, &car.order_id) => Ok(format!(
             "order {} is in the platform's books ({})",
             car.order_id, record.idempotency_key
         )),
@@ -259,8 +259,9 @@ async fn car_leaves(
     );
     exit.duration = Some((now.get() - car.in_time.get()) / 60);
     exit.out_channel_id = Some("B1".into());
-    match client.upload(&exit).await.map_err(|e| e.to_string())? {
-        Delivery::Acknowledged(_) if !in_park_at(sim, &car.order_id) => Ok(format!(
+    let ticket = client.upload(&exit).await.map_err(|e| e.to_string())?;
+    match ticket.outcome().await {
+        Delivery::Delivered { .. } if !in_park_at(sim, &car.order_id) => Ok(format!(
             "prepaid {}, {due} left to collect; order {} closed on the platform",
             car.prepaid, car.order_id
         )),
@@ -315,10 +316,9 @@ async fn forged_message(sim: &SimulatorHandle) -> StepResult {
 
 async fn impostor_login(sim: &SimulatorHandle) -> StepResult {
     let credentials = Credentials::new(UNION_ID, PARK_ID, "impostor", Key::new("guessed-key"));
-    let impostor = SdkHttpClient::new(credentials, ClientConfig::with_base_url(sim.base_url()))
-        .observe(print_exchange);
+    let impostor = lot_client(credentials, sim);
     match impostor.login().await {
-        Err(ClientError::Session(e)) => Ok(format!("the platform refused it: {e}")),
+        Err(EngineError::NoSession(reason)) => Ok(format!("the platform refused it: {reason}")),
         other => Err(format!("expected a refusal, got {other:?}")),
     }
 }
@@ -335,17 +335,21 @@ fn in_park_at(sim: &SimulatorHandle, order_id: &str) -> bool {
     sim.in_park().iter().any(|order| order.order_id == order_id)
 }
 
-/// Runs the lot's long-poll loop until the returned sender fires.
-fn start_polling(client: Arc<SdkHttpClient>, lot: SampleLot) -> tokio::sync::oneshot::Sender<()> {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+/// The lot's SDK-HTTP client, printing every exchange and event.
+fn lot_client(credentials: Credentials, sim: &SimulatorHandle) -> SdkHttpClient {
+    let transport =
+        SdkHttpTransport::new(ClientConfig::with_base_url(sim.base_url())).observe(print_exchange);
+    Engine::builder(transport, Dialect::sdk(credentials))
+        .on_event(print_event)
+        .build()
+}
+
+/// Runs the lot (uploads and long polls) until the client is shut down.
+fn start_running(client: &SdkHttpClient, lot: SampleLot) -> tokio::task::JoinHandle<()> {
+    let client = client.clone();
     tokio::spawn(async move {
-        let handler = lot;
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        client.run(&handler, shutdown, print_event).await;
-    });
-    stop
+        let _ = client.run(Arc::new(lot), std::future::pending()).await;
+    })
 }
 
 fn print_exchange(exchange: Exchange<'_>) {
@@ -364,26 +368,28 @@ fn print_exchange(exchange: Exchange<'_>) {
     );
 }
 
-fn print_event(event: Event<'_>) {
+fn print_event(event: &Event) {
     match event {
-        Event::Answered(done) => match &done.refusal {
+        Event::Answered { downstream, .. } => match &downstream.refusal {
             None => println!(
                 "   lot: sign ok, {} answered by the handler",
-                done.service_name
+                downstream.service_name
             ),
-            Some(refusal) => println!("   lot: sign ok, {} {refusal}", done.service_name),
+            Some(refusal) => println!("   lot: sign ok, {} {refusal}", downstream.service_name),
         },
-        Event::Delivered(record) => println!(
+        Event::Unanswered(why) => println!("   lot: not answered: {why}"),
+        Event::Delivered { record, .. } => println!(
             "   lot: {} acknowledged, removed from the outbox",
             record.idempotency_key
         ),
-        Event::Rejected(record, errmsg) => println!(
+        Event::Refused { record, errmsg } => println!(
             "   lot: {} refused by the platform: {errmsg}",
             record.idempotency_key
         ),
-        Event::Expired(record) => {
+        Event::Expired { record } => {
             println!("   lot: {} expired undelivered", record.idempotency_key)
         }
-        Event::Error(e) => println!("   lot: {e}"),
+        Event::LinkFailed(e) => println!("   lot: {e}"),
+        _ => {}
     }
 }

@@ -1,8 +1,9 @@
-//! The wall clock the outboxes schedule by.
+//! The wall clock outbox records are scheduled by.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Unix milliseconds: outbox times must survive restarts, which `Instant` does not.
+/// Unix milliseconds: record times must survive restarts, which `Instant`
+/// does not.
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -1,0 +1,214 @@
+//! The downstream loop (SDK dialect): receive the platform's messages and
+//! answer each through the handler in its own task, so that a slow or
+//! panicking handler never holds up receiving, uploads or other answers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::task::JoinSet;
+
+use super::events::Event;
+use super::pacing::Paced;
+use super::session::{SessionCell, Token};
+use super::stop::Stop;
+use super::transport::{Frame, FrameKind, Transport, TransportError};
+use super::verdict::{Status, Verdict};
+use super::{Counters, Shared};
+use crate::backoff::Backoff;
+use crate::{downstream, Downstream, Handler, Refusal};
+
+/// The handler of an engine that answers nothing (every method refuses).
+pub(crate) struct NoHandler;
+
+impl Handler for NoHandler {}
+
+pub(crate) async fn run<T: Transport, H: Handler + 'static>(
+    shared: Arc<Shared<T>>,
+    handler: Arc<H>,
+    stop: Stop,
+) {
+    let Some(session) = shared.session.as_ref() else {
+        return;
+    };
+    let mut link = Backoff::new(shared.config.link_backoff);
+    let mut answers = JoinSet::new();
+    loop {
+        while answers.try_join_next().is_some() {}
+        let token = match session.token(&shared).await {
+            Ok(token) => token,
+            Err(no) => {
+                if stop.sleep_until(no.until.into()).await {
+                    continue;
+                }
+                break;
+            }
+        };
+        if !shared.pacer.wait(Paced::Other, &stop).await {
+            break;
+        }
+        // Dropping a receive is safe: nothing was taken from the platform
+        // until its answer arrived.
+        let received = tokio::select! {
+            received = shared.transport.receive(&token.value) => received,
+            _ = stop.wait() => break,
+        };
+        let failure = match received {
+            Ok(None) => None,
+            Ok(Some(body)) => match platform_status(&body) {
+                // Not a message: the platform's answer to the receive
+                // itself ("error:token无效" from the public server code).
+                Some(status) => match shared.config.answers.classify(&status) {
+                    Verdict::TokenRefused(why) => {
+                        invalidate(&shared, session, &token, &why);
+                        None
+                    }
+                    other => Some(TransportError::Closed(format!(
+                        "the platform answered the receive with {other:?}"
+                    ))),
+                },
+                None => {
+                    answers.spawn(answer_one(
+                        shared.clone(),
+                        handler.clone(),
+                        body,
+                        token.clone(),
+                    ));
+                    None
+                }
+            },
+            Err(TransportError::TokenRefused(why)) | Err(TransportError::SessionLost(why)) => {
+                invalidate(&shared, session, &token, &why);
+                None
+            }
+            Err(e) => Some(e),
+        };
+        match failure {
+            None => link.reset(),
+            Some(e) => {
+                shared.emit(&Event::LinkFailed(e));
+                if !stop.sleep(link.fail()).await {
+                    break;
+                }
+            }
+        }
+    }
+    // Answers already being computed or written still go out.
+    let _ = tokio::time::timeout(shared.config.shutdown_grace, async {
+        while answers.join_next().await.is_some() {}
+    })
+    .await;
+}
+
+fn invalidate<T>(shared: &Shared<T>, session: &SessionCell, token: &Token, why: &str) {
+    if session.invalidate(token.generation) {
+        shared.emit(&Event::TokenRefused {
+            reason: why.to_string(),
+        });
+    }
+}
+
+/// The status of a body that is the platform's answer rather than a
+/// downstream message: a JSON object with `state` and no `sign`.
+fn platform_status(body: &[u8]) -> Option<Status> {
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body).ok()?;
+    (object.contains_key("state") && !object.contains_key("sign")).then(|| Status::of(&object))
+}
+
+/// Answers one message through the handler and sends the answer.
+async fn answer_one<T: Transport, H: Handler + 'static>(
+    shared: Arc<Shared<T>>,
+    handler: Arc<H>,
+    body: Vec<u8>,
+    token: Token,
+) {
+    let Some(session) = shared.session.as_ref() else {
+        return;
+    };
+    let key = session.key();
+    // The handler runs in a task of its own so that a panic in it is a
+    // JoinError here, answered as an internal error, not a lost loop.
+    let computed = tokio::spawn({
+        let (body, key, value) = (body.clone(), key.clone(), token.value.clone());
+        async move { downstream::answer(&*handler, &body, &key, &value).await }
+    })
+    .await;
+    let done = match computed {
+        Ok(Ok(done)) => done,
+        Ok(Err(unanswerable)) => {
+            shared.emit(&Event::Unanswered(unanswerable));
+            return;
+        }
+        Err(_panicked) => {
+            shared.emit(&Event::HandlerPanicked {
+                service_name: downstream::service_name_of(&body).unwrap_or_default(),
+            });
+            match downstream::refuse(&body, &key, &token.value, Refusal::new("internal error")) {
+                Ok(done) => done,
+                Err(unanswerable) => {
+                    shared.emit(&Event::Unanswered(unanswerable));
+                    return;
+                }
+            }
+        }
+    };
+    let delivered = send_answer(&shared, session, &done, token).await;
+    Counters::bump(&shared.stats.answered);
+    shared.emit(&Event::Answered {
+        downstream: Box::new(done),
+        delivered,
+    });
+}
+
+/// Sends an answer; after a token refusal, logs in and sends it once more,
+/// signed with the new token.
+async fn send_answer<T: Transport>(
+    shared: &Shared<T>,
+    session: &SessionCell,
+    done: &Downstream,
+    mut token: Token,
+) -> bool {
+    let mut envelope = done.envelope.clone();
+    for attempt in 0..2 {
+        // Paced, but not cut short by a shutdown: the answer is due.
+        tokio::time::sleep_until(shared.pacer.reserve(Paced::Other, Instant::now()).into()).await;
+        let frame = Frame {
+            kind: FrameKind::Answer,
+            service_name: done.service_name.clone(),
+            path: None,
+            body: envelope.clone(),
+        };
+        let limit = shared.config.exchange_timeout;
+        let sent = tokio::time::timeout(limit, shared.transport.answer(frame))
+            .await
+            .unwrap_or(Err(TransportError::Timeout(limit)));
+        let refused_token = match sent {
+            Ok(None) => return true,
+            Ok(Some(ack)) => match shared.dialect.read_answer(&done.service_name, &ack) {
+                Ok(status) => match shared.config.answers.classify(&status) {
+                    Verdict::Accepted | Verdict::Duplicate(_) => return true,
+                    Verdict::TokenRefused(why) => why,
+                    _ => return false,
+                },
+                Err(_) => return false,
+            },
+            Err(TransportError::TokenRefused(why)) => why,
+            Err(e) => {
+                shared.emit(&Event::LinkFailed(e));
+                return false;
+            }
+        };
+        if attempt == 1 {
+            break;
+        }
+        invalidate(shared, session, &token, &refused_token);
+        token = match session.token(shared).await {
+            Ok(token) => token,
+            Err(_) => return false,
+        };
+        envelope = match downstream::seal(&done.service_name, &done.answer, &session.key(), &token.value) {
+            Ok(envelope) => envelope,
+            Err(_) => return false,
+        };
+    }
+    false
+}
