@@ -5,10 +5,13 @@
 //! * [`newapi`]: the new API's upstream client and the callback server a
 //!   vendor mounts;
 //! * [`simulator`]: the platform's side of both on loopback, for tests and
-//!   `bolink demo`.
+//!   `bolink demo`;
+//! * [`serve`]: the hardened way to serve any of their routers (timeouts,
+//!   a connection cap, a body limit, protocol JSON for every error).
 #![deny(missing_docs)]
 
 mod clock;
 pub mod newapi;
 pub mod sdk_http;
+pub mod serve;
 pub mod simulator;
