@@ -17,8 +17,12 @@
 //!   answered 503 and closed. Idle connections can never lock others out.
 //! * **A body limit checked before reading** ([`ServeConfig::body_limit`]):
 //!   a declared `Content-Length` over it is answered 413 at once, without
-//!   reading the body; a chunked body is cut at the limit (the handler's
-//!   read fails and it answers as it does for any unreadable body).
+//!   reading the body, and the connection closes; a chunked body is cut at
+//!   the limit (the handler's read fails and it answers as it does for any
+//!   unreadable body). After such an early answer the socket shuts its
+//!   write side and reads and drops what the client still sends (up to
+//!   2 s, 4 MiB) before closing, so that a client busy sending its body is
+//!   not reset before it reads the answer.
 //! * **Protocol answers for every error**: whatever the serving layer
 //!   answers, and any error answer of the router that is not already the
 //!   protocol's (axum's empty 404 and 405, its plain-text rejections), is
@@ -102,6 +106,9 @@ const REFUSAL_LINGER: Duration = Duration::from_secs(1);
 /// The pause after an accept error that is not the client's (out of file
 /// descriptors, say), so that the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The largest backstop given to hyper's own header-read timeout (a year).
+const BACKSTOP_CAP: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -327,7 +334,13 @@ pub async fn serve(listener: TcpListener, router: Router, mut config: ServeConfi
     builder
         .timer(TokioTimer::new())
         // A backstop only: the socket wrapper enforces both limits apart.
-        .header_read_timeout(config.idle_timeout + config.header_read_timeout)
+        // (Capped: hyper adds it to the current instant, which must not overflow.)
+        .header_read_timeout(
+            config
+                .idle_timeout
+                .saturating_add(config.header_read_timeout)
+                .min(BACKSTOP_CAP),
+        )
         .max_header_size(config.max_header_size)
         .writev(false);
     let refusal: Arc<[u8]> = raw_error_answer(
@@ -438,8 +451,9 @@ async fn connection(
         let handling = Handling::start(service_conn.clone());
         let router = router.clone();
         let limits = limits.clone();
+        let conn = service_conn.clone();
         async move {
-            let response = handle(router, &limits, request).await;
+            let response = handle(router, &limits, &conn, request).await;
             drop(handling);
             Ok::<_, Infallible>(response)
         }
@@ -466,7 +480,12 @@ async fn connection(
 
 /// One request: the body limit first, then the router within the request
 /// timeout, then error answers in protocol JSON.
-async fn handle(router: Router, limits: &Limits, request: Request<Incoming>) -> Response {
+async fn handle(
+    router: Router,
+    limits: &Limits,
+    conn: &ConnState,
+    request: Request<Incoming>,
+) -> Response {
     let limit = limits.body_limit;
     let declared = request
         .headers()
@@ -474,7 +493,9 @@ async fn handle(router: Router, limits: &Limits, request: Request<Incoming>) -> 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
-        // The body is never read: hyper closes the connection after this answer.
+        // The body is never read: hyper closes the connection after this
+        // answer, and the socket lingers so that the client reads it.
+        conn.mark_body_unread();
         return closing_error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("error:报文过大 (over {limit} bytes)"),
@@ -491,12 +512,16 @@ async fn handle(router: Router, limits: &Limits, request: Request<Incoming>) -> 
     .await;
     match answered {
         Ok(response) => response,
-        Err(_) => closing_error_response(
-            StatusCode::REQUEST_TIMEOUT,
-            &format!(
-                "error:请求超时 (no answer within {} ms)",
-                limits.request_timeout.as_millis()
-            ),
-        ),
+        Err(_) => {
+            // The body may be half read.
+            conn.mark_body_unread();
+            closing_error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!(
+                    "error:请求超时 (no answer within {} ms)",
+                    limits.request_timeout.as_millis()
+                ),
+            )
+        }
     }
 }

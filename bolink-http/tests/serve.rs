@@ -279,6 +279,41 @@ async fn a_declared_length_over_the_limit_is_answered_413_without_reading_the_bo
 }
 
 #[tokio::test]
+async fn a_client_still_sending_the_body_after_the_early_413_reads_it_without_a_reset() {
+    let (addr, _server) = start(config().body_limit(1024)).await;
+    let stream = connect(addr).await;
+    let (mut reader, mut writer) = stream.into_split();
+    let length = 2 * 1024 * 1024;
+    // The client sends the whole body without waiting for an answer.
+    let sender = tokio::spawn(async move {
+        let head = format!("POST /echo HTTP/1.1\r\nhost: test\r\ncontent-length: {length}\r\n\r\n");
+        writer.write_all(head.as_bytes()).await?;
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..length / chunk.len() {
+            writer.write_all(&chunk).await?;
+        }
+        Ok::<_, std::io::Error>(())
+    });
+    // A client busy sending reads late.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut received = Vec::new();
+    // Closed (not reset) after the answer: the server read and dropped the rest.
+    tokio::time::timeout(Duration::from_secs(5), reader.read_to_end(&mut received))
+        .await
+        .expect("closed in time")
+        .expect("not reset");
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 413 "), "{text}");
+    assert!(text.contains("报文过大"), "{text}");
+    // And the client's sending was not cut by a reset (an HTTP client
+    // still writing the body would report that instead of the answer).
+    sender
+        .await
+        .unwrap()
+        .expect("the body went out without a reset");
+}
+
+#[tokio::test]
 async fn a_chunked_body_over_the_limit_is_cut_and_answered_413_json() {
     let (addr, _server) = start(config().body_limit(1024)).await;
     let mut stream = connect(addr).await;

@@ -35,6 +35,12 @@ use tokio::time::{Instant, Sleep};
 
 use super::answer::raw_error_answer;
 
+/// How long a connection closing after an early answer reads and drops
+/// what the client still sends.
+const LINGER: Duration = Duration::from_secs(2);
+/// How much it reads and drops at most.
+const LINGER_BYTES: usize = 4 * 1024 * 1024;
+
 /// Where a connection is in its request cycle, as far as timeouts go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
@@ -54,6 +60,8 @@ struct Activity {
     since: Instant,
     /// Chosen to make room at the connection cap.
     evicting: bool,
+    /// An answer went out before the request body was read.
+    body_unread: bool,
 }
 
 /// One connection's activity, shared by its socket wrapper, its service
@@ -72,6 +80,7 @@ impl ConnState {
                 head: false,
                 since: Instant::now(),
                 evicting: false,
+                body_unread: false,
             }),
             evict: Notify::new(),
         }
@@ -89,11 +98,12 @@ impl ConnState {
         if a.handling > 0 {
             return None;
         }
-        Some(if a.head {
-            (a.since + header, Phase::Head)
+        // A limit too far to represent is no limit.
+        if a.head {
+            Some((a.since.checked_add(header)?, Phase::Head))
         } else {
-            (a.since + idle, Phase::Waiting)
-        })
+            Some((a.since.checked_add(idle)?, Phase::Waiting))
+        }
     }
 
     fn on_read(&self) {
@@ -145,6 +155,16 @@ impl ConnState {
         self.evict.notify_one();
     }
 
+    /// Notes that an answer goes out before the request body was read
+    /// (413 on the declared length, 408): the socket then lingers at close.
+    pub(super) fn mark_body_unread(&self) {
+        self.activity().body_unread = true;
+    }
+
+    fn body_unread(&self) -> bool {
+        self.activity().body_unread
+    }
+
     /// Whether [`ConnState::evict`] was called.
     pub(super) fn is_evicting(&self) -> bool {
         self.activity().evicting
@@ -192,6 +212,10 @@ pub(super) struct Guarded {
     replaced: usize,
     /// Everything hyper wrote has been flushed.
     clean: bool,
+    /// Lingering at close: until when, and whether it is over.
+    linger: Option<Pin<Box<Sleep>>>,
+    lingered: bool,
+    discarded: usize,
 }
 
 impl Guarded {
@@ -205,7 +229,44 @@ impl Guarded {
             replacement: Vec::new(),
             replaced: 0,
             clean: true,
+            linger: None,
+            lingered: false,
+            discarded: 0,
         }
+    }
+
+    /// After an answer given before the body was read, closing at once
+    /// with the body still arriving would make the system reset the
+    /// connection, and the client could lose the answer. So the write side
+    /// is shut first, and what still arrives is read and dropped until the
+    /// client closes, for at most [`LINGER`] and [`LINGER_BYTES`].
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.linger.is_none() {
+            ready!(Pin::new(&mut self.io).poll_shutdown(cx))?;
+            self.linger = Some(Box::pin(tokio::time::sleep(LINGER)));
+        }
+        let mut sink = [0u8; 8192];
+        loop {
+            if self
+                .linger
+                .as_mut()
+                .is_some_and(|t| t.as_mut().poll(cx).is_ready())
+                || self.discarded >= LINGER_BYTES
+            {
+                break;
+            }
+            let mut buf = ReadBuf::new(&mut sink);
+            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
+                    self.discarded += buf.filled().len();
+                }
+                // The client closed (or broke) its side: done.
+                Poll::Ready(_) => break,
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.lingered = true;
+        Poll::Ready(Ok(()))
     }
 
     /// The phase whose deadline passed, if one did; otherwise arms the
@@ -336,6 +397,9 @@ impl AsyncWrite for Guarded {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.drain(cx))?;
+        if this.conn.body_unread() && !this.lingered {
+            return this.poll_linger(cx);
+        }
         Pin::new(&mut this.io).poll_shutdown(cx)
     }
 
