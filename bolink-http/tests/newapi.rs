@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use axum::Router;
-use bolink_http::newapi::platform::{call_callback, CallError, Platform};
 use bolink_http::newapi::{
     callback_router, CallbackConfig, NewApiClient, NewApiConfig, NewApiError,
 };
+use bolink_http::simulator::newapi::{call_callback, CallError, Platform};
 use bolink_http::simulator::{Simulator, SimulatorConfig};
 use bolink_sdk::newapi::{ReplyError, ReplyForm};
 use bolink_sdk::{Answer, CallbackHandler, Refusal};

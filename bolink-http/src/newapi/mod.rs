@@ -1,12 +1,12 @@
 //! The new platform API over HTTP: the callback server a vendor mounts
-//! ([`callback_router`]), the upstream client ([`NewApiClient`]), and the
-//! platform's side for simulators and tests ([`platform`]).
+//! ([`callback_router`]) and the upstream client ([`NewApiClient`]). The
+//! platform's side, for simulators and tests, lives in the simulator
+//! (`bolink_http::simulator::newapi`): this module never depends on it.
 //!
 //! The transport-free core (decode, verify, validate, dispatch, answer) is
 //! [`bolink_sdk::newapi`].
 
 mod client;
-pub mod platform;
 mod server;
 
 pub use client::{

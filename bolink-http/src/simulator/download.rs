@@ -20,13 +20,15 @@ pub(crate) async fn download(Extract(state): Extract<State>, body: Body) -> Resp
     let Ok(poll) = serde_json::from_slice::<Poll>(&body) else {
         return (
             StatusCode::BAD_REQUEST,
+            [("content-type", "application/json;charset=utf-8")],
             r#"{"state":0,"errmsg":"error:报文格式错误"}"#,
         )
             .into_response();
     };
     let Some(park_id) = state.session_park(&poll.token) else {
         return (
-            StatusCode::UNAUTHORIZED,
+            super::upload::token_status(&state),
+            [("content-type", "application/json;charset=utf-8")],
             r#"{"state":0,"errmsg":"error:token无效"}"#,
         )
             .into_response();

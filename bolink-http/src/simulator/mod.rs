@@ -8,12 +8,37 @@
 //! payment result, an unplated entry) for the lot's long poll and waits for
 //! the lot's answer.
 //!
-//! Where the platform's behaviour is not public, the simulator's choices are
-//! marked: an unknown or expired token is answered with HTTP 401, and a long
-//! poll with no message with the body `500` (as public client code expects).
+//! It answers as the platform's public server code does (see
+//! `reference/sdk/_protocol.json`, `tcp_sdk_wire_from_public_code`), each
+//! choice in [`SimulatorConfig`] with the faithful one as default:
+//!
+//! * an unknown or expired token: HTTP 200
+//!   `{"state":0,"errmsg":"error:token无效","service_name":...}`
+//!   ([`TokenRefusal`]; a missing token: `未识别到token标记`);
+//! * at most 100 uploads per 10 s per token, beyond it
+//!   `{"state":0,"errmsg":"request_over_times"}` ([`RateLimit`]);
+//! * a re-sent upload (the same service with the same `order_id`, else
+//!   `trade_no`) is recorded once and answered
+//!   `{"state":0,"errmsg":"数据已处理过...","service_name",...}` with the
+//!   data's `order_id` and `car_number` ([`ResendAnswer`]).
+//!
+//! Where the platform's behaviour is not public, the simulator's choices
+//! are marked: a long poll with no message is answered with the body `500`
+//! (as public client code expects); only uploads count against the rate
+//! limit, not long polls; a re-send is recognised only once it is signed and
+//! valid, so junk cannot poison the de-duplication.
+//!
+//! It is served by [`crate::serve`] (timeouts, a connection cap, a body limit
+//! checked before reading, protocol JSON for every error), and it remembers
+//! a bounded history ([`SimulatorConfig::history_limit`]).
+//!
+//! The new API's platform side is [`newapi`]; the simulator serves it on
+//! every path that is not SDK-HTTP mode.
 
 mod download;
-pub(crate) mod state;
+mod history;
+pub mod newapi;
+mod state;
 mod upload;
 
 pub(crate) use upload::read_body;
@@ -30,25 +55,96 @@ use bolink_sdk::login::Ack;
 use bolink_sign::newapi::BodyEncoding;
 use bolink_sign::{sdk_http, Key};
 use bolink_types::enums::State as Outcome;
-use bolink_types::{decode, newapi, sdk, DecodeError, Role};
+use bolink_types::newapi as api;
+use bolink_types::{decode, sdk, DecodeError, Role};
 use tokio::sync::{mpsc, oneshot};
 
 use state::{Books, Park, Shared};
 pub use state::{InParkOrder, Received, Rejection};
 
 use crate::sdk_http::{DOWNLOAD_PATH, UPLOAD_PATH};
+use crate::serve::{serve, ServeConfig};
+
+/// The default [`SimulatorConfig::history_limit`]: 10,000 entries per list.
+pub const DEFAULT_HISTORY_LIMIT: usize = 10_000;
+
+/// How the simulator answers a request whose token is unknown, expired or
+/// missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TokenRefusal {
+    /// As the platform's public code: HTTP 200 with
+    /// `{"state":0,"errmsg":"error:token无效",...}`.
+    #[default]
+    Platform,
+    /// HTTP 401 with the same body (what the simulator did before it
+    /// followed the public code).
+    Unauthorized,
+}
+
+/// How the simulator answers a re-sent upload (recorded once either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ResendAnswer {
+    /// As the platform's public code:
+    /// `{"state":0,"errmsg":"数据已处理过...","service_name",...}`.
+    #[default]
+    AlreadyProcessed,
+    /// Acknowledged again with `state` 1.
+    Acknowledged,
+}
+
+/// A per-token rate limit: at most `requests` within any `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// How many requests a window allows.
+    pub requests: usize,
+    /// The window.
+    pub window: Duration,
+}
+
+impl RateLimit {
+    /// The platform's: 100 requests per 10 s per token.
+    pub const PLATFORM: RateLimit = RateLimit {
+        requests: 100,
+        window: Duration::from_secs(10),
+    };
+}
 
 /// How the simulated platform behaves.
 #[derive(Debug, Clone)]
 pub struct SimulatorConfig {
-    /// How long a long poll is held when no message comes (the platform: 30 s).
+    /// How long a long poll is held when no message comes (the platform:
+    /// 30 s). Handlers get this plus 10 s before the server answers 408.
     pub poll_hold: Duration,
     /// How long a token lives.
     pub token_ttl: Duration,
     /// How long a driver waits for the lot's answer.
     pub answer_timeout: Duration,
-    /// The largest request body accepted.
+    /// The largest request body accepted (64 KiB); a larger declared
+    /// length is answered 413 before the body is read.
     pub body_limit: usize,
+    /// How many entries each of its lists keeps (received, rejected,
+    /// deliveries, in-park orders, sessions, queued downstream messages per
+    /// park): [`DEFAULT_HISTORY_LIMIT`]. The oldest go first.
+    pub history_limit: usize,
+    /// How long a connection may take to send a request head, from its
+    /// first byte (10 s).
+    pub header_read_timeout: Duration,
+    /// How long a connection may stay without a request (60 s).
+    pub idle_timeout: Duration,
+    /// How many connections are served at once (512; see
+    /// [`ServeConfig::max_connections`]).
+    pub max_connections: usize,
+    /// How long requests in progress may take to finish at shutdown (2 s).
+    pub shutdown_grace: Duration,
+    /// How an unknown or expired token is answered ([`TokenRefusal::Platform`]).
+    pub invalid_token: TokenRefusal,
+    /// The per-token rate limit on uploads ([`RateLimit::PLATFORM`]); `None`
+    /// for none.
+    pub rate_limit: Option<RateLimit>,
+    /// How a re-sent upload is answered ([`ResendAnswer::AlreadyProcessed`]).
+    pub resend: ResendAnswer,
 }
 
 impl Default for SimulatorConfig {
@@ -58,7 +154,28 @@ impl Default for SimulatorConfig {
             token_ttl: Duration::from_secs(2 * 60 * 60),
             answer_timeout: Duration::from_secs(10),
             body_limit: 64 * 1024,
+            history_limit: DEFAULT_HISTORY_LIMIT,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
+            shutdown_grace: Duration::from_secs(2),
+            invalid_token: TokenRefusal::Platform,
+            rate_limit: Some(RateLimit::PLATFORM),
+            resend: ResendAnswer::AlreadyProcessed,
         }
+    }
+}
+
+impl SimulatorConfig {
+    /// The serving limits of this configuration.
+    fn serve_config(&self) -> ServeConfig {
+        ServeConfig::new()
+            .header_read_timeout(self.header_read_timeout)
+            .idle_timeout(self.idle_timeout)
+            .request_timeout(self.poll_hold + Duration::from_secs(10))
+            .max_connections(self.max_connections)
+            .body_limit(self.body_limit)
+            .shutdown_grace(self.shutdown_grace)
     }
 }
 
@@ -113,7 +230,7 @@ impl Simulator {
     pub async fn start(self, addr: SocketAddr) -> std::io::Result<SimulatorHandle> {
         let mut parks = HashMap::new();
         for account in self.parks {
-            let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+            let (queue_tx, queue_rx) = mpsc::channel(self.config.history_limit.max(1));
             parks.insert(
                 account.park_id,
                 Park {
@@ -128,27 +245,23 @@ impl Simulator {
             config: self.config.clone(),
             parks,
             vendors: self.vendors.into_iter().collect(),
-            books: Mutex::new(Books::default()),
+            books: Mutex::new(Books::new(self.config.history_limit)),
         });
         let app = Router::new()
             .route(UPLOAD_PATH, post(upload::upload))
             .route(DOWNLOAD_PATH, post(download::download))
-            .fallback(crate::newapi::platform::upstream)
-            // The handlers enforce `body_limit` themselves, to answer in the protocol's JSON.
+            .fallback(newapi::upstream)
+            // The handlers enforce `body_limit` themselves, to answer in the
+            // protocol's JSON (the serving layer answers declared lengths over it).
             .layer(DefaultBodyLimit::disable())
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let stop = async {
-                let _ = stop_rx.await;
-            };
-            // A serve error ends the simulator; tests see it as refused connections.
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await;
+        let config = self.config.serve_config().graceful_shutdown(async {
+            let _ = stop_rx.await;
         });
+        let server = tokio::spawn(serve(listener, app, config));
         Ok(SimulatorHandle {
             addr: local,
             shared,
@@ -177,7 +290,7 @@ pub struct VendorAnswer {
     /// The answer's `errmsg`, when it has one.
     pub errmsg: Option<String>,
     /// The answer as the interface's response table, when `state` is 1 and the page has one.
-    pub response: Option<newapi::Response>,
+    pub response: Option<api::Response>,
     /// The raw answer.
     pub body: Vec<u8>,
 }
@@ -195,6 +308,10 @@ pub enum DriverError {
     /// The answer breaks the spec.
     #[error("invalid answer: {0}")]
     InvalidAnswer(DecodeError),
+    /// The park's queue of downstream messages is full (the lot does not
+    /// poll): [`SimulatorConfig::history_limit`] messages wait already.
+    #[error("the downstream queue of park {0} is full")]
+    QueueFull(String),
 }
 
 /// A running simulator.
@@ -249,14 +366,21 @@ impl SimulatorHandle {
     ) -> Result<LotAnswer, DriverError> {
         let park = self.park(park_id)?;
         let (tx, rx) = oneshot::channel();
-        self.shared
-            .books()
-            .awaiting
-            .entry((park_id.to_string(), service_name.to_string()))
-            .or_default()
-            .push_back(tx);
-        // The receiver lives as long as the park, which lives as long as `self`.
-        let _ = park.queue_tx.send(body);
+        // The receiver lives as long as the park, which lives as long as `self`:
+        // the only error is a full queue.
+        if park.queue_tx.try_send(body).is_err() {
+            return Err(DriverError::QueueFull(park_id.to_string()));
+        }
+        {
+            let mut books = self.shared.books();
+            let waiting = books
+                .awaiting
+                .entry((park_id.to_string(), service_name.to_string()))
+                .or_default();
+            // Drivers that gave up are dropped as new ones come.
+            waiting.retain(|waiter| !waiter.is_closed());
+            waiting.push_back(tx);
+        }
         let timeout = self.shared.config.answer_timeout;
         let answer = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(answer)) => answer,
@@ -275,7 +399,7 @@ impl SimulatorHandle {
         &self,
         url: &str,
         union_id: i64,
-        request: &newapi::Request,
+        request: &api::Request,
         encoding: BodyEncoding,
     ) -> Result<VendorAnswer, DriverError> {
         let key = self
@@ -288,7 +412,7 @@ impl SimulatorHandle {
             .expect("an encoded message is a JSON object");
         let mut answer = self.call_vendor_raw(url, body).await?;
         if answer.state == Some(1) {
-            answer.response = newapi::Response::decode_as(request.key(), &answer.body).ok();
+            answer.response = api::Response::decode_as(request.key(), &answer.body).ok();
         }
         Ok(answer)
     }
@@ -326,25 +450,41 @@ impl SimulatorHandle {
         })
     }
 
-    /// Every message the platform accepted, oldest first.
+    /// The messages the platform accepted (the newest
+    /// [`SimulatorConfig::history_limit`]), oldest first.
     pub fn received(&self) -> Vec<Received> {
-        self.shared.books().received.clone()
+        self.shared.books().received.iter().cloned().collect()
     }
 
-    /// Every message the platform refused, oldest first.
+    /// The messages the platform refused (the newest
+    /// [`SimulatorConfig::history_limit`]), oldest first. Re-sent uploads
+    /// are not refusals: see [`SimulatorHandle::deliveries`].
     pub fn rejected(&self) -> Vec<Rejection> {
-        self.shared.books().rejected.clone()
+        self.shared.books().rejected.iter().cloned().collect()
     }
 
-    /// The cars the platform believes are in a lot.
+    /// The cars the platform believes are in a lot (at most
+    /// [`SimulatorConfig::history_limit`], oldest entry first).
     pub fn in_park(&self) -> Vec<InParkOrder> {
-        self.shared.books().in_park.values().cloned().collect()
+        let books = self.shared.books();
+        books
+            .in_park
+            .iter()
+            .map(|(_, order)| order.clone())
+            .collect()
     }
 
     /// How many times each upload arrived, by `PARK_ID/idempotency key`
-    /// (more than 1: re-sent, recorded once).
+    /// (more than 1: re-sent, recorded once). At most
+    /// [`SimulatorConfig::history_limit`] keys, the oldest forgotten first
+    /// (a re-send of a forgotten key counts as new).
     pub fn deliveries(&self) -> HashMap<String, u32> {
-        self.shared.books().deliveries.clone()
+        let books = self.shared.books();
+        books
+            .deliveries
+            .iter()
+            .map(|(key, count)| (key.clone(), *count))
+            .collect()
     }
 
     /// How many logins succeeded.
@@ -352,9 +492,16 @@ impl SimulatorHandle {
         self.shared.books().logins
     }
 
-    /// Forgets every session: the next request with an old token gets 401.
+    /// How many sessions are open (expired ones go at the next login or
+    /// use; at most [`SimulatorConfig::history_limit`]).
+    pub fn sessions(&self) -> usize {
+        self.shared.books().sessions.len()
+    }
+
+    /// Forgets every session: the next request with an old token is
+    /// refused as [`SimulatorConfig::invalid_token`] says.
     pub fn expire_tokens(&self) {
-        self.shared.books().sessions.clear();
+        self.shared.books().clear_sessions();
     }
 
     /// Stops serving and waits for the server task to end.
@@ -375,13 +522,13 @@ impl SimulatorHandle {
     }
 
     fn forget_waiter(&self, park_id: &str, service_name: &str) {
-        if let Some(queue) = self
-            .shared
-            .books()
-            .awaiting
-            .get_mut(&(park_id.to_string(), service_name.to_string()))
-        {
+        let mut books = self.shared.books();
+        let key = (park_id.to_string(), service_name.to_string());
+        if let Some(queue) = books.awaiting.get_mut(&key) {
             queue.retain(|waiter| !waiter.is_closed());
+            if queue.is_empty() {
+                books.awaiting.remove(&key);
+            }
         }
     }
 }

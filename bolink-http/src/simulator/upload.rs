@@ -6,15 +6,15 @@ use axum::extract::State as Extract;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bolink_sdk::login::Login;
-use bolink_sdk::outbox::idempotency_key;
 use bolink_sign::sdk_http::Envelope;
 use bolink_types::catalog::{Direction, Document};
 use bolink_types::{decode, sdk, INTERFACES};
 
-use super::state::{InParkOrder, Received, Rejection, Session, State};
+use super::state::{InParkOrder, Received, State, TokenError};
+use super::{ResendAnswer, TokenRefusal};
 
 /// The platform's answer: `{"service_name","state","errmsg"}` (+ token on login).
-fn reply(
+pub(crate) fn reply(
     status: StatusCode,
     service_name: &str,
     outcome: Result<Option<String>, String>,
@@ -67,21 +67,32 @@ pub(crate) async fn upload(Extract(state): Extract<State>, body: Body) -> Respon
     if service_name == "login" {
         return login(&state, &envelope);
     }
-    let Some(token) = envelope.token.as_deref() else {
+    let Some(token) = envelope.token.as_deref().filter(|t| !t.is_empty()) else {
         return reject(
             &state,
-            StatusCode::UNAUTHORIZED,
+            token_status(&state),
             &service_name,
-            "error:token不能为空".into(),
+            "未识别到token标记".into(),
         );
     };
-    let Some(park_id) = state.session_park(token) else {
-        return reject(
-            &state,
-            StatusCode::UNAUTHORIZED,
-            &service_name,
-            "error:token无效".into(),
-        );
+    let park_id = match state.session(token, state.config.rate_limit) {
+        Ok(park_id) => park_id,
+        Err(TokenError::Invalid) => {
+            return reject(
+                &state,
+                token_status(&state),
+                &service_name,
+                "error:token无效".into(),
+            )
+        }
+        // As the platform's public code: no service_name in this one.
+        Err(TokenError::OverTimes) => {
+            state.books().reject(&service_name, OVER_TIMES);
+            return json_answer(
+                StatusCode::OK,
+                format!(r#"{{"state":0,"errmsg":"{OVER_TIMES}"}}"#),
+            );
+        }
     };
     let park = &state.parks[&park_id];
     if let Err(e) = envelope.verify(&park.key) {
@@ -98,27 +109,32 @@ pub(crate) async fn upload(Extract(state): Extract<State>, body: Body) -> Respon
     }
     match sdk::Request::decode_as(&service_name, data) {
         Ok(_) => {
-            let key = idempotency_key(&service_name, data);
-            let first = {
-                let mut books = state.books();
-                match &key {
-                    Some(key) => {
-                        let count = books
-                            .deliveries
-                            .entry(format!("{park_id}/{key}"))
-                            .or_default();
-                        *count += 1;
-                        *count == 1
+            let value: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
+            let deliveries = match resend_key(&service_name, &value) {
+                Some(key) => {
+                    let key = format!("{park_id}/{key}");
+                    let mut books = state.books();
+                    match books.deliveries.get_mut(&key) {
+                        Some(count) => {
+                            *count += 1;
+                            *count
+                        }
+                        None => {
+                            books.deliveries.insert(key, 1);
+                            1
+                        }
                     }
-                    None => true,
                 }
+                None => 1,
             };
-            // A re-send after a lost acknowledgement is acknowledged again
-            // but recorded once, as the platform de-duplicates by order.
-            if first {
-                let value: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
-                record(&state, &park_id, &service_name, value);
+            if deliveries > 1 {
+                // Recorded once, as the platform de-duplicates by order.
+                return match state.config.resend {
+                    ResendAnswer::AlreadyProcessed => already_processed(&service_name, &value),
+                    _ => reply(StatusCode::OK, &service_name, Ok(None)),
+                };
             }
+            record(&state, &park_id, &service_name, value);
             reply(StatusCode::OK, &service_name, Ok(None))
         }
         Err(e) => reject(
@@ -160,32 +176,36 @@ fn login(state: &State, envelope: &Envelope<'_>) -> Response {
     let token = format!("{:032x}", rand::random::<u128>());
     let mut books = state.books();
     books.logins += 1;
-    // One token per charging-system instance: logging in again ends the
-    // previous session (and bounds the simulator's memory under load).
-    let instance = (
-        login.park_id.clone(),
-        login.local_id.clone().unwrap_or_default(),
-    );
-    if let Some(previous) = books.token_of.insert(instance, token.clone()) {
-        books.sessions.remove(&previous);
-    }
-    books.sessions.insert(
+    books.open_session(
         token.clone(),
-        Session {
-            park_id: login.park_id,
-            since: std::time::Instant::now(),
-        },
+        login.park_id,
+        login.local_id.unwrap_or_default(),
+        state.config.token_ttl,
     );
+    drop(books);
     reply(StatusCode::OK, "login", Ok(Some(token)))
 }
 
 /// The lot answers a downstream message: hand the data to the waiting driver.
 fn answer(state: &State, park_id: &str, service_name: &str, data: &[u8]) -> Response {
-    let waiter = state
-        .books()
-        .awaiting
-        .get_mut(&(park_id.to_string(), service_name.to_string()))
-        .and_then(|queue| queue.pop_front());
+    let waiter = {
+        let mut books = state.books();
+        let key = (park_id.to_string(), service_name.to_string());
+        let mut waiter = None;
+        if let Some(queue) = books.awaiting.get_mut(&key) {
+            // Drivers that gave up waiting are skipped.
+            while let Some(next) = queue.pop_front() {
+                if !next.is_closed() {
+                    waiter = Some(next);
+                    break;
+                }
+            }
+            if queue.is_empty() {
+                books.awaiting.remove(&key);
+            }
+        }
+        waiter
+    };
     match waiter {
         Some(waiter) => {
             // The driver may have given up waiting; the answer is still acknowledged.
@@ -243,11 +263,65 @@ pub(crate) fn reject(
     service_name: &str,
     reason: String,
 ) -> Response {
-    state.books().rejected.push(Rejection {
-        service_name: service_name.to_string(),
-        reason: reason.clone(),
-    });
+    state.books().reject(service_name, &reason);
     reply(status, service_name, Err(reason))
+}
+
+/// The errmsg of a request over the token's rate limit (the platform's wording).
+const OVER_TIMES: &str = "request_over_times";
+/// The errmsg of a re-sent upload (the platform's wording, dots included).
+const ALREADY_PROCESSED: &str = "数据已处理过...";
+
+/// The status of a token refusal, as configured.
+pub(crate) fn token_status(state: &State) -> StatusCode {
+    match state.config.invalid_token {
+        TokenRefusal::Unauthorized => StatusCode::UNAUTHORIZED,
+        _ => StatusCode::OK,
+    }
+}
+
+fn json_answer(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [("content-type", "application/json;charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// How the simulator recognises a re-sent upload, its own reading of the
+/// platform's duplicate check (not the client's code, so that testing the
+/// client against it proves something): the service with the data's
+/// `order_id`, else its `trade_no` (a non-empty string, or a number).
+fn resend_key(service_name: &str, data: &serde_json::Value) -> Option<String> {
+    let text = |name: &str| match data.get(name)? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let id = text("order_id").or_else(|| text("trade_no"))?;
+    Some(format!("{service_name}:{id}"))
+}
+
+/// The platform's answer to a re-sent upload:
+/// `{"state":0,"errmsg":"数据已处理过...","service_name",...}` with the
+/// data's `order_id` and `car_number` when it has them (as text, as the
+/// platform's `getString` gives them).
+fn already_processed(service_name: &str, data: &serde_json::Value) -> Response {
+    let mut answer = serde_json::json!({
+        "state": 0,
+        "errmsg": ALREADY_PROCESSED,
+        "service_name": service_name,
+    });
+    for field in ["order_id", "car_number"] {
+        let value = match data.get(field) {
+            None | Some(serde_json::Value::Null) => continue,
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        answer[field] = serde_json::Value::String(value);
+    }
+    json_answer(StatusCode::OK, answer.to_string())
 }
 
 fn is_downstream(service_name: &str) -> bool {
@@ -260,4 +334,24 @@ fn is_downstream(service_name: &str) -> bool {
 
 fn one_line(text: &str) -> String {
     text.lines().collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resend_key;
+
+    #[test]
+    fn a_resend_is_keyed_by_service_and_order_else_trade_no() {
+        let key = |data: &str| resend_key("svc", &serde_json::from_str(data).unwrap());
+        assert_eq!(
+            key(r#"{"order_id":"o","trade_no":"t"}"#).as_deref(),
+            Some("svc:o")
+        );
+        assert_eq!(
+            key(r#"{"order_id":"","trade_no":"t"}"#).as_deref(),
+            Some("svc:t")
+        );
+        assert_eq!(key(r#"{"trade_no":42}"#).as_deref(), Some("svc:42"));
+        assert_eq!(key(r#"{"order_id":null,"car_number":"x"}"#), None);
+    }
 }

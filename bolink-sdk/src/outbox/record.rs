@@ -62,7 +62,8 @@ impl Record {
 /// with the order's `order_id`, or else the payment's `trade_no`. `None`
 /// when the data carries neither (the outbox then uses its sequence number).
 ///
-/// The platform simulator de-duplicates with the same function.
+/// The platform simulator applies the same rule with its own code (so that
+/// testing this client against it proves something).
 pub fn idempotency_key(service_name: &str, data: &[u8]) -> Option<String> {
     let key = field_text(data, "order_id").or_else(|| field_text(data, "trade_no"))?;
     Some(format!("{service_name}:{key}"))

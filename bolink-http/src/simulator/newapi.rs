@@ -1,6 +1,11 @@
 //! Bolink's side of the new API, for simulators and tests: a router that
 //! takes vendors' upstream requests on their URL paths ([`Platform`]), and
-//! calls to a vendor's callback server ([`call_callback`]).
+//! calls to a vendor's callback server ([`call_callback`]). The
+//! [`Simulator`](super::Simulator) serves the same checks on every path
+//! that is not SDK-HTTP mode.
+//!
+//! (It lives in the simulator, not beside the new-API client and callback
+//! server, so that those never depend on the simulator.)
 //!
 //! Where the platform's behaviour is not public, the choices are marked:
 //! accepted requests are answered `{"state":1,"errmsg":"成功"}` (plus a
@@ -26,7 +31,8 @@ use bolink_sign::newapi::BodyEncoding;
 use bolink_sign::Key;
 use bolink_types::newapi;
 
-use crate::simulator::state::{Received, Rejection, State};
+use super::history::{prefix, History, NAME_PREFIX, REASON_PREFIX};
+use super::state::{Received, State};
 
 /// One upstream request the platform accepted.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,41 +50,59 @@ pub struct AcceptedRequest {
 /// One upstream request the platform refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefusedRequest {
-    /// The path it was POSTed to.
+    /// The path it was POSTed to: at most 128 characters of it, marked `…`
+    /// when cut.
     pub path: String,
     /// The HTTP status of the refusal.
     pub status: u16,
-    /// The errmsg sent back.
+    /// The errmsg sent back: at most 256 characters of it, marked `…` when cut.
     pub errmsg: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Log {
-    accepted: Vec<AcceptedRequest>,
-    refused: Vec<RefusedRequest>,
+    accepted: History<AcceptedRequest>,
+    refused: History<RefusedRequest>,
 }
 
-/// What a [`Platform`] accepted and refused, shared with its router: clone
-/// it before [`Platform::router`] and read it from tests.
-#[derive(Debug, Clone, Default)]
+/// What a [`Platform`] accepted and refused (the newest
+/// [`DEFAULT_HISTORY_LIMIT`](super::DEFAULT_HISTORY_LIMIT) of each, or as
+/// set by [`Platform::history_limit`]), shared with its router: clone it
+/// before [`Platform::router`] and read it from tests.
+#[derive(Debug, Clone)]
 pub struct PlatformStore {
     log: Arc<Mutex<Log>>,
 }
 
+impl Default for PlatformStore {
+    fn default() -> Self {
+        PlatformStore::with_limit(super::DEFAULT_HISTORY_LIMIT)
+    }
+}
+
 impl PlatformStore {
+    fn with_limit(limit: usize) -> PlatformStore {
+        PlatformStore {
+            log: Arc::new(Mutex::new(Log {
+                accepted: History::new(limit),
+                refused: History::new(limit),
+            })),
+        }
+    }
+
     fn log(&self) -> MutexGuard<'_, Log> {
         // Nothing panics while holding it; should something, the log stays readable.
         self.log.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Every accepted request, oldest first.
+    /// The accepted requests kept, oldest first.
     pub fn accepted(&self) -> Vec<AcceptedRequest> {
-        self.log().accepted.clone()
+        self.log().accepted.iter().cloned().collect()
     }
 
-    /// Every refused request, oldest first.
+    /// The refused requests kept, oldest first.
     pub fn refused(&self) -> Vec<RefusedRequest> {
-        self.log().refused.clone()
+        self.log().refused.iter().cloned().collect()
     }
 }
 
@@ -122,6 +146,13 @@ impl Platform {
         self
     }
 
+    /// Keeps the newest `limit` accepted and refused requests in its store
+    /// (a new, empty store: take [`Platform::store`] after this).
+    pub fn history_limit(mut self, limit: usize) -> Platform {
+        self.store = PlatformStore::with_limit(limit);
+        self
+    }
+
     /// Sets the largest body accepted (413 beyond it).
     pub fn body_limit(mut self, limit: usize) -> Platform {
         self.body_limit = limit;
@@ -157,9 +188,9 @@ async fn serve(Extract(platform): Extract<Arc<Platform>>, uri: Uri, body: Body) 
             request: inbound.request.clone(),
         }),
         None => log.refused.push(RefusedRequest {
-            path: path.to_string(),
+            path: prefix(path, NAME_PREFIX),
             status: judged.status.as_u16(),
-            errmsg: judged.errmsg.clone(),
+            errmsg: prefix(&judged.errmsg, REASON_PREFIX),
         }),
     }
     drop(log);
@@ -262,7 +293,7 @@ fn answer_for(answers: &HashMap<String, serde_json::Value>, key: &str) -> serde_
 /// not SDK-HTTP mode, judged as [`Platform`] does and recorded in the
 /// simulator's books.
 pub(crate) async fn upstream(Extract(state): Extract<State>, uri: Uri, body: Body) -> Response {
-    let body = match crate::simulator::read_body(&state, body).await {
+    let body = match super::read_body(&state, body).await {
         Ok(body) => body,
         Err(response) => return response,
     };
@@ -282,10 +313,7 @@ pub(crate) async fn upstream(Extract(state): Extract<State>, uri: Uri, body: Bod
                 data,
             });
         }
-        None => state.books().rejected.push(Rejection {
-            service_name: path.to_string(),
-            reason: judged.errmsg.clone(),
-        }),
+        None => state.books().reject(path, &judged.errmsg),
     }
     judged.into_response()
 }
