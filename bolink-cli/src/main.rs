@@ -71,6 +71,14 @@ enum Command {
     },
     /// Run a day at a parking lot in miniature against the simulator, on loopback, printing every message.
     Demo,
+    /// Run a reference charging system against a platform: log in, upload
+    /// entries (and exits), answer downstream messages, print every exchange,
+    /// end with one JSON line {"enqueued","delivered","refused","pending","logins"}.
+    ///
+    /// Exit 0 when nothing was refused and nothing is left pending (or
+    /// `--run-for` ran out), 1 otherwise, 2 on bad arguments or an
+    /// unreadable outbox.
+    Lot(commands::lot::LotArgs),
     /// Serve the Bolink platform simulator (SDK-HTTP mode) until Ctrl-C.
     Simulate {
         /// Address to listen on.
@@ -115,6 +123,7 @@ fn main() -> ExitCode {
         Command::Schema { key, role } => commands::spec::schema(&key, role),
         Command::Demo => commands::demo::run(),
         Command::Simulate { listen, parks } => commands::simulate::run(listen, parks),
+        Command::Lot(args) => commands::lot::run(args),
     };
     outcome.into()
 }

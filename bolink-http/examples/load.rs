@@ -56,7 +56,11 @@ async fn main() {
         .expect("a port");
     let addr = listener.local_addr().expect("an address");
     let router = callback_router(Vendor, CallbackConfig::new(key.clone()));
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(bolink_http::serve::serve(
+        listener,
+        router,
+        bolink_http::serve::ServeConfig::new(),
+    ));
     let result = r#"{"service_name":"outpark","state":1,"park_id":"21835","order_id":"o-1","trade_no":"t-1","pay_type":"wallet","errmsg":"","total":6.5}"#;
     let body = bolink_sign::newapi::build(result, &key, None, BodyEncoding::Base64)
         .expect("a callback body");

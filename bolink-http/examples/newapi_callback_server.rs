@@ -14,6 +14,7 @@
 //! refused as "not supported".
 
 use bolink_http::newapi::{callback_router, CallbackConfig};
+use bolink_http::serve::{serve, ServeConfig};
 use bolink_sdk::newapi::ReplyForm;
 use bolink_sdk::{Answer, CallbackHandler, Refusal};
 use bolink_sign::Key;
@@ -75,5 +76,9 @@ async fn main() -> std::io::Result<()> {
     let config = CallbackConfig::new(Key::new(key)).reply_form(form);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
     println!("callback server on http://{}", listener.local_addr()?);
-    axum::serve(listener, callback_router(Vendor, config)).await
+    // Timeouts, a connection cap and protocol answers for every error; the
+    // body limit matches the callback server's own.
+    let serving = ServeConfig::new().body_limit(config.body_limit);
+    serve(listener, callback_router(Vendor, config), serving).await;
+    Ok(())
 }

@@ -724,3 +724,84 @@ async fn every_settled_record_is_reported_once_whoever_settled_it() {
     drop(events);
     running.stop().await;
 }
+
+/// How the new-API stub answers uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NewApiAnswer {
+    /// Base64 of `{"state":1,...}` (the older book's form).
+    Base64,
+    /// `{"state":"1"}`: the state as a string.
+    StringState,
+    /// Not JSON at all.
+    Garbage,
+    /// A signed envelope whose sign does not match.
+    ForgedSign,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_api_answers_are_read_leniently_and_unreadable_ones_keep_the_record() {
+    use base64::Engine as _;
+    use bolink_http::newapi::{NewApiClient, NewApiConfig};
+    use bolink_types::newapi::park_check;
+
+    let mode = Arc::new(Mutex::new(NewApiAnswer::Garbage));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let app = Router::new().fallback({
+        let (mode, hits) = (mode.clone(), hits.clone());
+        move |_body: Bytes| {
+            let (mode, hits) = (mode.clone(), hits.clone());
+            async move {
+                hits.fetch_add(1, Ordering::SeqCst);
+                let answer = match *mode.lock().unwrap() {
+                    NewApiAnswer::Base64 => base64::engine::general_purpose::STANDARD
+                        .encode(r#"{"state":1,"errmsg":"ok"}"#),
+                    NewApiAnswer::StringState => r#"{"state":"1"}"#.to_string(),
+                    NewApiAnswer::Garbage => "<html>oops</html>".to_string(),
+                    NewApiAnswer::ForgedSign => {
+                        r#"{"data":{"state":1},"sign":"00000000000000000000000000000000"}"#
+                            .to_string()
+                    }
+                };
+                answer.into_response()
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let config = NewApiConfig::new(format!("http://{addr}")).timeout(Duration::from_millis(300));
+    let client = NewApiClient::builder(Key::new(KEY), config)
+        .engine_config(engine_config())
+        .build();
+    let engine = client.engine().clone();
+    let running = tokio::spawn(async move { engine.run_uploads(std::future::pending()).await });
+    let check = || park_check::Request::new(200208, "21835".into(), "京A12345".into());
+    for unreadable in [NewApiAnswer::Garbage, NewApiAnswer::ForgedSign] {
+        *mode.lock().unwrap() = unreadable;
+        let ticket = client.upload(check()).await.unwrap();
+        let before = hits.load(Ordering::SeqCst);
+        while hits.load(Ordering::SeqCst) < before + 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            client.engine().pending().await.unwrap(),
+            1,
+            "{unreadable:?}: an unreadable answer keeps the record"
+        );
+        *mode.lock().unwrap() = NewApiAnswer::StringState;
+        assert!(
+            matches!(ticket.outcome().await, Outcome::Delivered { .. }),
+            "a string state 1 is an acknowledgement"
+        );
+    }
+    *mode.lock().unwrap() = NewApiAnswer::Base64;
+    let ticket = client.upload(check()).await.unwrap();
+    assert!(
+        matches!(ticket.outcome().await, Outcome::Delivered { .. }),
+        "a base64 answer is read"
+    );
+    assert_eq!(client.engine().pending().await.unwrap(), 0);
+    client.engine().shutdown();
+    running.await.unwrap().unwrap();
+}

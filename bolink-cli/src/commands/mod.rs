@@ -3,6 +3,8 @@
 use std::process::ExitCode;
 
 pub mod demo;
+pub mod lot;
+mod sample_lot;
 pub mod sign;
 pub mod simulate;
 pub mod spec;

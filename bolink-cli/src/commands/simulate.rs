@@ -10,9 +10,9 @@ use super::Outcome;
 /// A lot the simulator accepts: `UNION_ID:PARK_ID:KEY`.
 #[derive(Debug, Clone)]
 pub struct ParkArg {
-    union_id: String,
-    park_id: String,
-    key: String,
+    pub(crate) union_id: String,
+    pub(crate) park_id: String,
+    pub(crate) key: String,
 }
 
 impl std::str::FromStr for ParkArg {

@@ -91,6 +91,27 @@ struct Shared<H> {
 /// next `.await`) and the platform gets 408 and will call again, so
 /// handlers should be idempotent, as the platform's retries require anyway.
 /// A handler that panics is answered 500; the server keeps serving.
+///
+/// Serve it with [`crate::serve::serve`] (header-read and idle timeouts, a
+/// connection cap, 413 before reading an oversized body, protocol answers
+/// for every error), with the same body limit:
+///
+/// ```no_run
+/// use bolink_http::newapi::{callback_router, CallbackConfig};
+/// use bolink_http::serve::{serve, ServeConfig};
+/// use bolink_sdk::CallbackHandler;
+/// use bolink_sign::Key;
+///
+/// struct Vendor;
+/// impl CallbackHandler for Vendor {}
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let config = CallbackConfig::new(Key::new("8403A41ED5EF20BC"));
+/// let serving = ServeConfig::new().body_limit(config.body_limit);
+/// let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+/// serve(listener, callback_router(Vendor, config), serving).await;
+/// # Ok(()) }
+/// ```
 pub fn callback_router<H: CallbackHandler + 'static>(handler: H, config: CallbackConfig) -> Router {
     let shared = Arc::new(Shared { handler, config });
     Router::new().fallback(handle::<H>).with_state(shared)

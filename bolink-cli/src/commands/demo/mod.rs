@@ -5,8 +5,6 @@
 //! message with its signature check and result, and exits 0 only when every
 //! step behaved as the protocol says.
 
-mod lot;
-
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +19,8 @@ use bolink_types::enums::{CarCostType, CarType, EntryExitType, PayScene, PayType
 use bolink_types::sdk::{self, in_park, nolicence_in_park, out_park, prepay_order, query_price};
 use bolink_types::UnixSeconds;
 
+use super::sample_lot::{self as lot, SampleLot};
 use super::Outcome;
-use lot::SampleLot;
 
 const UNION_ID: &str = "200208";
 const PARK_ID: &str = "21835";

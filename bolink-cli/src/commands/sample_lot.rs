@@ -1,5 +1,6 @@
-//! The demo's parking lot: a charging system that knows which cars are in,
-//! charges by the started hour, and admits unplated cars by QR code.
+//! The sample parking lot of `bolink demo` and `bolink lot`: a charging
+//! system that knows which cars are in, charges by the started hour, and
+//! admits unplated cars by QR code.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -29,8 +30,14 @@ impl Books {
     /// Lets a car in and opens its order.
     pub fn enter(&mut self, car_number: &str, in_time: UnixSeconds) -> Car {
         self.next_order += 1;
+        let order_id = format!("demo-{:04}", self.next_order);
+        self.enter_as(car_number, &order_id, in_time)
+    }
+
+    /// Lets a car in under a given order id.
+    pub fn enter_as(&mut self, car_number: &str, order_id: &str, in_time: UnixSeconds) -> Car {
         let car = Car {
-            order_id: format!("demo-{:04}", self.next_order),
+            order_id: order_id.to_string(),
             in_time,
             prepaid: Money::from_cents(0),
         };
