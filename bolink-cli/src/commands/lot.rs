@@ -110,15 +110,7 @@ impl Progress {
 
 /// Runs the lot.
 pub fn run(args: LotArgs) -> Outcome {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => return Outcome::malformed(format!("cannot start the async runtime: {e}")),
-    };
-    runtime.block_on(lot(args))
+    super::on_runtime(lot(args))
 }
 
 fn plate(i: u64) -> String {

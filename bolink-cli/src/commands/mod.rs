@@ -42,6 +42,19 @@ impl From<Outcome> for ExitCode {
     }
 }
 
+/// Runs `body` on the two-thread runtime of the commands that talk to a
+/// platform (the demo, the simulator, the reference lot).
+pub fn on_runtime<F: std::future::Future<Output = Outcome>>(body: F) -> Outcome {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(body),
+        Err(e) => Outcome::malformed(format!("cannot start the async runtime: {e}")),
+    }
+}
+
 /// Runs a command body written with `?` on [`Outcome`] errors.
 pub fn outcome(body: impl FnOnce() -> Result<Outcome, Outcome>) -> Outcome {
     body().unwrap_or_else(|outcome| outcome)

@@ -37,11 +37,7 @@ impl std::str::FromStr for ParkArg {
 
 /// Serves the simulator on `listen` until Ctrl-C.
 pub fn run(listen: SocketAddr, parks: Vec<ParkArg>) -> Outcome {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(e) => return Outcome::malformed(format!("cannot start the async runtime: {e}")),
-    };
-    runtime.block_on(async {
+    super::on_runtime(async {
         let mut simulator = Simulator::new(SimulatorConfig::default());
         for park in &parks {
             simulator = simulator.park(&park.union_id, &park.park_id, Key::new(park.key.clone()));

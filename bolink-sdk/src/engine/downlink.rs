@@ -43,9 +43,8 @@ pub(crate) async fn run<T: Transport, H: Handler + 'static>(
                 break;
             }
         };
-        if !shared.pacer.wait(Paced::Other, &stop).await {
-            break;
-        }
+        // Receiving is not paced: a long poll is one request per message
+        // or per 30 s, and on TCP a receive sends nothing. Answers are.
         // Dropping a receive is safe: nothing was taken from the platform
         // until its answer arrived.
         let received = tokio::select! {

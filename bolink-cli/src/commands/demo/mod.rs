@@ -28,15 +28,7 @@ const KEY: &str = "8403A41ED5EF20BC";
 
 /// Runs the demo on a fresh runtime.
 pub fn run() -> Outcome {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => return Outcome::malformed(format!("cannot start the async runtime: {e}")),
-    };
-    runtime.block_on(demo())
+    super::on_runtime(demo())
 }
 
 /// What each step returns: a line saying what happened, or why it is wrong.
