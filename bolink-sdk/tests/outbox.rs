@@ -91,11 +91,8 @@ fn expired_records_are_handed_back_not_dropped() {
 #[test]
 fn invalid_messages_are_not_enqueued() {
     let mut outbox = Outbox::in_memory(policy());
-    let login = bolink_sdk::login::Login {
-        union_id: "1".repeat(16),
-        park_id: "21835".into(),
-        local_id: None,
-    };
+    // union_id has at most 15 characters.
+    let login = bolink_sdk::login::Login::new("1".repeat(16), "21835".into());
     let err = outbox.enqueue(&login, 0).unwrap_err();
     assert!(matches!(err, OutboxError::Invalid(_)), "{err}");
     assert!(outbox.is_empty());
