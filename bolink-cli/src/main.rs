@@ -49,7 +49,7 @@ enum Command {
         role: bolink_types::Role,
         /// The wire family to look the service up in; both are tried when absent.
         #[arg(long, value_enum)]
-        family: Option<bolink_cli::Family>,
+        family: Option<commands::validate::FamilyArg>,
         /// Dispatch on this key (a new-API URL path, or a service_name) instead of the message's service_name.
         #[arg(long)]
         key_as: Option<String>,

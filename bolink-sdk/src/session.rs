@@ -70,11 +70,11 @@ impl Session {
 
     /// The signed `login` envelope to POST.
     pub fn login_request(&self) -> Vec<u8> {
-        let login = Login {
-            union_id: self.credentials.union_id.clone(),
-            park_id: self.credentials.park_id.clone(),
-            local_id: Some(self.credentials.local_id.clone()),
-        };
+        let mut login = Login::new(
+            self.credentials.union_id.clone(),
+            self.credentials.park_id.clone(),
+        );
+        login.local_id = Some(self.credentials.local_id.clone());
         envelope(&login, None, self.key())
     }
 

@@ -1,8 +1,9 @@
-//! What the spec holds: every specified interface with its roles, for tools
-//! that list or look up messages at run time (`bolink spec list`).
+//! What the spec holds: every specified interface with its roles, and the
+//! message shapes shared by many interfaces, for tools that list or look up
+//! messages at run time (`bolink spec list`).
 
 use crate::schema::ObjectSchema;
-use crate::Role;
+use crate::{DecodeError, Object, Role};
 
 /// One of the three Bolink documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,6 +24,43 @@ impl Document {
             Document::SdkHttp => "sdk-http",
             Document::Newapi => "newapi",
         }
+    }
+
+    /// The wire family the document's messages belong to: the SDK and
+    /// SDK-HTTP documents describe one wire.
+    pub fn family(self) -> Family {
+        match self {
+            Document::Sdk | Document::SdkHttp => Family::Sdk,
+            Document::Newapi => Family::Newapi,
+        }
+    }
+}
+
+/// A wire family: one namespace of service names, one module of messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    /// The SDK protocol and its HTTP mode ([`crate::sdk`]), addressed by `service_name`.
+    Sdk,
+    /// The new platform API ([`crate::newapi`]), addressed by `service_name` or URL path.
+    Newapi,
+}
+
+impl Family {
+    /// Both families.
+    pub const ALL: [Family; 2] = [Family::Sdk, Family::Newapi];
+
+    /// The module name (`sdk`, `newapi`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Sdk => "sdk",
+            Family::Newapi => "newapi",
+        }
+    }
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -134,6 +172,31 @@ pub struct RoleInfo {
     pub role: Role,
     /// The message's schema.
     pub schema: fn() -> &'static ObjectSchema,
+}
+
+/// A message shape that many interfaces of one family share, such as the
+/// platform's acknowledgement of uploads ([`crate::sdk::Ack`]); specified in
+/// `protocol-spec/definitions/<family>.toml` rather than by one interface.
+#[derive(Debug)]
+pub struct SharedInfo {
+    /// The family whose module holds the type.
+    pub family: Family,
+    /// The Rust type name in that module (`Ack`).
+    pub name: &'static str,
+    /// What it is.
+    pub label: &'static str,
+    /// Where its shape comes from (a page, or public code when no page shows it).
+    pub source: &'static str,
+    /// Its schema.
+    pub schema: fn() -> &'static ObjectSchema,
+    /// Decodes and validates bytes as this shape and returns them re-encoded
+    /// in the spec's wire types, for tools that only know the name.
+    pub reencode: fn(&[u8]) -> Result<Vec<u8>, DecodeError>,
+}
+
+/// [`SharedInfo::reencode`] for one type.
+pub(crate) fn reencode<T: Object>(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    crate::decode::<T>(bytes).map(|value| crate::message::encode(&value))
 }
 
 /// Per-role enums of a wire family, dispatching on `service_name` (or, in the

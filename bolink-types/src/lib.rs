@@ -18,6 +18,9 @@
 //!      query_order_no: required when pay_scene is 1 or 2"
 //! );
 //! ```
+//!
+//! To check bytes whose service (or family) is not known in advance, as
+//! `bolink validate` does, use [`validate::validate`].
 
 #![deny(missing_docs)]
 
@@ -33,6 +36,7 @@ mod money;
 mod report;
 pub mod schema;
 mod time;
+pub mod validate;
 pub mod wire;
 
 #[doc(hidden)]
@@ -50,7 +54,7 @@ pub use bolink_derive::{CodeEnum, Message};
 pub use code::{CodeEnum, CodeKind, CodeRef, CodeValue, UnknownCode};
 pub use ctx::Ctx;
 pub use generated::{
-    catalog::{INTERFACES, TABLE_OF_CONTENTS},
+    catalog::{INTERFACES, SHARED_OBJECTS, TABLE_OF_CONTENTS},
     enums, newapi, sdk,
 };
 pub use message::{decode, peek_service_name, DecodeError, Message, Object, Role, UnknownRole};

@@ -7,7 +7,8 @@ use std::path::Path;
 use crate::error::SpecError;
 use crate::load::line_of;
 use crate::model::{
-    Code, CodeKind, Completeness, EntryStatus, EnumDef, Field, FieldType, InterfaceFile, Required,
+    Code, CodeKind, Completeness, DefinitionsFile, EntryStatus, EnumDef, Family, Field, FieldType,
+    InterfaceFile, Required,
 };
 use crate::{LoadedFile, Spec};
 
@@ -33,6 +34,9 @@ pub(crate) fn check(spec: &Spec, errors: &mut Vec<SpecError>) {
                 ),
             ));
         }
+    }
+    for file in &spec.definitions {
+        check_shared_objects(file, &enums, errors);
     }
     check_indexes(spec, errors);
 }
@@ -205,83 +209,168 @@ fn check_interface(
 
     let mut used_objects = BTreeSet::new();
     for table in &tables {
-        let mut seen = BTreeSet::new();
-        for field in table.fields {
-            let line = Some(line_of(&file.text, field.name.span().start));
-            let name = field.name.get_ref();
-            let err = |reason: String| at(line, format!("{} field `{name}`: {reason}", table.what));
-            if !seen.insert(name.as_str()) {
-                errors.push(err("listed twice".into()));
-            }
-            check_field_shape(
-                field,
-                enums,
-                &iface.objects,
-                &mut used_objects,
-                &err,
-                errors,
-            );
-            match &field.required {
-                Required::When(rule) => {
-                    let target = table.fields.iter().find(|f| f.name.get_ref() == &rule.when);
-                    match target {
-                        None => errors.push(err(format!(
-                            "rule refers to `{}`, not a field of this table",
-                            rule.when
-                        ))),
-                        Some(target) => check_rule_codes(target, rule, enums, &err, errors),
-                    }
-                    if rule.is_in.is_some() == rule.not_in.is_some() {
-                        errors.push(err(
-                            "a `when` rule needs exactly one of `in` and `not_in`".into()
-                        ));
-                    }
-                    if field.fixed.is_some() {
-                        errors.push(err("a fixed field cannot have a conditional rule".into()));
-                    }
-                }
-                Required::WhenPresent(rule) => {
-                    for name in &rule.when_present {
-                        if !table.fields.iter().any(|f| f.name.get_ref() == name) {
-                            errors.push(err(format!(
-                                "rule refers to `{name}`, not a field of this table"
-                            )));
-                        }
-                    }
-                    if rule.when_present.is_empty() {
-                        errors.push(err("`when_present` needs at least one field".into()));
-                    }
-                }
-                Required::External(rule) if rule.external.trim().is_empty() => {
-                    errors.push(err("an external rule needs its condition as text".into()));
-                }
-                _ => {}
-            }
-        }
-        for group in table.together.iter().chain(table.at_least_one) {
-            for name in group {
-                if !table.fields.iter().any(|f| f.name.get_ref() == name) {
-                    errors.push(at(
-                        None,
-                        format!(
-                            "{}: group names `{name}`, not a field of this table",
-                            table.what
-                        ),
-                    ));
-                }
-            }
-            if group.len() < 2 {
-                errors.push(at(
-                    None,
-                    format!("{}: a field group needs at least two fields", table.what),
-                ));
-            }
-        }
+        check_table(
+            file,
+            table,
+            enums,
+            &iface.objects,
+            &mut used_objects,
+            errors,
+        );
     }
     for name in iface.objects.keys() {
         if !used_objects.contains(name.as_str()) {
             errors.push(at(None, format!("object `{name}` is never used")));
         }
+    }
+}
+
+/// Checks one table of fields: names, shapes, rules and groups.
+fn check_table<'a, T>(
+    file: &LoadedFile<T>,
+    table: &Table<'a>,
+    enums: &BTreeMap<&str, &EnumDef>,
+    objects: &'a BTreeMap<String, crate::model::Object>,
+    used_objects: &mut BTreeSet<&'a str>,
+    errors: &mut Vec<SpecError>,
+) {
+    let at = |line: Option<usize>, reason: String| SpecError::new(&file.path, line, reason);
+    let mut seen = BTreeSet::new();
+    for field in table.fields {
+        let line = Some(line_of(&file.text, field.name.span().start));
+        let name = field.name.get_ref();
+        let err = |reason: String| at(line, format!("{} field `{name}`: {reason}", table.what));
+        if !seen.insert(name.as_str()) {
+            errors.push(err("listed twice".into()));
+        }
+        check_field_shape(field, enums, objects, used_objects, &err, errors);
+        match &field.required {
+            Required::When(rule) => {
+                let target = table.fields.iter().find(|f| f.name.get_ref() == &rule.when);
+                match target {
+                    None => errors.push(err(format!(
+                        "rule refers to `{}`, not a field of this table",
+                        rule.when
+                    ))),
+                    Some(target) => check_rule_codes(target, rule, enums, &err, errors),
+                }
+                if rule.is_in.is_some() == rule.not_in.is_some() {
+                    errors.push(err(
+                        "a `when` rule needs exactly one of `in` and `not_in`".into()
+                    ));
+                }
+                if field.fixed.is_some() {
+                    errors.push(err("a fixed field cannot have a conditional rule".into()));
+                }
+            }
+            Required::WhenPresent(rule) => {
+                for name in &rule.when_present {
+                    if !table.fields.iter().any(|f| f.name.get_ref() == name) {
+                        errors.push(err(format!(
+                            "rule refers to `{name}`, not a field of this table"
+                        )));
+                    }
+                }
+                if rule.when_present.is_empty() {
+                    errors.push(err("`when_present` needs at least one field".into()));
+                }
+            }
+            Required::External(rule) if rule.external.trim().is_empty() => {
+                errors.push(err("an external rule needs its condition as text".into()));
+            }
+            _ => {}
+        }
+    }
+    for group in table.together.iter().chain(table.at_least_one) {
+        for name in group {
+            if !table.fields.iter().any(|f| f.name.get_ref() == name) {
+                errors.push(at(
+                    None,
+                    format!(
+                        "{}: group names `{name}`, not a field of this table",
+                        table.what
+                    ),
+                ));
+            }
+        }
+        if group.len() < 2 {
+            errors.push(at(
+                None,
+                format!("{}: a field group needs at least two fields", table.what),
+            ));
+        }
+    }
+}
+
+/// Shared objects: only in a family's definitions file, PascalCase, plain
+/// fields (no service_name of their own, no nested tables).
+fn check_shared_objects(
+    file: &LoadedFile<DefinitionsFile>,
+    enums: &BTreeMap<&str, &EnumDef>,
+    errors: &mut Vec<SpecError>,
+) {
+    let objects = &file.value.objects;
+    if objects.is_empty() {
+        return;
+    }
+    let at = |reason: String| SpecError::new(&file.path, None, reason);
+    if Family::of_definitions(&file.path).is_none() {
+        errors.push(at(
+            "shared objects belong to one wire family: define them in definitions/sdk.toml \
+             or definitions/newapi.toml"
+                .into(),
+        ));
+    }
+    let no_nested = BTreeMap::new();
+    for (name, object) in objects {
+        let what = format!("shared object {name}");
+        if !is_pascal(name) {
+            errors.push(at(format!("{what}: name must be PascalCase")));
+        }
+        if object.source.trim().is_empty() {
+            errors.push(at(format!(
+                "{what}: say where its shape comes from in `source`"
+            )));
+        }
+        for field in &object.fields {
+            let line = Some(line_of(&file.text, field.name.span().start));
+            let err = |reason: &str| {
+                SpecError::new(
+                    &file.path,
+                    line,
+                    format!("{what} field `{}`: {reason}", field.name.get_ref()),
+                )
+            };
+            if field.ty == FieldType::ServiceName {
+                errors.push(err(
+                    "a shared object is read for many services and has no service_name of its own",
+                ));
+            }
+            if matches!(field.ty, FieldType::Object | FieldType::Array) {
+                errors.push(err("shared objects have no nested tables"));
+            }
+        }
+        for example in &object.examples {
+            if example.broken.is_some() != example.corrected.is_some() {
+                errors.push(at(format!(
+                    "{what}: a broken example needs both `broken` and `corrected`"
+                )));
+            }
+        }
+        let table = Table {
+            what,
+            fields: &object.fields,
+            together: &object.together,
+            at_least_one: &object.at_least_one,
+        };
+        check_table(
+            file,
+            &table,
+            enums,
+            &no_nested,
+            &mut BTreeSet::new(),
+            errors,
+        );
     }
 }
 

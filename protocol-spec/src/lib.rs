@@ -1,5 +1,6 @@
-//! The Bolink protocol spec: one TOML file per interface, shared enum
-//! definitions, and an index of each document's table of contents.
+//! The Bolink protocol spec: one TOML file per interface, shared enum and
+//! message-shape definitions, and an index of each document's table of
+//! contents.
 //!
 //! This crate reads and checks the spec; `cargo xtask codegen` turns it into
 //! Rust types and tests read its examples. The format is defined in
@@ -22,7 +23,7 @@ pub mod model;
 use std::path::{Path, PathBuf};
 
 pub use error::{SpecError, SpecErrors};
-use model::{DefinitionsFile, EnumDef, IndexFile, InterfaceFile};
+use model::{DefinitionsFile, EnumDef, Family, IndexFile, InterfaceFile, SharedObject};
 
 /// A parsed file with its path (relative to the spec root) and text.
 #[derive(Debug, Clone)]
@@ -72,6 +73,42 @@ impl Spec {
         all.sort_by_key(|(name, _)| *name);
         all
     }
+
+    /// Every shared object with its family and definitions file, by family
+    /// then name.
+    pub fn shared_objects(&self) -> Vec<SharedEntry<'_>> {
+        let mut all: Vec<SharedEntry<'_>> = self
+            .definitions
+            .iter()
+            .filter_map(|f| Family::of_definitions(&f.path).map(|family| (family, f)))
+            .flat_map(|(family, f)| {
+                f.value
+                    .objects
+                    .iter()
+                    .map(move |(name, object)| SharedEntry {
+                        family,
+                        name,
+                        object,
+                        path: &f.path,
+                    })
+            })
+            .collect();
+        all.sort_by_key(|e| (e.family, e.name));
+        all
+    }
+}
+
+/// One shared object of [`Spec::shared_objects`].
+#[derive(Debug, Clone, Copy)]
+pub struct SharedEntry<'a> {
+    /// The family whose module holds it.
+    pub family: Family,
+    /// Its Rust type name.
+    pub name: &'a str,
+    /// The definition.
+    pub object: &'a SharedObject,
+    /// The definitions file, relative to the spec root.
+    pub path: &'a Path,
 }
 
 /// The spec folder of this repository (`protocol-spec/`).

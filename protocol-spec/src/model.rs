@@ -53,6 +53,16 @@ pub enum Family {
 }
 
 impl Family {
+    /// Both families.
+    pub const ALL: [Family; 2] = [Family::Sdk, Family::Newapi];
+
+    /// The family whose shared objects a definitions file holds, from its
+    /// file name (`sdk.toml`, `newapi.toml`); `None` for `common.toml`.
+    pub fn of_definitions(path: &std::path::Path) -> Option<Family> {
+        let stem = path.file_stem()?.to_str()?;
+        Family::ALL.into_iter().find(|f| f.module() == stem)
+    }
+
     /// Rust module name of the family.
     pub fn module(self) -> &'static str {
         match self {
@@ -378,12 +388,44 @@ pub struct Example {
     pub expect_violations: Vec<String>,
 }
 
-/// A definitions file: shared enums.
+/// A definitions file: shared enums, and message shapes shared by many
+/// interfaces of one family.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DefinitionsFile {
     /// The enums, by snake_case name.
+    #[serde(default)]
     pub enums: BTreeMap<String, EnumDef>,
+    /// Message shapes shared by many interfaces, by Rust type name
+    /// (PascalCase). Only in a family's file (`sdk.toml`, `newapi.toml`):
+    /// the type lands in that family's module.
+    #[serde(default)]
+    pub objects: BTreeMap<String, SharedObject>,
+}
+
+/// A message shape that is no single interface's table: many interfaces
+/// share it (the platform's acknowledgement of any upload).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedObject {
+    /// What it is, in the documents' words where they have any.
+    pub label: String,
+    /// Where its shape comes from: a page, or public code when no page shows it.
+    pub source: String,
+    /// Facts and discrepancies worth keeping.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// The fields, in wire order.
+    pub fields: Vec<Field>,
+    /// Groups of fields that are sent together or not at all.
+    #[serde(default)]
+    pub together: Vec<Vec<String>>,
+    /// Groups of fields of which at least one must be present.
+    #[serde(default)]
+    pub at_least_one: Vec<Vec<String>>,
+    /// Examples, verbatim from where `source` says.
+    #[serde(default)]
+    pub examples: Vec<Example>,
 }
 
 /// One enum definition.

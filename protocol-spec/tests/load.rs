@@ -11,6 +11,13 @@ fn repository_spec_loads() {
     let spec = Spec::load(bolink_spec::default_root()).unwrap_or_else(|e| panic!("{e}"));
     assert!(spec.interfaces.len() >= 4);
     assert!(spec.enum_def("pay_scene").is_some());
+    let shared = spec.shared_objects();
+    assert!(
+        shared
+            .iter()
+            .any(|e| e.family == bolink_spec::model::Family::Sdk && e.name == "Ack"),
+        "the acknowledgement of uploads is a shared object of the SDK family"
+    );
 }
 
 fn load_with(files: &[(&str, &str)]) -> String {
@@ -81,4 +88,35 @@ fn file_in_wrong_folder_is_rejected() {
     let text = format!("{HEADER}\n[roles.request]\nfields = [{{ name = \"a\", type = \"string\", required = \"always\" }}]\n");
     let err = load_with(&[("newapi/9.9_v.toml", &text)]);
     assert!(err.contains("must live in protocol-spec/sdk/"), "{err}");
+}
+
+#[test]
+fn shared_objects_live_in_a_family_file() {
+    let text = "[objects.Ack]\nlabel = \"a\"\nsource = \"s\"\nfields = [{ name = \"errmsg\", type = \"string\", required = \"optional\" }]\n";
+    let err = load_with(&[("definitions/common.toml", text)]);
+    assert!(err.contains("definitions/sdk.toml"), "{err}");
+}
+
+#[test]
+fn shared_objects_have_no_service_name_and_checked_rules() {
+    let text = "[objects.Ack]\nlabel = \"a\"\nsource = \"s\"\nfields = [\n  { name = \"service_name\", type = \"service_name\", required = \"optional\" },\n  { name = \"errmsg\", type = \"string\", required = { when = \"state\", in = [0] } },\n]\n";
+    let err = load_with(&[("definitions/sdk.toml", text)]);
+    assert!(
+        err.contains(":5:") && err.contains("no service_name of its own"),
+        "{err}"
+    );
+    assert!(
+        err.contains(":6:") && err.contains("`state`, not a field"),
+        "{err}"
+    );
+}
+
+#[test]
+fn shared_objects_say_where_their_shape_comes_from() {
+    let text = "[objects.ack]\nlabel = \"a\"\nsource = \" \"\nfields = [{ name = \"errmsg\", type = \"string\", required = \"optional\" }]\n";
+    let err = load_with(&[("definitions/newapi.toml", text)]);
+    assert!(
+        err.contains("PascalCase") && err.contains("`source`"),
+        "{err}"
+    );
 }

@@ -14,7 +14,7 @@ use std::process::Command;
 use base64::Engine;
 use bolink_spec::Spec;
 
-const TARGETS: &[&str] = &["envelopes", "messages", "cli_validate"];
+const TARGETS: &[&str] = &["envelopes", "messages", "validate"];
 
 pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let mut seconds = 60u64;
@@ -86,7 +86,7 @@ fn seeds(spec: &Spec) -> Vec<(String, Vec<u8>)> {
                         "messages".into(),
                         format!("{} {key}\n{text}", role.as_str()).into_bytes(),
                     ));
-                    out.push(("cli_validate".into(), text.clone().into_bytes()));
+                    out.push(("validate".into(), text.clone().into_bytes()));
                     let sign = "0".repeat(32);
                     let sdk = format!(
                         r#"{{"service_name":"{key}","sign":"{sign}","token":"t","data":{text}}}"#

@@ -1,31 +1,56 @@
-//! `bolink validate`.
+//! `bolink validate`: the exit codes and text of the CLI contract over
+//! [`bolink_types::validate`].
 
 use std::path::Path;
 
-use bolink_cli::{validate_bytes, Family};
-use bolink_types::Role;
+use bolink_types::validate::{validate, Family, Validation};
+use bolink_types::{DecodeError, Role};
 
 use super::{outcome, Outcome};
 
-/// Decodes and validates the message in `file` as `role`.
+/// `--family`: the wire families, as the command line names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FamilyArg {
+    /// The SDK protocol and its HTTP mode (addressed by service_name).
+    Sdk,
+    /// The new platform API (addressed by URL path or service_name).
+    Newapi,
+}
+
+impl From<FamilyArg> for Family {
+    fn from(arg: FamilyArg) -> Family {
+        match arg {
+            FamilyArg::Sdk => Family::Sdk,
+            FamilyArg::Newapi => Family::Newapi,
+        }
+    }
+}
+
+/// Decodes and validates the message in `file` as `role`: exit 0 printing
+/// the message re-encoded, 1 printing every violation as `path: problem`
+/// (one per line), 2 with why the input is malformed or the service unknown.
 pub fn run(
     role: Role,
-    family: Option<Family>,
+    family: Option<FamilyArg>,
     key_as: Option<&str>,
     file: Option<&Path>,
 ) -> Outcome {
     outcome(|| {
         let bytes = crate::input::read(file)?;
-        match validate_bytes(role, family, key_as, &bytes) {
-            (0, text) => {
-                println!("{text}");
+        match validate(role, family.map(Family::from), key_as, &bytes) {
+            Validation::Valid { encoded, .. } => {
+                println!("{}", String::from_utf8_lossy(&encoded));
                 Ok(Outcome::Success)
             }
-            (1, text) => {
-                println!("{text}");
+            Validation::Violations(report) => {
+                println!("{report}");
                 Ok(Outcome::Failed)
             }
-            (_, text) => Err(Outcome::malformed(text)),
+            // The library's reason, plus the flag that fixes it here.
+            Validation::Malformed(DecodeError::MissingServiceName) => Err(Outcome::malformed(
+                "no service_name in the message (use --key-as for path-addressed messages)",
+            )),
+            Validation::Malformed(e) => Err(Outcome::malformed(e.to_string())),
         }
     })
 }

@@ -1,9 +1,8 @@
-//! `bolink validate` (its library core) accepts a valid message of every
-//! role of every specified interface, and re-encodes it.
+//! `bolink_types::validate` (behind `bolink validate`) accepts a valid
+//! message of every role of every specified interface, and re-encodes it.
 
-use bolink_cli::{validate_bytes, Family};
 use bolink_conformance::valid_object;
-use bolink_types::catalog::Document;
+use bolink_types::validate::{validate, Validation};
 use bolink_types::INTERFACES;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
@@ -13,10 +12,7 @@ fn validate_accepts_every_role_of_every_service() {
     let mut runner = TestRunner::deterministic();
     let mut checked = 0;
     for info in INTERFACES {
-        let family = match info.document {
-            Document::Sdk | Document::SdkHttp => Family::Sdk,
-            Document::Newapi => Family::Newapi,
-        };
+        let family = info.document.family();
         let key = info
             .service_name
             .or(info.url_path)
@@ -27,14 +23,26 @@ fn validate_accepts_every_role_of_every_service() {
                 .expect("a value")
                 .current();
             let bytes = serde_json::to_vec(&value).expect("JSON");
-            let (code, output) = validate_bytes(role.role, Some(family), Some(key), &bytes);
-            assert_eq!(
-                code,
-                0,
-                "{key} {}: {output}\n{}",
-                role.role,
-                String::from_utf8_lossy(&bytes)
-            );
+            match validate(role.role, Some(family), Some(key), &bytes) {
+                Validation::Valid {
+                    family: found,
+                    encoded,
+                } => {
+                    assert_eq!(found, family, "{key} {}", role.role);
+                    // The re-encoding is itself a valid message of the same table.
+                    assert!(
+                        validate(role.role, Some(family), Some(key), &encoded).is_valid(),
+                        "{key} {}: {}",
+                        role.role,
+                        String::from_utf8_lossy(&encoded)
+                    );
+                }
+                other => panic!(
+                    "{key} {}: {other:?}\n{}",
+                    role.role,
+                    String::from_utf8_lossy(&bytes)
+                ),
+            }
             checked += 1;
         }
     }

@@ -1,11 +1,12 @@
-//! Every example printed in the documents, as kept verbatim in the spec,
-//! decodes and validates; a broken example fails with a clear syntax error
+//! Every example printed in the documents (or, for shapes no page shows, in
+//! public code), as kept verbatim in the spec, decodes and validates; a broken example fails with a clear syntax error
 //! and its obvious correction succeeds (or has exactly the violations the
 //! spec lists for it).
 
-use bolink_spec::model::{Document, Example, RoleName};
+use bolink_spec::model::{Document, Example, Family as SpecFamily, RoleName};
 use bolink_spec::Spec;
-use bolink_types::{DecodeError, Role};
+use bolink_types::catalog::{Family, SharedInfo};
+use bolink_types::{DecodeError, Role, SHARED_OBJECTS};
 
 fn role(name: RoleName) -> Role {
     match name {
@@ -125,6 +126,60 @@ fn every_example_decodes_as_the_spec_says() {
         }
     }
     assert!(checked >= 4, "the seed examples are in the spec");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Decodes `text` as a shared object, re-encodes it and decodes the encoding
+/// again, which must give the same encoding.
+fn decode_shared(info: &SharedInfo, text: &[u8]) -> Result<(), DecodeError> {
+    let encoded = (info.reencode)(text)?;
+    let again = (info.reencode)(&encoded)?;
+    assert_eq!(
+        String::from_utf8_lossy(&encoded),
+        String::from_utf8_lossy(&again),
+        "re-encoding changed the {}",
+        info.name
+    );
+    Ok(())
+}
+
+#[test]
+fn every_shared_object_example_decodes_as_the_spec_says() {
+    let spec = Spec::load(bolink_spec::default_root()).unwrap_or_else(|e| panic!("{e}"));
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for entry in spec.shared_objects() {
+        let family = match entry.family {
+            SpecFamily::Sdk => Family::Sdk,
+            SpecFamily::Newapi => Family::Newapi,
+        };
+        let info = SHARED_OBJECTS
+            .iter()
+            .find(|i| i.family == family && i.name == entry.name)
+            .unwrap_or_else(|| panic!("{} {} is generated", entry.family.module(), entry.name));
+        for (i, example) in entry.object.examples.iter().enumerate() {
+            checked += 1;
+            let place = format!("{} {} example {}", entry.path.display(), entry.name, i + 1);
+            let outcome = match (&example.broken, &example.corrected) {
+                (Some(_), Some(corrected)) => match decode_shared(info, example.text.as_bytes()) {
+                    Err(DecodeError::Syntax { .. }) => {
+                        expected(example, decode_shared(info, corrected.as_bytes()))
+                    }
+                    other => Err(format!(
+                        "the broken example should be a syntax error, got {other:?}"
+                    )),
+                },
+                _ => expected(example, decode_shared(info, example.text.as_bytes())),
+            };
+            if let Err(problem) = outcome {
+                failures.push(format!("{place}: {problem}"));
+            }
+        }
+    }
+    assert!(
+        checked >= 1,
+        "the acknowledgement's examples are in the spec"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -106,11 +106,37 @@ pub fn file(model: &Model, spec: &bolink_spec::Spec) -> TokenStream {
             }
         })
     });
+    let shared = model.families.iter().flat_map(|family| {
+        let fmod = proc_macro2::Ident::new(family.module, proc_macro2::Span::call_site());
+        let fvariant = match family.family {
+            bolink_spec::model::Family::Sdk => quote!(Sdk),
+            bolink_spec::model::Family::Newapi => quote!(Newapi),
+        };
+        family.shared.iter().map(move |shared| {
+            let ident = &shared.ident;
+            let name = ident.to_string();
+            let (label, source) = (&shared.object.label, &shared.object.source);
+            quote! {
+                crate::catalog::SharedInfo {
+                    family: crate::catalog::Family::#fvariant,
+                    name: #name,
+                    label: #label,
+                    source: #source,
+                    schema: <crate::#fmod::#ident as crate::Object>::schema,
+                    reencode: crate::catalog::reencode::<crate::#fmod::#ident>,
+                }
+            }
+        })
+    });
     quote! {
-        //! Every specified interface, in document order, and the three tables of contents.
+        //! Every specified interface, in document order, the message shapes
+        //! shared by many interfaces, and the three tables of contents.
 
         /// Every specified interface of the three documents.
         pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[#(#entries),*];
+
+        /// Every shared message shape, by family then name.
+        pub static SHARED_OBJECTS: &[crate::catalog::SharedInfo] = &[#(#shared),*];
 
         /// Every entry of the three documents' tables of contents, with what the spec has for it.
         pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[#(#toc),*];

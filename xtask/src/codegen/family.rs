@@ -4,16 +4,20 @@
 use std::collections::BTreeMap;
 
 use bolink_spec::model::{Family, RoleName};
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 
-use super::names::{role_struct, FamilyModel};
+use super::names::{role_struct, FamilyModel, SHARED_MODULE};
 
 pub fn file(family: &FamilyModel) -> TokenStream {
     let doc = match family.family {
         Family::Sdk => "Messages of the SDK protocol (停车收费系统对接协议) and its HTTP mode (停车系统与车场SDK接口协议(含http模式)): one module per interface, and one enum per role that dispatches on `service_name`.",
         Family::Newapi => "Messages of the new platform API (新版泊链API接口文档(车场平台)): one module per interface, and one enum per role that dispatches on `service_name` or, for interfaces addressed by URL path only, on the path.",
     };
+    let mut doc = doc.to_string();
+    if !family.shared.is_empty() {
+        doc.push_str(" The message shapes that many of its interfaces share are at its root too.");
+    }
     let modules = family.interfaces.iter().map(|i| {
         let module = &i.module;
         let doc = i.spec.title.clone();
@@ -74,9 +78,20 @@ pub fn file(family: &FamilyModel) -> TokenStream {
             }
         });
     }
+    // Shared objects live in a private module and are re-exported here, so
+    // that they read as `sdk::Ack`.
+    let shared = (!family.shared.is_empty()).then(|| {
+        let module = Ident::new(SHARED_MODULE, Span::call_site());
+        let names = family.shared.iter().map(|s| &s.ident);
+        quote! {
+            mod #module;
+            pub use #module::{#(#names),*};
+        }
+    });
     quote! {
         #![doc = #doc]
         #(#modules)*
+        #shared
         #(#role_enums)*
         crate::catalog::family_message!(#(#roles_present),*);
     }

@@ -1,11 +1,13 @@
 //! `generated/<family>/<interface>.rs`: one module per interface, one struct
 //! per message role, one per nested object.
 
-use bolink_spec::model::{Code, EnumWire, Field, FieldType, Presence, Required, Role, RoleName};
+use bolink_spec::model::{
+    Code, Direction, EnumWire, Field, FieldType, Presence, Required, Role, RoleName,
+};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 
-use super::names::{field_ident, prose, role_struct, IfaceModel, Model};
+use super::names::{field_ident, prose, role_struct, FamilyModel, IfaceModel, Model};
 
 pub fn file(iface: &IfaceModel, _model: &Model) -> TokenStream {
     let spec = iface.spec;
@@ -63,11 +65,51 @@ pub fn file(iface: &IfaceModel, _model: &Model) -> TokenStream {
     }
 }
 
-fn role_doc(role: RoleName) -> &'static str {
+/// `generated/<family>/shared.rs`: the family's shared objects, one struct
+/// each, read and written like any message but bound to no service.
+pub fn shared_file(family: &FamilyModel) -> TokenStream {
+    let structs = family.shared.iter().map(|shared| {
+        let object = shared.object;
+        let mut doc = format!(
+            "{}.\n\nShared by many interfaces, so not tied to one `service_name`: decode it with \
+             [`crate::decode`]. Spec: `protocol-spec/{}`.\n\nSource: {}",
+            prose(object.label.trim_end_matches('.')),
+            shared.spec_path,
+            prose(&object.source)
+        );
+        for note in &object.notes {
+            doc.push_str(&format!("\n\n{}", prose(note)));
+        }
+        struct_tokens(
+            &shared.ident,
+            &doc,
+            None,
+            &object.fields,
+            &object.together,
+            &object.at_least_one,
+        )
+    });
+    let doc = format!(
+        "Message shapes that many interfaces of this family share, from \
+         `protocol-spec/definitions/{}.toml`; re-exported at the family's root.",
+        family.module
+    );
+    quote! {
+        #![doc = #doc]
+        #(#structs)*
+    }
+}
+
+fn role_doc(role: RoleName, direction: Direction) -> &'static str {
     match role {
         RoleName::Request => "The message (the page's first table).",
         RoleName::HttpRequest => "The HTTP-mode variant of the message.",
         RoleName::SdkReturn => "The answer in SDK mode.",
+        // The platform answers an upload with the body of its HTTP response;
+        // a lot answers a downstream message inside an envelope.
+        RoleName::HttpReturn if direction == Direction::Upstream => {
+            "The platform's answer in HTTP mode: the body of its response."
+        }
         RoleName::HttpReturn => "The answer in HTTP mode: the fields inside the envelope's `data`.",
         RoleName::AsyncResult => "The asynchronous result of the upload.",
         RoleName::Response => "The synchronous HTTP response.",
@@ -80,7 +122,7 @@ fn role_struct_tokens(iface: &IfaceModel, name: RoleName, role: &Role) -> TokenS
         "{} `{}` {}",
         iface.spec.title,
         name.as_str(),
-        role_doc(name)
+        role_doc(name, iface.spec.direction)
     );
     for note in &role.notes {
         doc.push_str(&format!("\n\n{}", prose(note)));

@@ -62,6 +62,12 @@ pub fn generate(spec: &Spec) -> Result<BTreeMap<PathBuf, String>, String> {
                 interface::file(iface, &model),
             )?;
         }
+        if !family.shared.is_empty() {
+            add(
+                &format!("{}/{}.rs", family.module, names::SHARED_MODULE),
+                interface::shared_file(family),
+            )?;
+        }
     }
     files.insert(
         PathBuf::from(HANDLER),

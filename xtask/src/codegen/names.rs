@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bolink_spec::model::{EnumDef, Family, InterfaceFile, RoleName};
+use bolink_spec::model::{EnumDef, Family, Field, InterfaceFile, RoleName, SharedObject};
 use bolink_spec::Spec;
 use heck::{ToPascalCase, ToSnakeCase};
 use proc_macro2::{Ident, Span};
@@ -23,6 +23,20 @@ pub struct FamilyModel<'a> {
     pub family: Family,
     pub module: &'static str,
     pub interfaces: Vec<IfaceModel<'a>>,
+    /// Shapes shared by many interfaces (`definitions/<family>.toml`), by name.
+    pub shared: Vec<SharedModel<'a>>,
+}
+
+/// The private module of a family that holds its shared objects (re-exported
+/// at the family's root).
+pub const SHARED_MODULE: &str = "shared";
+
+pub struct SharedModel<'a> {
+    /// The Rust type name (`Ack`).
+    pub ident: Ident,
+    pub object: &'a SharedObject,
+    /// Path of the definitions file, relative to protocol-spec/.
+    pub spec_path: String,
 }
 
 pub struct IfaceModel<'a> {
@@ -143,10 +157,42 @@ impl<'a> Model<'a> {
                 (a.spec.document, section_key(&a.spec.section))
                     .cmp(&(b.spec.document, section_key(&b.spec.section)))
             });
+            if let Some(path) = modules.get(SHARED_MODULE) {
+                errors.push(format!(
+                    "{path} becomes module `{SHARED_MODULE}`, which holds the family's shared objects"
+                ));
+            }
+            let mut shared = Vec::new();
+            for entry in spec
+                .shared_objects()
+                .into_iter()
+                .filter(|e| e.family == family)
+            {
+                let taken = RoleName::ALL
+                    .iter()
+                    .map(|r| role_struct(*r).to_string())
+                    .chain(["Message".to_string()])
+                    .any(|name| name == entry.name);
+                if taken {
+                    errors.push(format!(
+                        "{}: shared object `{}` clashes with a type of the family module",
+                        entry.path.display(),
+                        entry.name
+                    ));
+                }
+                let spec_path = entry.path.display().to_string();
+                check_field_names(&spec_path, entry.name, &entry.object.fields, &mut errors);
+                shared.push(SharedModel {
+                    ident: Ident::new(entry.name, Span::call_site()),
+                    object: entry.object,
+                    spec_path,
+                });
+            }
             families.push(FamilyModel {
                 family,
                 module: family.module(),
                 interfaces,
+                shared,
             });
         }
         if errors.is_empty() {
@@ -171,16 +217,7 @@ fn check_fields(iface: &InterfaceFile, path: &str, errors: &mut Vec<String>) {
         .map(|(r, role)| (r.as_str().to_string(), &role.fields))
         .chain(iface.objects.iter().map(|(n, o)| (n.clone(), &o.fields)));
     for (table, fields) in tables {
-        let mut seen = BTreeMap::new();
-        for field in fields {
-            let rust = field_ident(field.name.get_ref()).to_string();
-            if let Some(other) = seen.insert(rust.clone(), field.name.get_ref().clone()) {
-                errors.push(format!(
-                    "{path}: {table}: `{}` and `{other}` both become field `{rust}`",
-                    field.name.get_ref()
-                ));
-            }
-        }
+        check_field_names(path, &table, fields, errors);
     }
     for name in iface.objects.keys() {
         if RoleName::ALL
@@ -189,6 +226,20 @@ fn check_fields(iface: &InterfaceFile, path: &str, errors: &mut Vec<String>) {
         {
             errors.push(format!(
                 "{path}: object `{name}` clashes with a role struct name"
+            ));
+        }
+    }
+}
+
+/// Two wire names of one table must not become the same Rust field.
+fn check_field_names(path: &str, table: &str, fields: &[Field], errors: &mut Vec<String>) {
+    let mut seen = BTreeMap::new();
+    for field in fields {
+        let rust = field_ident(field.name.get_ref()).to_string();
+        if let Some(other) = seen.insert(rust.clone(), field.name.get_ref().clone()) {
+            errors.push(format!(
+                "{path}: {table}: `{}` and `{other}` both become field `{rust}`",
+                field.name.get_ref()
             ));
         }
     }

@@ -1,5 +1,5 @@
 //! `tests/tests/it/generated_properties.rs`: round-trip and mutation
-//! properties for every generated message type.
+//! properties for every generated message type and shared object.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
@@ -23,9 +23,19 @@ pub fn file(model: &Model) -> TokenStream {
                 });
             }
         }
+        for shared in &family.shared {
+            let ty = &shared.ident;
+            let name = Ident::new(
+                &format!("{}_shared_{}", family.module, ty.to_string().to_lowercase()),
+                Span::call_site(),
+            );
+            items.push(quote! {
+                bolink_conformance::message_properties!(#name, bolink_types::#fmod::#ty);
+            });
+        }
     }
     quote! {
-        //! Round-trip and single-mutation properties for every generated message type.
+        //! Round-trip and single-mutation properties for every generated message type and shared object.
         #(#items)*
     }
 }
