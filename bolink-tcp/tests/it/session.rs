@@ -136,3 +136,48 @@ async fn a_platform_that_is_not_there_is_a_connect_error() {
     ));
     assert!(transport.stats().connect_failures >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_on_what_is_sent_and_what_is_held() {
+    let stub = Stub::start(KEY).await;
+    let transport = TcpTransport::new(
+        tcp_config(stub.addr)
+            .max_send_bytes(Some(bolink_tcp::SERVER_LINE_LIMIT))
+            .downstream_queue(2),
+    );
+    let token = log_in(&transport).await;
+    // A frame the server's 1024-byte line decoder would drop unanswered
+    // fails at once, unwritten, and the link stays up.
+    // (Built by hand: the engine would refuse a remark this long; only
+    // the size matters here.)
+    let mut big = entry("l-1");
+    big.remark = Some("x".repeat(900));
+    let data = String::from_utf8(big.encode()).unwrap();
+    let frame = Frame {
+        kind: FrameKind::Upload,
+        service_name: "in_park".into(),
+        path: None,
+        body: sdk_http::build("in_park", Some(&token), &data, &Key::new(KEY)).unwrap(),
+    };
+    assert_eq!(
+        transport.send(frame).await,
+        Err(TransportError::TooLarge { limit: 1024 })
+    );
+    assert!(!stub.books().sends.contains_key("l-1"));
+    assert!(transport.send(upload("l-2", &token)).await.is_ok());
+    assert_eq!(transport.stats().connects, 1);
+    // Past the queue, the oldest downstream message gives way.
+    for order in ["q-1", "q-2", "q-3"] {
+        assert!(stub.push(CHANNEL, &price_query(order)));
+    }
+    let watched = transport.clone();
+    eventually("three messages", || {
+        watched.stats().downstream_received == 3
+    })
+    .await;
+    assert_eq!(transport.stats().downstream_dropped, 1);
+    for order in ["q-2", "q-3"] {
+        let message = transport.receive(&token).await.unwrap().unwrap();
+        assert!(String::from_utf8_lossy(&message).contains(order), "{order}");
+    }
+}
