@@ -158,8 +158,10 @@ async fn answer_one<T: Transport, H: Handler + 'static>(
     });
 }
 
-/// Sends an answer; after a token refusal, logs in and sends it once more,
-/// signed with the new token.
+/// Sends an answer; after a token refusal, or a lost session (a TCP link
+/// re-established since the message arrived, so the answer did not reach
+/// the platform on the session it was signed for), logs in and sends it
+/// once more, signed with the new token.
 async fn send_answer<T: Transport>(
     shared: &Shared<T>,
     session: &SessionCell,
@@ -190,7 +192,7 @@ async fn send_answer<T: Transport>(
                 },
                 Err(_) => return false,
             },
-            Err(TransportError::TokenRefused(why)) => why,
+            Err(TransportError::TokenRefused(why)) | Err(TransportError::SessionLost(why)) => why,
             Err(e) => {
                 shared.emit(&Event::LinkFailed(e));
                 return false;
