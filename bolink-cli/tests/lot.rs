@@ -87,7 +87,10 @@ async fn a_lot_with_the_wrong_key_ends_with_its_uploads_pending() {
         summary(&stdout),
         serde_json::json!({"enqueued":3,"delivered":0,"refused":0,"pending":3,"logins":0})
     );
-    assert!(stdout.contains("login failed: login refused: error:签名错误"), "{stdout}");
+    assert!(
+        stdout.contains("login failed: login refused: error:签名错误"),
+        "{stdout}"
+    );
     assert_eq!(code, 0, "run-for ran out: {stdout}");
     assert!(sim.received().is_empty());
 }

@@ -126,7 +126,10 @@ async fn upload(State(stub): State<Arc<Stub>>, body: Bytes) -> Response {
         Ok(v) => v,
         Err(_) => return json(serde_json::json!({"state":0,"errmsg":"数据格式错误!"})),
     };
-    let service = envelope["service_name"].as_str().unwrap_or_default().to_string();
+    let service = envelope["service_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     if service == "login" {
         stub.login_attempts.fetch_add(1, Ordering::SeqCst);
         if stub.fault() == Fault::RefuseLogin {
@@ -139,7 +142,10 @@ async fn upload(State(stub): State<Arc<Stub>>, body: Bytes) -> Response {
         stub.logins.fetch_add(1, Ordering::SeqCst);
         return json(serde_json::json!({"state":1,"token":token,"service_name":"login"}));
     }
-    let order = envelope["data"]["order_id"].as_str().unwrap_or_default().to_string();
+    let order = envelope["data"]["order_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     {
         let mut books = stub.books();
         *books.sends.entry(order.clone()).or_default() += 1;
@@ -176,7 +182,9 @@ async fn upload(State(stub): State<Arc<Stub>>, body: Bytes) -> Response {
     let token = envelope["token"].as_str().unwrap_or_default();
     let mut books = stub.books();
     if !books.tokens.contains(token) {
-        return json(serde_json::json!({"state":0,"errmsg":"error:token无效","service_name":service}));
+        return json(
+            serde_json::json!({"state":0,"errmsg":"error:token无效","service_name":service}),
+        );
     }
     if !books.accepted.insert(order.clone()) {
         return json(
@@ -257,7 +265,12 @@ struct Seen {
 
 impl Seen {
     fn count(&self, what: impl Fn(&Event) -> bool) -> usize {
-        self.events.lock().unwrap().iter().filter(|e| what(e)).count()
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| what(e))
+            .count()
     }
 }
 
@@ -287,7 +300,10 @@ fn client(addr: SocketAddr) -> (SdkHttpClient, Arc<Seen>) {
 }
 
 /// Runs the engine until dropped.
-struct Running(SdkHttpClient, Option<tokio::task::JoinHandle<Result<(), EngineError>>>);
+struct Running(
+    SdkHttpClient,
+    Option<tokio::task::JoinHandle<Result<(), EngineError>>>,
+);
 
 impl Running {
     async fn stop(mut self) {
@@ -306,8 +322,7 @@ impl Drop for Running {
 
 fn run(client: &SdkHttpClient) -> Running {
     let engine = client.clone();
-    let task =
-        tokio::spawn(async move { engine.run(Arc::new(Lot), std::future::pending()).await });
+    let task = tokio::spawn(async move { engine.run(Arc::new(Lot), std::future::pending()).await });
     Running(client.clone(), Some(task))
 }
 
@@ -327,7 +342,12 @@ fn entry(order: &str) -> in_park::Request {
 async fn upload_all(client: &SdkHttpClient, prefix: &str, n: usize) -> Vec<Ticket> {
     let mut tickets = Vec::new();
     for i in 0..n {
-        tickets.push(client.upload(&entry(&format!("{prefix}-{i}"))).await.unwrap());
+        tickets.push(
+            client
+                .upload(&entry(&format!("{prefix}-{i}")))
+                .await
+                .unwrap(),
+        );
     }
     tickets
 }
@@ -596,7 +616,9 @@ impl FlakyStore {
     fn check(&self) -> Result<(), StoreError> {
         if self.failing.load(Ordering::SeqCst) {
             self.failures.fetch_add(1, Ordering::SeqCst);
-            Err(StoreError::Io("No space left on device (os error 28)".into()))
+            Err(StoreError::Io(
+                "No space left on device (os error 28)".into(),
+            ))
         } else {
             Ok(())
         }

@@ -9,12 +9,12 @@ use bolink_http::newapi::{
 };
 use bolink_http::simulator::newapi::{call_callback, CallError, Platform};
 use bolink_http::simulator::{Simulator, SimulatorConfig};
-use bolink_sdk::newapi::{ReplyError, ReplyForm};
-use bolink_sdk::{Answer, CallbackHandler, Refusal};
-use bolink_sign::newapi::{build, BodyEncoding};
 use bolink_sdk::backoff::BackoffPolicy;
 use bolink_sdk::engine::{EngineConfig, EngineError, Outcome, TransportError};
+use bolink_sdk::newapi::{ReplyError, ReplyForm};
 use bolink_sdk::outbox::RetryPolicy;
+use bolink_sdk::{Answer, CallbackHandler, Refusal};
+use bolink_sign::newapi::{build, BodyEncoding};
 use bolink_sign::Key;
 use bolink_types::enums::{PayType, State};
 use bolink_types::newapi::{
@@ -407,10 +407,7 @@ async fn the_platform_accepts_checks_and_records_upstream_requests() {
     let base = serve(platform.router()).await;
     let check = park_check::Request::new(UNION_ID, "21835".into(), "京A12345".into());
     for encoding in [BodyEncoding::Json, BodyEncoding::Base64] {
-        let client = NewApiClient::new(
-            key(),
-            NewApiConfig::new(&base).encoding(encoding),
-        );
+        let client = NewApiClient::new(key(), NewApiConfig::new(&base).encoding(encoding));
         let reply = client.send(check.clone()).await.unwrap();
         assert!(reply.is_success(), "{reply:?}");
         assert!(
@@ -460,19 +457,28 @@ async fn the_platform_accepts_checks_and_records_upstream_requests() {
     .unwrap();
     assert!(matches!(
         client.post("/unionapi/nothing_here", good).await,
-        Err(NewApiError::Transport(TransportError::Status { status: 404, .. }))
+        Err(NewApiError::Transport(TransportError::Status {
+            status: 404,
+            ..
+        }))
     ));
     assert!(matches!(
         client
             .post("/unionapi/neworder/uploadData", b"%%".to_vec())
             .await,
-        Err(NewApiError::Transport(TransportError::Status { status: 400, .. }))
+        Err(NewApiError::Transport(TransportError::Status {
+            status: 400,
+            ..
+        }))
     ));
     assert!(matches!(
         client
             .post("/unionapi/neworder/uploadData", vec![b'{'; 5000])
             .await,
-        Err(NewApiError::Transport(TransportError::Status { status: 413, .. }))
+        Err(NewApiError::Transport(TransportError::Status {
+            status: 413,
+            ..
+        }))
     ));
     assert_eq!(store.accepted().len(), 2);
     let refused: Vec<u16> = store.refused().iter().map(|r| r.status).collect();
@@ -517,11 +523,15 @@ async fn uploads_go_through_the_outbox_and_survive_an_absent_platform() {
         .unwrap();
     let quick = BackoffPolicy::new(Duration::from_millis(50), Duration::from_millis(200));
     let client = NewApiClient::builder(key(), NewApiConfig::new(format!("http://{addr}")))
-        .engine_config(EngineConfig::default().link_backoff(quick).retry(RetryPolicy {
-            initial_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_millis(200),
-            ..RetryPolicy::default()
-        }))
+        .engine_config(
+            EngineConfig::default()
+                .link_backoff(quick)
+                .retry(RetryPolicy {
+                    initial_backoff: Duration::from_millis(50),
+                    max_backoff: Duration::from_millis(200),
+                    ..RetryPolicy::default()
+                }),
+        )
         .build();
     let engine = client.engine().clone();
     let running = tokio::spawn(async move { engine.run_uploads(std::future::pending()).await });

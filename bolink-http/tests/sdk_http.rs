@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bolink_http::sdk_http::{client as lot_client, ClientConfig, SdkHttpClient};
+use bolink_http::simulator::{DriverError, LotAnswer, Simulator, SimulatorConfig, SimulatorHandle};
 use bolink_sdk::backoff::BackoffPolicy;
 use bolink_sdk::engine::{EngineConfig, EngineError, Outcome};
 use bolink_sdk::outbox::RetryPolicy;
-use bolink_http::simulator::{DriverError, LotAnswer, Simulator, SimulatorConfig, SimulatorHandle};
 use bolink_sdk::{Answer, Credentials, Handler, Refusal};
 use bolink_sign::{sdk_http, Key};
 use bolink_types::enums::{PayScene, State};

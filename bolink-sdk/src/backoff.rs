@@ -27,9 +27,7 @@ impl BackoffPolicy {
             return Duration::ZERO;
         }
         let doublings = (failures - 1).min(31);
-        self.initial
-            .saturating_mul(1u32 << doublings)
-            .min(self.max)
+        self.initial.saturating_mul(1u32 << doublings).min(self.max)
     }
 
     /// The wait after `failures` failures, jittered by `random` (any

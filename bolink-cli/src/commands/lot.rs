@@ -135,8 +135,8 @@ async fn lot(args: LotArgs) -> Outcome {
         args.local_id.clone(),
         Key::new(args.park.key.clone()),
     );
-    let transport =
-        SdkHttpTransport::new(ClientConfig::with_base_url(args.base_url.clone())).observe(print_exchange);
+    let transport = SdkHttpTransport::new(ClientConfig::with_base_url(args.base_url.clone()))
+        .observe(print_exchange);
     let pacing = match args.upload_rate {
         0 => Pacing::unlimited(),
         rate => Pacing::default().uploads_per_second(rate),
@@ -314,7 +314,11 @@ fn print_event(event: &Event) {
         Event::Delivered { record, duplicate } => println!(
             "event delivered {}{}",
             record.idempotency_key,
-            if *duplicate { " (the platform had it)" } else { "" }
+            if *duplicate {
+                " (the platform had it)"
+            } else {
+                ""
+            }
         ),
         Event::Refused { record, errmsg } => {
             println!("event refused {}: {errmsg}", record.idempotency_key)
@@ -337,7 +341,11 @@ fn print_event(event: &Event) {
                 Some(refusal) => format!(" ({refusal})"),
                 None => String::new(),
             },
-            if *delivered { "" } else { ", answer not delivered" }
+            if *delivered {
+                ""
+            } else {
+                ", answer not delivered"
+            }
         ),
         Event::Unanswered(why) => println!("event not answered: {why}"),
         Event::HandlerPanicked { service_name } => {

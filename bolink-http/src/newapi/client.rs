@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use bolink_sdk::engine::{
-    Dialect, Engine, EngineBuilder, EngineConfig, EngineError, Frame, FrameKind, Ticket,
-    Transport, TransportError,
+    Dialect, Engine, EngineBuilder, EngineConfig, EngineError, Frame, FrameKind, Ticket, Transport,
+    TransportError,
 };
-use bolink_sdk::outbox::Store;
 use bolink_sdk::newapi::{read_reply, url_path_of, Reply, ReplyError, RequestError};
+use bolink_sdk::outbox::Store;
 use bolink_sign::newapi::BodyEncoding;
 use bolink_sign::Key;
 use bolink_types::newapi;
@@ -182,9 +182,9 @@ impl NewApiTransport {
 
 impl Transport for NewApiTransport {
     async fn send(&self, frame: Frame) -> Result<Vec<u8>, TransportError> {
-        let path = frame
-            .path
-            .ok_or(TransportError::Unsupported("a new-API frame without a URL path"))?;
+        let path = frame.path.ok_or(TransportError::Unsupported(
+            "a new-API frame without a URL path",
+        ))?;
         self.post(path, frame.body).await
     }
 }

@@ -131,7 +131,9 @@ impl Transport for SdkHttpTransport {
     }
 
     async fn receive(&self, token: &str) -> Result<Option<Vec<u8>>, TransportError> {
-        let body = serde_json::json!({ "token": token }).to_string().into_bytes();
+        let body = serde_json::json!({ "token": token })
+            .to_string()
+            .into_bytes();
         let answer = self
             .post(DOWNLOAD_PATH, body, self.config.poll_timeout)
             .await?;

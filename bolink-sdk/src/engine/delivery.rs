@@ -176,13 +176,20 @@ async fn deliver<T: Transport>(
     report: &mut FlushReport,
 ) -> Step {
     let mut relogged = false;
+    // Whether this record reached the platform before (an earlier attempt,
+    // or an earlier send in this call): only then can a resend-cache
+    // "duplicate" speak of a send the platform refused.
+    let mut sent_before = record.attempts > 0;
+    let mut confirmations = 0;
     loop {
         let token = match &shared.session {
             Some(session) => match session.token(shared).await {
                 Ok(token) => Some(token),
                 Err(no) => {
-                    let until_ms =
-                        now_ms() + no.until.saturating_duration_since(Instant::now()).as_millis() as u64;
+                    let until_ms = now_ms()
+                        + no.until
+                            .saturating_duration_since(Instant::now())
+                            .as_millis() as u64;
                     release(shared, &record, until_ms, &no.reason, false, report).await;
                     return Step::End(PassEnd::NoSessionUntil(no.until));
                 }
@@ -193,10 +200,18 @@ async fn deliver<T: Transport>(
             release(shared, &record, now_ms(), "engine stopping", false, report).await;
             return Step::End(PassEnd::Stopped);
         }
-        let frame = match shared
-            .dialect
-            .upload_frame(&record, token.as_ref().map(|t| t.value.as_str()))
-        {
+        // Once called a duplicate by the resend cache, a record goes out
+        // under a fresh key rotation every time: a sign it was sent under
+        // may be in the cache already.
+        let variant = shared.variants().get(&record.id).copied().unwrap_or(0);
+        if variant > 0 {
+            shared.variants().insert(record.id, variant + 1);
+        }
+        let frame = match shared.dialect.upload_frame(
+            &record,
+            token.as_ref().map(|t| t.value.as_str()),
+            variant,
+        ) {
             Ok(frame) => frame,
             Err(why) => {
                 // Unsendable in any form; the store's checksums make this
@@ -205,7 +220,9 @@ async fn deliver<T: Transport>(
                 return Step::Settled;
             }
         };
-        let verdict = match shared.exchange(frame).await {
+        let exchanged = shared.exchange(frame).await;
+        let resent = std::mem::replace(&mut sent_before, true);
+        let verdict = match exchanged {
             Ok(answer) => match shared.dialect.read_answer(&record.service_name, &answer) {
                 Ok(status) => shared.config.answers.classify(&status),
                 Err(why) => Verdict::Unreadable(why),
@@ -218,13 +235,29 @@ async fn deliver<T: Transport>(
                     relogged = true;
                     continue;
                 }
-                release(shared, &record, retry_at(shared, &record), &why, true, report).await;
+                release(
+                    shared,
+                    &record,
+                    retry_at(shared, &record),
+                    &why,
+                    true,
+                    report,
+                )
+                .await;
                 return Step::End(PassEnd::Failed);
             }
             Err(e) => {
                 let why = e.to_string();
                 shared.emit(&Event::LinkFailed(e));
-                release(shared, &record, retry_at(shared, &record), &why, true, report).await;
+                release(
+                    shared,
+                    &record,
+                    retry_at(shared, &record),
+                    &why,
+                    true,
+                    report,
+                )
+                .await;
                 return Step::End(PassEnd::Failed);
             }
         };
@@ -237,7 +270,15 @@ async fn deliver<T: Transport>(
                 }
                 // Refused again right after a fresh login: not a token
                 // problem this record can solve by itself.
-                release(shared, &record, retry_at(shared, &record), &why, true, report).await;
+                release(
+                    shared,
+                    &record,
+                    retry_at(shared, &record),
+                    &why,
+                    true,
+                    report,
+                )
+                .await;
                 return Step::End(PassEnd::Failed);
             }
             Verdict::Transient {
@@ -247,12 +288,55 @@ async fn deliver<T: Transport>(
                 if rate_limited {
                     shared.pacer.pause(Instant::now());
                 }
-                release(shared, &record, retry_at(shared, &record), &errmsg, true, report).await;
+                release(
+                    shared,
+                    &record,
+                    retry_at(shared, &record),
+                    &errmsg,
+                    true,
+                    report,
+                )
+                .await;
                 return Step::End(PassEnd::Failed);
             }
             Verdict::Unreadable(why) => {
-                release(shared, &record, retry_at(shared, &record), &why, true, report).await;
+                release(
+                    shared,
+                    &record,
+                    retry_at(shared, &record),
+                    &why,
+                    true,
+                    report,
+                )
+                .await;
                 return Step::End(PassEnd::Failed);
+            }
+            Verdict::Duplicate(errmsg)
+                if resent
+                    && confirmations < 2
+                    && shared.config.answers.is_resend_cache(&errmsg)
+                    && shared.dialect.can_vary(&record) =>
+            {
+                // Possibly the resend cache answering for a send it refused
+                // (see `dialect::rotated`): confirm under a fresh sign, the
+                // second time on a fresh token (the cloud also counts sends
+                // per token and order). A true duplicate is then recognised
+                // by the platform's books ("该订单已经存在"), a false one taken.
+                confirmations += 1;
+                shared.variants().entry(record.id).or_insert(1);
+                if confirmations == 2 {
+                    if let Some(token) = &token {
+                        invalidate(shared, token, &errmsg);
+                    }
+                }
+                continue;
+            }
+            Verdict::Refused(errmsg) if shared.variants().contains_key(&record.id) => {
+                // The platform said it had the record, then refused it under
+                // another sign (a server that verifies in its own field
+                // order): its first word stands.
+                settle(shared, &record, Verdict::Duplicate(errmsg), report).await;
+                return Step::Settled;
             }
             settling => {
                 settle(shared, &record, settling, report).await;
@@ -282,7 +366,12 @@ fn retry_at<T>(shared: &Shared<T>, record: &Record) -> u64 {
 }
 
 /// Removes a settled record and reports it everywhere.
-async fn settle<T>(shared: &Shared<T>, record: &Record, verdict: Verdict, report: &mut FlushReport) {
+async fn settle<T>(
+    shared: &Shared<T>,
+    record: &Record,
+    verdict: Verdict,
+    report: &mut FlushReport,
+) {
     // A failed removal hides the record from later claims anyway (the
     // store's contract); the platform has it, so it is reported settled.
     let record = match shared.store.acknowledge(record.id, &shared.owner).await {

@@ -17,6 +17,76 @@ use crate::outbox::Record;
 use crate::session::DEFAULT_TOKEN_MAX_AGE;
 use crate::Credentials;
 
+/// `data` with its top-level keys rotated by `k` places, values byte for
+/// byte as they are; `None` when `data` is not an object or has fewer keys
+/// than it takes to differ (`k` is taken modulo the key count, and 0 is
+/// skipped).
+///
+/// Why: the cloud's public server keeps the signs of the last 5,000
+/// in_park, out_park and upload_order messages and answers a sign it has
+/// seen with "数据已处理过..." before it checks the token or the rate
+/// (ParkingOS_cloud, `netty/TempUtil.java` `isReSend`, called in
+/// `SensorServerHandler.java` before the token check). A record refused
+/// for its token or the rate and sent again is so called a duplicate
+/// though it was never stored. The server verifies the sign over its own
+/// re-serialisation of `data` in the order received, so the same message
+/// with its keys in another order carries another sign and is judged on
+/// its own.
+pub(crate) fn rotated(data: &str, k: u32) -> Option<String> {
+    let fields: Vec<(String, &serde_json::value::RawValue)> =
+        serde_json::from_str::<OrderedFields<'_>>(data).ok()?.0;
+    let n = fields.len();
+    if n < 2 {
+        return None;
+    }
+    let k = match k as usize % n {
+        0 => 1,
+        k => k,
+    };
+    let mut out = String::with_capacity(data.len());
+    out.push('{');
+    for i in 0..n {
+        let (key, value) = &fields[(i + k) % n];
+        if i > 0 {
+            out.push(',');
+        }
+        // A key serialises as a plain JSON string; it cannot fail.
+        out.push_str(&serde_json::to_string(key).unwrap_or_default());
+        out.push(':');
+        out.push_str(value.get());
+    }
+    out.push('}');
+    Some(out)
+}
+
+/// A JSON object's fields in the order written, values unparsed.
+struct OrderedFields<'a>(Vec<(String, &'a serde_json::value::RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for OrderedFields<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Fields<'a> {
+            type Value = OrderedFields<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut fields = Vec::new();
+                while let Some(entry) =
+                    map.next_entry::<String, &'a serde_json::value::RawValue>()?
+                {
+                    fields.push(entry);
+                }
+                Ok(OrderedFields(fields))
+            }
+        }
+        deserializer.deserialize_map(Fields(std::marker::PhantomData))
+    }
+}
+
 /// The protocol family an engine speaks.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -78,11 +148,21 @@ impl Dialect {
         })
     }
 
-    /// The signed frame of a stored record. Fails only when the stored
-    /// bytes are not a JSON object (the store's checksums make that a bug).
-    pub(crate) fn upload_frame(&self, record: &Record, token: Option<&str>) -> Result<Frame, String> {
-        let text = std::str::from_utf8(&record.data)
+    /// The signed frame of a stored record; with a `variant` above 0, the
+    /// same data with its keys rotated (another sign for the same message,
+    /// see [`rotated`]), or as stored when it has too few keys to rotate.
+    /// Fails only when the stored bytes are not UTF-8 (the store's
+    /// checksums make that a bug).
+    pub(crate) fn upload_frame(
+        &self,
+        record: &Record,
+        token: Option<&str>,
+        variant: u32,
+    ) -> Result<Frame, String> {
+        let stored = std::str::from_utf8(&record.data)
             .map_err(|e| format!("stored data is not UTF-8: {e}"))?;
+        let other_order = (variant > 0).then(|| rotated(stored, variant)).flatten();
+        let text = other_order.as_deref().unwrap_or(stored);
         let (body, path) = match self {
             Dialect::Sdk { credentials, .. } => (
                 sdk_http::build(&record.service_name, token, text, &credentials.key)
@@ -110,6 +190,14 @@ impl Dialect {
         })
     }
 
+    /// Whether the record's data can be sent under another sign.
+    pub(crate) fn can_vary(&self, record: &Record) -> bool {
+        std::str::from_utf8(&record.data)
+            .ok()
+            .and_then(|data| rotated(data, 1))
+            .is_some()
+    }
+
     /// Reads the platform's answer to an upload of `service`: its status,
     /// or why it cannot be read.
     pub(crate) fn read_answer(&self, service: &str, body: &[u8]) -> Result<Status, String> {
@@ -134,5 +222,30 @@ impl Dialect {
                 Err(e) => Err(e.to_string()),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rotated;
+
+    #[test]
+    fn rotations_keep_every_value_byte_for_byte_and_differ_from_the_original() {
+        let data = r#"{"car_number":"京A1","in_time":1700000000,"total":"5.00","nested":{"b":1,"a":[1, 2]}}"#;
+        let mut seen = std::collections::BTreeSet::new();
+        for k in 1..4 {
+            let text = rotated(data, k).unwrap();
+            assert_ne!(text, data);
+            let again: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                again,
+                serde_json::from_str::<serde_json::Value>(data).unwrap()
+            );
+            assert!(text.contains(r#""nested":{"b":1,"a":[1, 2]}"#), "{text}");
+            seen.insert(text);
+        }
+        assert_eq!(seen.len(), 3, "three rotations of four keys, all different");
+        assert_eq!(rotated(r#"{"only":1}"#, 1), None);
+        assert_eq!(rotated("[1,2]", 1), None);
     }
 }

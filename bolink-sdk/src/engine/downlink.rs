@@ -206,7 +206,12 @@ async fn send_answer<T: Transport>(
             Ok(token) => token,
             Err(_) => return false,
         };
-        envelope = match downstream::seal(&done.service_name, &done.answer, &session.key(), &token.value) {
+        envelope = match downstream::seal(
+            &done.service_name,
+            &done.answer,
+            &session.key(),
+            &token.value,
+        ) {
             Ok(envelope) => envelope,
             Err(_) => return false,
         };

@@ -237,6 +237,9 @@ pub(crate) struct Shared<T> {
     running: AtomicBool,
     /// One delivery pass at a time (the run loop's or a `flush`).
     pass: tokio::sync::Mutex<()>,
+    /// Records the platform called duplicates from its resend cache, with
+    /// the next key rotation to send them under (see `delivery`).
+    variants: Mutex<HashMap<u64, u32>>,
 }
 
 impl<T> Shared<T> {
@@ -246,7 +249,14 @@ impl<T> Shared<T> {
         }
     }
 
+    fn variants(&self) -> std::sync::MutexGuard<'_, HashMap<u64, u32>> {
+        self.variants
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn settle(&self, id: u64, outcome: Outcome) {
+        self.variants().remove(&id);
         let waiter = self
             .watchers
             .lock()
@@ -373,6 +383,7 @@ impl<T: Transport> EngineBuilder<T> {
                 stopping: AtomicBool::new(false),
                 running: AtomicBool::new(false),
                 pass: tokio::sync::Mutex::new(()),
+                variants: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -540,9 +551,8 @@ impl<T: Transport> Engine<T> {
         }
         let stop = self.shared.stop.watch();
         let delivery = tokio::spawn(delivery::run(self.shared.clone(), stop.clone()));
-        let downlink = handler.map(|handler| {
-            tokio::spawn(downlink::run(self.shared.clone(), handler, stop.clone()))
-        });
+        let downlink = handler
+            .map(|handler| tokio::spawn(downlink::run(self.shared.clone(), handler, stop.clone())));
         tokio::select! {
             _ = shutdown => self.shutdown(),
             _ = stop.wait() => {}
@@ -568,4 +578,3 @@ impl<T: Transport> Engine<T> {
         Ok(())
     }
 }
-

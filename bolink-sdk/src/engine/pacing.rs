@@ -170,7 +170,9 @@ mod tests {
     fn uploads_are_spaced_below_the_documented_rate() {
         let pacer = Pacer::new(Pacing::default());
         let start = Instant::now();
-        let slots: Vec<Instant> = (0..20).map(|_| pacer.reserve(Paced::Upload, start)).collect();
+        let slots: Vec<Instant> = (0..20)
+            .map(|_| pacer.reserve(Paced::Upload, start))
+            .collect();
         for pair in slots.windows(2) {
             assert_eq!(pair[1] - pair[0], Duration::from_millis(125));
         }
@@ -183,7 +185,9 @@ mod tests {
         let pacing = Pacing::unlimited().window(100, Duration::from_secs(10));
         let pacer = Pacer::new(pacing);
         let start = Instant::now();
-        let slots: Vec<Instant> = (0..250).map(|_| pacer.reserve(Paced::Other, start)).collect();
+        let slots: Vec<Instant> = (0..250)
+            .map(|_| pacer.reserve(Paced::Other, start))
+            .collect();
         // Any 10 s span holds at most 100 request starts.
         for (i, &t) in slots.iter().enumerate() {
             let in_window = slots[i..]
@@ -201,7 +205,10 @@ mod tests {
         let pacer = Pacer::new(Pacing::default());
         let now = Instant::now();
         pacer.pause(now);
-        assert_eq!(pacer.reserve(Paced::Other, now), now + Duration::from_secs(10));
+        assert_eq!(
+            pacer.reserve(Paced::Other, now),
+            now + Duration::from_secs(10)
+        );
         assert!(pacer.reserve(Paced::Upload, now) >= now + Duration::from_secs(10));
     }
 }

@@ -85,13 +85,10 @@ impl SessionCell {
     /// The live token, if any.
     pub(crate) fn token_now(&self) -> Option<Token> {
         let current = self.current();
-        current
-            .session
-            .token(Instant::now())
-            .map(|value| Token {
-                value: value.to_string(),
-                generation: current.generation,
-            })
+        current.session.token(Instant::now()).map(|value| Token {
+            value: value.to_string(),
+            generation: current.generation,
+        })
     }
 
     /// The live token, logging in first when there is none. Concurrent

@@ -28,6 +28,11 @@ pub struct AnswerPolicy {
     /// Of the transient ones, those that mean "too many requests": the
     /// engine also pauses its pacing for a window.
     pub rate_limited: Vec<String>,
+    /// Of the duplicate ones, those that come from the platform's cache of
+    /// signs it has seen rather than from its books ("数据已处理过..."):
+    /// the cache also holds signs of sends it refused, so the engine
+    /// confirms such an answer under a fresh sign before it believes it.
+    pub resend_cache: Vec<String>,
 }
 
 impl Default for AnswerPolicy {
@@ -62,6 +67,7 @@ impl Default for AnswerPolicy {
             ]),
             duplicate: list(&["数据已处理过", "已经存在", "已上传过", "已处理"]),
             rate_limited: list(&["request_over_times", "too many"]),
+            resend_cache: list(&["数据已处理过"]),
         }
     }
 }
@@ -187,6 +193,11 @@ impl AnswerPolicy {
         }
     }
 
+    /// Whether a duplicate answer comes from the resend cache.
+    pub fn is_resend_cache(&self, errmsg: &str) -> bool {
+        matches_any(&self.resend_cache, errmsg)
+    }
+
     /// Whether a `state` 0 errmsg refuses the token.
     pub fn is_token_refusal(&self, errmsg: &str) -> bool {
         matches_any(&self.token, errmsg)
@@ -244,7 +255,9 @@ mod tests {
             Verdict::Duplicate("数据已处理过...".into())
         );
         assert_eq!(
-            verdict(r#"{"service_name":"in_park","state":0,"errmsg":"该订单已经存在","order_id":"o-1"}"#),
+            verdict(
+                r#"{"service_name":"in_park","state":0,"errmsg":"该订单已经存在","order_id":"o-1"}"#
+            ),
             Verdict::Duplicate("该订单已经存在".into())
         );
         assert_eq!(
@@ -260,12 +273,18 @@ mod tests {
 
     #[test]
     fn what_cannot_be_read_never_settles() {
-        assert!(matches!(verdict(r#"{"errmsg":"ok"}"#), Verdict::Unreadable(_)));
+        assert!(matches!(
+            verdict(r#"{"errmsg":"ok"}"#),
+            Verdict::Unreadable(_)
+        ));
         assert!(matches!(
             verdict(r#"{"state":"yes"}"#),
             Verdict::Unreadable(_)
         ));
-        assert!(matches!(verdict(r#"{"state":0.5}"#), Verdict::Unreadable(_)));
+        assert!(matches!(
+            verdict(r#"{"state":0.5}"#),
+            Verdict::Unreadable(_)
+        ));
         assert!(Status::read(b"500").is_none());
         assert!(Status::read(b"").is_none());
         assert!(Status::read(b"[1]").is_none());

@@ -73,9 +73,14 @@ impl Store for MemoryStore {
                 break;
             }
             let (r, lease) = g.1.get_mut(&id).unwrap();
-            let free = lease.as_ref().is_none_or(|(_, until)| *until <= claim.now_ms);
+            let free = lease
+                .as_ref()
+                .is_none_or(|(_, until)| *until <= claim.now_ms);
             if free && r.next_attempt_ms <= claim.now_ms {
-                *lease = Some((claim.owner.clone(), claim.now_ms + claim.lease.as_millis() as u64));
+                *lease = Some((
+                    claim.owner.clone(),
+                    claim.now_ms + claim.lease.as_millis() as u64,
+                ));
                 out.push(r.clone());
             }
         }
@@ -107,19 +112,35 @@ impl Store for MemoryStore {
             .into_iter()
             .map(|id| {
                 let (r, lease) = &g.1[&id];
-                lease.as_ref().map_or(r.next_attempt_ms, |(_, u)| r.next_attempt_ms.max(*u))
+                lease
+                    .as_ref()
+                    .map_or(r.next_attempt_ms, |(_, u)| r.next_attempt_ms.max(*u))
             })
             .min();
         Box::pin(std::future::ready(Ok(due)))
     }
     fn take_expired(&self, before: u64) -> StoreFuture<'_, Vec<Record>> {
         let mut g = self.inner.lock().unwrap();
-        let ids: Vec<u64> = g.1.values().filter(|(r, l)| r.enqueued_at_ms < before && l.is_none()).map(|(r, _)| r.id).collect();
-        let out = ids.into_iter().filter_map(|id| g.1.remove(&id).map(|x| x.0)).collect();
+        let ids: Vec<u64> =
+            g.1.values()
+                .filter(|(r, l)| r.enqueued_at_ms < before && l.is_none())
+                .map(|(r, _)| r.id)
+                .collect();
+        let out = ids
+            .into_iter()
+            .filter_map(|id| g.1.remove(&id).map(|x| x.0))
+            .collect();
         Box::pin(std::future::ready(Ok(out)))
     }
     fn pending(&self) -> StoreFuture<'_, Vec<Record>> {
-        let out = self.inner.lock().unwrap().1.values().map(|x| x.0.clone()).collect();
+        let out = self
+            .inner
+            .lock()
+            .unwrap()
+            .1
+            .values()
+            .map(|x| x.0.clone())
+            .collect();
         Box::pin(std::future::ready(Ok(out)))
     }
     fn len(&self) -> StoreFuture<'_, usize> {

@@ -613,7 +613,17 @@ fn handle(platform: &Platform, conn: u64, text: &str) -> Reply {
         let mut answer = json!({"service_name": service_name, "state": 1, "errmsg": ""});
         if let Some(order) = data.get("order_id") {
             if let Some(order) = order.as_str() {
-                if !books.accepted.iter().any(|o| o == order) {
+                if books.accepted.iter().any(|o| o == order) {
+                    // DoUploadImpl's in_park: an order_id the park already
+                    // has is refused "该订单已经存在" (the others are taken
+                    // again, as the server updates its row).
+                    if service_name == "in_park" {
+                        return Reply::Upload(
+                            json!({"service_name": "in_park", "state": 0, "errmsg": "该订单已经存在", "order_id": order})
+                                .to_string(),
+                        );
+                    }
+                } else {
                     books.accepted.push(order.to_string());
                 }
             }

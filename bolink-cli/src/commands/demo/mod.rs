@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bolink_http::sdk_http::{ClientConfig, SdkHttpClient, SdkHttpTransport, NO_MESSAGE};
+use bolink_http::simulator::{DriverError, LotAnswer, Simulator, SimulatorConfig, SimulatorHandle};
 use bolink_http::Exchange;
 use bolink_sdk::engine::{Dialect, Engine, EngineError, Event, Outcome as Delivery};
-use bolink_http::simulator::{DriverError, LotAnswer, Simulator, SimulatorConfig, SimulatorHandle};
 use bolink_sdk::Credentials;
 use bolink_sign::{sdk_http, Key};
 use bolink_types::enums::{CarCostType, CarType, EntryExitType, PayScene, PayType, State};
