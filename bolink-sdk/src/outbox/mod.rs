@@ -1,29 +1,38 @@
 //! A durable outbox: every upload is written before it is sent and removed
 //! only after the platform acknowledged it.
 //!
-//! * Retries back off exponentially, capped, with jitter.
-//! * Records of one order (`order_id`) go out in enqueue order: an exit is
-//!   never sent before its entry was acknowledged.
-//! * Records older than the expiry are handed back by
-//!   [`Outbox::take_expired`], never dropped silently.
-//! * Each record carries an idempotency key (service with `order_id` or
-//!   `trade_no`) so that a re-send after a lost acknowledgement is
-//!   recognisable.
+//! This module holds the storage side; the delivery engine (which signs,
+//! sends, paces and retries) lives with the transport and drives a
+//! [`Store`]:
 //!
-//! No I/O besides the store and no clock: the caller passes the time.
+//! * [`Store`]: the asynchronous contract (insert, claim with a lease,
+//!   acknowledge, release, expiry), written for an embedded store and for
+//!   a shared one (several engines claiming from one database).
+//! * [`MemoryStore`]: in memory only, for tests and for callers that accept
+//!   losing uploads on a restart.
+//! * [`RedbStore`]: one redb file; every record checksummed, damaged
+//!   records set aside instead of sent, disk errors recovered from without
+//!   a restart.
+//! * [`Record`]: one upload, with the idempotency key that makes a re-send
+//!   recognisable ([`idempotency_key`] derives it).
+//! * [`RetryPolicy`]: the backoff between attempts and the expiry.
+//!
+//! Records of one order (`order_id`) are claimed in enqueue order: an exit
+//! is never sent before its entry was acknowledged or expired. The stores
+//! read no clock: the caller passes the time.
 
+mod memory_store;
 mod record;
 mod redb_store;
+mod schedule;
 mod store;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use bolink_types::{Message, Report};
-
+pub use memory_store::MemoryStore;
 pub use record::{idempotency_key, Record};
 pub use redb_store::RedbStore;
-pub use store::{MemoryStore, Store};
+pub use store::{Claim, DamagedRecord, NewRecord, Release, Store, StoreError, StoreFuture};
 
 /// How uploads are retried and when they expire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,186 +76,4 @@ fn splitmix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^ (x >> 31)
-}
-
-/// Why an outbox operation failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum OutboxError {
-    /// The message breaks the spec; it was not stored.
-    #[error("not enqueued, the message is invalid:\n{0}")]
-    Invalid(Report),
-    /// The store failed.
-    #[error("outbox storage: {0}")]
-    Storage(String),
-    /// No record has this id (already acknowledged or expired).
-    #[error("no record {0} in the outbox")]
-    UnknownRecord(u64),
-}
-
-/// Uploads waiting for the platform's acknowledgement.
-#[derive(Debug)]
-pub struct Outbox<S: Store = MemoryStore> {
-    store: S,
-    policy: RetryPolicy,
-    /// The store's records, by id, kept in memory for scheduling.
-    records: BTreeMap<u64, Record>,
-}
-
-impl Outbox<MemoryStore> {
-    /// An outbox that keeps its records in memory only.
-    pub fn in_memory(policy: RetryPolicy) -> Outbox<MemoryStore> {
-        Outbox {
-            store: MemoryStore::default(),
-            policy,
-            records: BTreeMap::new(),
-        }
-    }
-}
-
-impl<S: Store> Outbox<S> {
-    /// Opens an outbox over `store`, picking up every record left by an
-    /// earlier run.
-    pub fn open(store: S, policy: RetryPolicy) -> Result<Outbox<S>, OutboxError> {
-        let records = store.load()?.into_iter().map(|r| (r.id, r)).collect();
-        Ok(Outbox {
-            store,
-            policy,
-            records,
-        })
-    }
-
-    /// Validates and stores an upload; it is safe from crashes once this returns.
-    pub fn enqueue<M: Message>(&mut self, message: &M, now_ms: u64) -> Result<Record, OutboxError> {
-        message.validate().map_err(OutboxError::Invalid)?;
-        self.enqueue_encoded(M::SERVICE_NAME, message.encode(), now_ms)
-    }
-
-    /// Stores an already encoded data JSON under `service_name`.
-    pub fn enqueue_encoded(
-        &mut self,
-        service_name: &str,
-        data: Vec<u8>,
-        now_ms: u64,
-    ) -> Result<Record, OutboxError> {
-        let mut data = Some(data);
-        let record = self.store.insert_next(&mut |id| {
-            Record::new(id, service_name, data.take().unwrap_or_default(), now_ms)
-        })?;
-        self.records.insert(record.id, record.clone());
-        Ok(record)
-    }
-
-    /// The records to send now, oldest first: due, unexpired, and each the
-    /// oldest pending record of its order.
-    pub fn due(&self, now_ms: u64) -> Vec<Record> {
-        let mut blocked_orders = BTreeSet::new();
-        let mut out = Vec::new();
-        for record in self.records.values() {
-            let first_of_order = match &record.order_key {
-                Some(order) => blocked_orders.insert(order.clone()),
-                None => true,
-            };
-            if first_of_order
-                && record.next_attempt_ms <= now_ms
-                && !self.is_expired(record, now_ms)
-            {
-                out.push(record.clone());
-            }
-        }
-        out
-    }
-
-    /// When the next record becomes due, if any is waiting.
-    pub fn next_due_ms(&self) -> Option<u64> {
-        self.records.values().map(|r| r.next_attempt_ms).min()
-    }
-
-    /// The platform acknowledged record `id`: it is removed.
-    pub fn acknowledge(&mut self, id: u64) -> Result<Record, OutboxError> {
-        let record = self
-            .records
-            .get(&id)
-            .cloned()
-            .ok_or(OutboxError::UnknownRecord(id))?;
-        self.store.remove(id)?;
-        self.records.remove(&id);
-        Ok(record)
-    }
-
-    /// Sending record `id` failed: it waits for its next backoff.
-    pub fn retry_later(
-        &mut self,
-        id: u64,
-        error: &str,
-        now_ms: u64,
-    ) -> Result<Record, OutboxError> {
-        let mut record = self
-            .records
-            .get(&id)
-            .cloned()
-            .ok_or(OutboxError::UnknownRecord(id))?;
-        record.attempts = record.attempts.saturating_add(1);
-        let wait = self.policy.backoff(id, record.attempts);
-        record.next_attempt_ms = now_ms.saturating_add(wait.as_millis() as u64);
-        record.last_error = Some(error.to_string());
-        self.store.put(&record)?;
-        self.records.insert(id, record.clone());
-        Ok(record)
-    }
-
-    /// Removes and returns every record past its expiry, for the caller to
-    /// report; nothing expires without passing through here.
-    pub fn take_expired(&mut self, now_ms: u64) -> Result<Vec<Record>, OutboxError> {
-        let expired: Vec<u64> = self
-            .records
-            .values()
-            .filter(|r| self.is_expired(r, now_ms))
-            .map(|r| r.id)
-            .collect();
-        let mut out = Vec::with_capacity(expired.len());
-        for id in expired {
-            self.store.remove(id)?;
-            if let Some(record) = self.records.remove(&id) {
-                out.push(record);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The same outbox over a boxed store, so that any store fits one type.
-    pub fn boxed(self) -> Outbox<Box<dyn Store + Send>>
-    where
-        S: Send + 'static,
-    {
-        Outbox {
-            store: Box::new(self.store),
-            policy: self.policy,
-            records: self.records,
-        }
-    }
-
-    /// Closes the outbox, handing back its store (to reopen it, as after a restart).
-    pub fn into_store(self) -> S {
-        self.store
-    }
-
-    /// Every pending record, oldest first.
-    pub fn pending(&self) -> impl Iterator<Item = &Record> {
-        self.records.values()
-    }
-
-    /// How many records are pending.
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    /// Whether nothing is pending.
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
-    fn is_expired(&self, record: &Record, now_ms: u64) -> bool {
-        now_ms.saturating_sub(record.enqueued_at_ms) >= self.policy.expiry.as_millis() as u64
-    }
 }
