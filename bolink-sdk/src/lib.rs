@@ -1,11 +1,14 @@
-//! The transport-agnostic core of a Bolink (泊链) integration: no sockets, no
-//! async runtime, only bytes in and bytes out.
+//! The transport-agnostic core of a Bolink (泊链) integration: no sockets,
+//! only bytes in and bytes out. The one exception is the outbox's file
+//! store, whose disk work runs on tokio's blocking pool.
 //!
 //! * [`Session`]: HTTP-mode login, token and its age, signed uploads, the
 //!   long-poll request body, and answering downstream messages.
 //! * [`Handler`]: one method per downstream service (generated from the
 //!   spec); each default refuses with "not supported".
 //! * [`Refusal`] / [`Answer`]: what a handler returns.
+//! * [`outbox`]: where uploads wait until the platform acknowledged them
+//!   (in memory, or in a redb file), claimed by a delivery engine.
 //!
 //! Any transport drives it: `bolink-http` over HTTP, a socket later.
 //!

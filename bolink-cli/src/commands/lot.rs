@@ -145,7 +145,7 @@ async fn lot(args: LotArgs) -> Outcome {
         .config(EngineConfig::default().pacing(pacing))
         .on_event(print_event);
     if let Some(path) = outbox {
-        match RedbStore::open(path) {
+        match RedbStore::open(path).await {
             Ok(store) => builder = builder.store(store),
             Err(e) => return Outcome::malformed(format!("outbox {}: {e}", path.display())),
         }

@@ -124,6 +124,9 @@ pub struct DamagedRecord {
 ///   `next_attempt_ms` has come, and it is not leased (or its lease ran
 ///   out);
 /// * claims return records oldest first.
+// `len` answers through a future (a query, for a shared store); an
+// `is_empty` beside it would only be a second way to ask the same.
+#[allow(clippy::len_without_is_empty)]
 pub trait Store: Send + Sync + 'static {
     /// Stores a new upload: allocates the next id, builds the
     /// [`Record`] (keys derived from its data) and commits it.
