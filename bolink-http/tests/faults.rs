@@ -407,19 +407,21 @@ async fn every_fault_leaves_uploads_queued_without_a_resend_loop() {
         );
         stub.set(Fault::None);
         all_delivered(tickets).await;
-        let books = stub.books();
-        assert_eq!(books.accepted.len(), 10, "{fault:?}: all arrived");
+        let (accepted, sends) = {
+            let books = stub.books();
+            (books.accepted.len(), books.sends.clone())
+        };
+        assert_eq!(accepted, 10, "{fault:?}: all arrived");
         // Once the fault is gone, each order goes out once more (twice
         // where an acknowledgement was lost and the platform says it has it).
-        for (order, &total) in &books.sends {
-            let before = sends_during.get(order).copied().unwrap_or(0);
+        for (order, total) in sends {
+            let before = sends_during.get(&order).copied().unwrap_or(0);
             assert!(
                 total - before <= 2,
                 "{fault:?}: {order} sent {} times after recovery",
                 total - before
             );
         }
-        drop(books);
         assert_eq!(client.pending().await.unwrap(), 0);
         running.stop().await;
     }
@@ -732,8 +734,10 @@ async fn every_settled_record_is_reported_once_whoever_settled_it() {
     for flusher in flushers {
         flusher.await.unwrap();
     }
-    let events = seen.events.lock().unwrap();
-    let delivered: Vec<u64> = events
+    let delivered: Vec<u64> = seen
+        .events
+        .lock()
+        .unwrap()
         .iter()
         .filter_map(|e| match e {
             Event::Delivered { record, .. } => Some(record.id),
@@ -743,7 +747,6 @@ async fn every_settled_record_is_reported_once_whoever_settled_it() {
     let distinct: BTreeSet<u64> = delivered.iter().copied().collect();
     assert_eq!(delivered.len(), 40, "each reported once");
     assert_eq!(distinct.len(), 40);
-    drop(events);
     running.stop().await;
 }
 
