@@ -61,7 +61,7 @@ use bolink_sdk::Credentials;
 
 pub use config::{TcpConfig, PRODUCTION_ADDRESS, SERVER_LINE_LIMIT, TEST_ADDRESS};
 pub use frame::FrameError;
-pub use transport::{TcpStats, TcpTransport};
+pub use transport::{Exchange, Observer, TcpStats, TcpTransport};
 
 /// The SDK client over the TCP link: the engine over [`TcpTransport`].
 pub type TcpClient = Engine<TcpTransport>;

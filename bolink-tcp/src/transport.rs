@@ -61,11 +61,37 @@ pub struct TcpTransport {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     shared: Arc<Shared>,
     task: Mutex<Option<JoinHandle<()>>>,
+    observer: Mutex<Option<Observer>>,
 }
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One exchange on the link, as an observer sees it: a frame sent and the
+/// answer it got (empty for the platform's empty acknowledgement).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Exchange<'a> {
+    /// What the frame was for.
+    pub kind: bolink_sdk::engine::FrameKind,
+    /// Its service.
+    pub service_name: &'a str,
+    /// The frame's JSON, as written (without the framing).
+    pub request: &'a [u8],
+    /// The answer's JSON.
+    pub answer: &'a [u8],
+}
+
+/// A callback that sees every exchange (for logs and demos).
+pub type Observer = Arc<dyn Fn(Exchange<'_>) + Send + Sync>;
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -87,8 +113,20 @@ impl TcpTransport {
             inner: Arc::new(Inner {
                 shared: Arc::new(Shared::new(config)),
                 task: Mutex::new(None),
+                observer: Mutex::new(None),
             }),
         }
+    }
+
+    /// Calls `observer` with every exchange (login, upload, answer) once
+    /// its answer arrived.
+    pub fn observe(self, observer: impl Fn(Exchange<'_>) + Send + Sync + 'static) -> TcpTransport {
+        *self
+            .inner
+            .observer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(observer));
+        self
     }
 
     /// The configuration.
@@ -154,9 +192,26 @@ impl TcpTransport {
                 TransportError::SessionLost("the connection ended; log in on the next one".into())
             });
         }
-        answer
+        let answered = answer
             .await
-            .unwrap_or_else(|_| Err(TransportError::Closed("the link task ended".into())))
+            .unwrap_or_else(|_| Err(TransportError::Closed("the link task ended".into())));
+        if let Ok(answer) = &answered {
+            let observer = self
+                .inner
+                .observer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone();
+            if let Some(observer) = observer {
+                observer(Exchange {
+                    kind: frame.kind,
+                    service_name: &frame.service_name,
+                    request: &frame.body,
+                    answer,
+                });
+            }
+        }
+        answered
     }
 }
 

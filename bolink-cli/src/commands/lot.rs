@@ -2,7 +2,9 @@
 //! for trying a platform (the simulator, or Bolink's test platform with
 //! real credentials) from a shell, and for testing the engine from outside.
 //!
-//! It logs in, uploads `--enter N` entries (order ids `LOCAL_ID-0` ..,
+//! It speaks SDK-HTTP mode (`--transport http --base-url URL`, the default)
+//! or the SDK's TCP link (`--transport tcp --tcp-address HOST:PORT`) over
+//! the same engine, logs in, uploads `--enter N` entries (order ids `LOCAL_ID-0` ..,
 //! plates `京A00000` ..) and, with `--exits`, an exit for each, answers
 //! downstream messages through the sample lot's handler (5.00 per started
 //! hour), prints one line per exchange and per engine event, and ends with
@@ -14,12 +16,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bolink_http::sdk_http::{ClientConfig, SdkHttpClient, SdkHttpTransport, NO_MESSAGE};
-use bolink_http::Exchange;
-use bolink_sdk::engine::{Dialect, Engine, EngineConfig, Event, Pacing};
+use bolink_http::sdk_http::{ClientConfig, SdkHttpTransport, NO_MESSAGE};
+use bolink_sdk::engine::{Dialect, Engine, EngineConfig, Event, Pacing, Transport};
 use bolink_sdk::outbox::RedbStore;
 use bolink_sdk::Credentials;
 use bolink_sign::Key;
+use bolink_tcp::{TcpConfig, TcpTransport};
 use bolink_types::enums::{CarType, EntryExitType, PayType};
 use bolink_types::sdk::{in_park, out_park};
 use bolink_types::UnixSeconds;
@@ -28,12 +30,29 @@ use super::sample_lot::{price_of, SampleLot};
 use super::simulate::ParkArg;
 use super::Outcome;
 
+/// Which link a lot uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Link {
+    /// SDK-HTTP mode: uploads POSTed, downstream messages long-polled.
+    Http,
+    /// The SDK's TCP link: `\n` JSON `\r` frames, heartbeats.
+    Tcp,
+}
+
 /// The arguments of `bolink lot`.
 #[derive(Debug, clap::Args)]
 pub struct LotArgs {
-    /// The platform's base address (e.g. http://127.0.0.1:8720 for `bolink simulate`).
-    #[arg(long)]
-    base_url: String,
+    /// The link to the platform.
+    #[arg(long, value_enum, default_value = "http")]
+    transport: Link,
+    /// The platform's base address for `--transport http` (e.g.
+    /// http://127.0.0.1:8720 for `bolink simulate`).
+    #[arg(long, required_if_eq("transport", "http"))]
+    base_url: Option<String>,
+    /// The platform's HOST:PORT for `--transport tcp` (e.g. 127.0.0.1:6789
+    /// for `bolink simulate --tcp-listen`).
+    #[arg(long, required_if_eq("transport", "tcp"))]
+    tcp_address: Option<String>,
     /// The lot, as UNION_ID:PARK_ID:KEY.
     #[arg(long)]
     park: ParkArg,
@@ -124,6 +143,23 @@ fn in_time(start: i64, i: u64) -> UnixSeconds {
 }
 
 async fn lot(args: LotArgs) -> Outcome {
+    match args.transport {
+        Link::Http => {
+            let base_url = args.base_url.clone().unwrap_or_default();
+            let transport = SdkHttpTransport::new(ClientConfig::with_base_url(base_url))
+                .observe(print_http_exchange);
+            lot_over(args, transport).await
+        }
+        Link::Tcp => {
+            let address = args.tcp_address.clone().unwrap_or_default();
+            let transport =
+                TcpTransport::new(TcpConfig::with_address(address)).observe(print_tcp_exchange);
+            lot_over(args, transport).await
+        }
+    }
+}
+
+async fn lot_over<T: Transport>(args: LotArgs, transport: T) -> Outcome {
     let outbox = args.outbox.as_deref();
     let mut progress = match Progress::load(outbox) {
         Ok(progress) => progress,
@@ -135,8 +171,6 @@ async fn lot(args: LotArgs) -> Outcome {
         args.local_id.clone(),
         Key::new(args.park.key.clone()),
     );
-    let transport = SdkHttpTransport::new(ClientConfig::with_base_url(args.base_url.clone()))
-        .observe(print_exchange);
     let pacing = match args.upload_rate {
         0 => Pacing::unlimited(),
         rate => Pacing::default().uploads_per_second(rate),
@@ -220,9 +254,9 @@ fn order_id(local_id: &str, i: u64) -> String {
 }
 
 /// Stores the entries (and exits) not stored by an earlier run.
-async fn generate(
+async fn generate<T: Transport>(
     args: &LotArgs,
-    client: &SdkHttpClient,
+    client: &Engine<T>,
     lot: &SampleLot,
     progress: &mut Progress,
     start: i64,
@@ -288,7 +322,7 @@ async fn generate(
     Ok(())
 }
 
-fn print_exchange(exchange: Exchange<'_>) {
+fn print_http_exchange(exchange: bolink_http::Exchange<'_>) {
     if exchange.response == NO_MESSAGE.as_bytes() {
         return; // an empty long poll
     }
@@ -302,6 +336,12 @@ fn print_exchange(exchange: Exchange<'_>) {
         "exchange {} {service} -> {} {answer}",
         exchange.path, exchange.status
     );
+}
+
+fn print_tcp_exchange(exchange: bolink_tcp::Exchange<'_>) {
+    let answer = String::from_utf8_lossy(exchange.answer);
+    let answer: String = answer.chars().take(160).collect();
+    println!("exchange tcp {} -> {answer}", exchange.service_name);
 }
 
 fn print_event(event: &Event) {
