@@ -63,7 +63,8 @@ use super::{Claim, DamagedRecord, NewRecord, Record, Release, Store, StoreError,
 /// Every method commits (fsync) before its future completes. Records are
 /// checked on every open: a record whose stored bytes changed is set aside,
 /// never sent. The blocking work runs on the tokio runtime's blocking pool
-/// when called within one, inline otherwise.
+/// when called within one, inline otherwise; once started it runs to its
+/// end, so a future dropped before completing may still have committed.
 pub struct RedbStore {
     inner: Arc<Mutex<Inner>>,
 }
