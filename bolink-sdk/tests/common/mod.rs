@@ -1,4 +1,5 @@
 //! Helpers shared by the outbox tests.
+// Each test binary uses a part of them.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

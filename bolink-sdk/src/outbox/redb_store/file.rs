@@ -342,8 +342,8 @@ fn connect(backend: Box<dyn StorageBackend>, unrepaired: bool) -> Result<(Conn, 
     Ok((Conn { db, stage }, fresh))
 }
 
-/// Reads through a connection, reconnecting after a panic (redb's locks
-/// may be poisoned then).
+/// Reads through a connection, reconnecting when a panic left it unusable
+/// (redb's locks poisoned).
 struct Reader<'a> {
     conn: Option<Conn>,
     connect: &'a dyn Fn() -> Result<Conn, Failure>,
@@ -364,8 +364,19 @@ impl Reader<'_> {
         match result {
             Err(trouble) if trouble.is_transient() => Err(classify("reading the store", trouble)),
             Err(Trouble::Panic(message)) => {
-                if let Some(conn) = self.conn.take() {
-                    close(conn.db);
+                // A panic while redb held one of its locks poisons it, and
+                // every later call fails; reconnecting costs a whole open,
+                // so only then.
+                let healthy = guarded(|| {
+                    let tx = conn.db.begin_read()?;
+                    tx.list_tables()?.count();
+                    Ok(())
+                })
+                .is_ok();
+                if !healthy {
+                    if let Some(conn) = self.conn.take() {
+                        close(conn.db);
+                    }
                 }
                 Ok(Err(Trouble::Panic(message)))
             }

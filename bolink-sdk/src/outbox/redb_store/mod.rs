@@ -12,9 +12,12 @@
 //!   that is not its key): the record moves to the `damaged` table, bytes
 //!   kept, and is handed out once by [`take_damaged`](Store::take_damaged);
 //!   it is never claimed.
-//! * A damaged structure (redb errors or panics while reading): the
-//!   readable records are salvaged into a fresh file and the damaged one
-//!   is kept beside it as `<path>.damaged-<unix ms>`.
+//! * A damaged structure (redb errors or panics while reading, its page
+//!   checksums or allocator state do not verify, its repair fails, or a
+//!   write panics later): the readable records are salvaged into a fresh
+//!   file, which replaces the damaged one; that is kept beside it as
+//!   `<path>.damaged-<unix ms>`, and a note says so through
+//!   `take_damaged`.
 //! * A file that cannot be opened at all: [`RedbStore::open`] refuses it
 //!   with [`StoreError::Damaged`] and leaves it untouched (redb's own
 //!   writes while opening, such as a repair, are held in memory until the
@@ -23,11 +26,17 @@
 //! * An I/O error (a full disk): the call fails with [`StoreError::Io`],
 //!   the database is dropped (redb refuses every call after one I/O error)
 //!   and the file is reopened, and verified again, on the next call that
-//!   writes. Claims keep working from memory meanwhile.
+//!   writes. Claims keep working from memory meanwhile. A record whose
+//!   acknowledgement failed so is gone from the store's view at once (not
+//!   claimed, not in `pending` or `len`, no longer holding its order back)
+//!   and its removal is committed by the next write that succeeds.
 //!
 //! redb 2 panics on some damaged files; all its work runs on tokio's
 //! blocking pool (inline when there is no runtime) and every call into it
 //! is guarded, so a panic becomes an error of the call.
+//!
+//! Opening reads and checks every record and every page: in a release
+//! build, about 1 s for a backlog of 100,000 records of 400 bytes.
 
 // redb's error type is large (160 bytes); results carrying it come from
 // calls that each cost a disk access, so its size does not matter here.
@@ -53,8 +62,9 @@ use super::{Claim, DamagedRecord, NewRecord, Record, Release, Store, StoreError,
 ///
 /// Every method commits (fsync) before its future completes. Records are
 /// checked on every open: a record whose stored bytes changed is set aside,
-/// never sent. Needs a tokio runtime for its blocking work, or runs it
-/// inline without one.
+/// never sent. The blocking work runs on the tokio runtime's blocking pool
+/// when called within one, inline otherwise; once started it runs to its
+/// end, so a future dropped before completing may still have committed.
 pub struct RedbStore {
     inner: Arc<Mutex<Inner>>,
 }

@@ -93,6 +93,32 @@ pub(super) fn stage(inner: Box<dyn StorageBackend>) -> io::Result<(Staged, Stage
 const GOD_BYTE_OFFSET: usize = 9;
 const RECOVERY_REQUIRED: u8 = 2;
 
+/// The length redb 2's header says the file has (`layout.rs`): a header
+/// page, the full regions, the trailing partial one. `None` when the
+/// header is too short to tell.
+fn layout_len(header: &[u8]) -> Option<u64> {
+    let field = |offset: usize| -> Option<u64> {
+        let bytes: [u8; 4] = header.get(offset..offset + 4)?.try_into().ok()?;
+        Some(u64::from(u32::from_le_bytes(bytes)))
+    };
+    let page_size = field(12)?;
+    let region_header_pages = field(16)?;
+    let region_max_data_pages = field(20)?;
+    let full_regions = field(24)?;
+    let trailing_data_pages = field(28)?;
+    let full = full_regions
+        .checked_mul(region_header_pages.checked_add(region_max_data_pages)?)?
+        .checked_mul(page_size)?;
+    let trailing = if trailing_data_pages > 0 {
+        region_header_pages
+            .checked_add(trailing_data_pages)?
+            .checked_mul(page_size)?
+    } else {
+        0
+    };
+    page_size.checked_add(full)?.checked_add(trailing)
+}
+
 /// Like [`stage`], but redb sees the file with its recovery flag cleared,
 /// so it opens it without repairing: for reading what a file still holds
 /// when its repair fails (redb refuses a file whose latest commit does not
@@ -107,6 +133,15 @@ pub(super) fn stage_unrepaired(inner: Box<dyn StorageBackend>) -> io::Result<(St
             if overlay.base_len > GOD_BYTE_OFFSET as u64 {
                 let mut block = stage.shared.base(overlay.base_len, 0, BLOCK as usize)?;
                 block[GOD_BYTE_OFFSET] &= !RECOVERY_REQUIRED;
+                // A file cut short: redb asserts it is as long as its
+                // header says. Shown padded with zeros, its pages before
+                // the cut can still be read.
+                if let Some(len) = layout_len(&block) {
+                    // A damaged header can claim anything: pad up to 1 GiB.
+                    if len > overlay.len && len - overlay.len <= 1 << 30 {
+                        overlay.len = len;
+                    }
+                }
                 overlay.blocks.insert(0, block);
             }
         }
