@@ -227,38 +227,14 @@ async fn deliver<T: Transport>(
                 Ok(status) => shared.config.answers.classify(&status),
                 Err(why) => Verdict::Unreadable(why),
             },
-            Err(TransportError::TokenRefused(why)) => Verdict::TokenRefused(why),
-            Err(TransportError::SessionLost(why)) => {
-                // A new link: log in on it and send again, once.
-                if let (Some(token), false) = (&token, relogged) {
-                    invalidate(shared, token, &why);
-                    relogged = true;
-                    continue;
-                }
-                release(
-                    shared,
-                    &record,
-                    retry_at(shared, &record),
-                    &why,
-                    true,
-                    report,
-                )
-                .await;
-                return Step::End(PassEnd::Failed);
+            // Both mean: log in (on the new link) and send once more.
+            Err(TransportError::TokenRefused(why)) | Err(TransportError::SessionLost(why)) => {
+                Verdict::TokenRefused(why)
             }
             Err(e) => {
                 let why = e.to_string();
                 shared.emit(&Event::LinkFailed(e));
-                release(
-                    shared,
-                    &record,
-                    retry_at(shared, &record),
-                    &why,
-                    true,
-                    report,
-                )
-                .await;
-                return Step::End(PassEnd::Failed);
+                Verdict::Unreadable(why)
             }
         };
         match verdict {
@@ -270,16 +246,7 @@ async fn deliver<T: Transport>(
                 }
                 // Refused again right after a fresh login: not a token
                 // problem this record can solve by itself.
-                release(
-                    shared,
-                    &record,
-                    retry_at(shared, &record),
-                    &why,
-                    true,
-                    report,
-                )
-                .await;
-                return Step::End(PassEnd::Failed);
+                return fail(shared, &record, &why, report).await;
             }
             Verdict::Transient {
                 errmsg,
@@ -288,29 +255,9 @@ async fn deliver<T: Transport>(
                 if rate_limited {
                     shared.pacer.pause(Instant::now());
                 }
-                release(
-                    shared,
-                    &record,
-                    retry_at(shared, &record),
-                    &errmsg,
-                    true,
-                    report,
-                )
-                .await;
-                return Step::End(PassEnd::Failed);
+                return fail(shared, &record, &errmsg, report).await;
             }
-            Verdict::Unreadable(why) => {
-                release(
-                    shared,
-                    &record,
-                    retry_at(shared, &record),
-                    &why,
-                    true,
-                    report,
-                )
-                .await;
-                return Step::End(PassEnd::Failed);
-            }
+            Verdict::Unreadable(why) => return fail(shared, &record, &why, report).await,
             Verdict::Duplicate(errmsg)
                 if resent
                     && confirmations < 2
@@ -344,6 +291,13 @@ async fn deliver<T: Transport>(
             }
         }
     }
+}
+
+/// A failed attempt: the record waits for its backoff, and the pass stops
+/// (the next record would meet the same).
+async fn fail<T>(shared: &Shared<T>, record: &Record, why: &str, report: &mut FlushReport) -> Step {
+    release(shared, record, retry_at(shared, record), why, true, report).await;
+    Step::End(PassEnd::Failed)
 }
 
 fn invalidate<T>(shared: &Shared<T>, token: &Token, why: &str) {
