@@ -414,14 +414,20 @@ async fn every_fault_leaves_uploads_queued_without_a_resend_loop() {
         assert_eq!(accepted, 10, "{fault:?}: all arrived");
         // Once the fault is gone, each order goes out once more (twice
         // where an acknowledgement was lost and the platform says it has it).
+        let mut most_after = 0;
         for (order, total) in sends {
             let before = sends_during.get(&order).copied().unwrap_or(0);
+            most_after = most_after.max(total - before);
             assert!(
                 total - before <= 2,
                 "{fault:?}: {order} sent {} times after recovery",
                 total - before
             );
         }
+        println!(
+            "{fault:?}: 10 queued, lost 0, {during} sends in 1.5 s of fault (most for one order {}), at most {most_after} per order after recovery",
+            sends_during.values().max().copied().unwrap_or(0)
+        );
         assert_eq!(client.pending().await.unwrap(), 0);
         running.stop().await;
     }
