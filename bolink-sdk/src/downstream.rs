@@ -1,22 +1,32 @@
 //! Answering one downstream message: verify, decode, dispatch, sign.
 
 use bolink_sign::{sdk_http, EnvelopeError, Key, VerifyError};
-use bolink_types::{sdk, DecodeError, INTERFACES};
+use bolink_types::catalog::Document;
+use bolink_types::schema::ObjectSchema;
+use bolink_types::{sdk, DecodeError, Report, Role, INTERFACES};
 
-use crate::answer::Refusal;
+use crate::answer::{LinkMode, Refusal};
 use crate::generated::handler::dispatch;
+use crate::invalid::InvalidMessage;
 use crate::Handler;
 
 /// A downstream message and the answer to send back.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Downstream {
     /// The service the platform called.
     pub service_name: String,
     /// The decoded request, when it was valid.
     pub request: Option<sdk::Request>,
+    /// The signed request broke its table: every violation (the handler's
+    /// `invalid_message` saw it, and the answer is a refusal).
+    pub invalid_request: Option<Report>,
     /// The refusal sent instead of an answer (handler refusal, unsupported
-    /// service, or an invalid request).
+    /// service, an invalid request, or an answer that broke its table).
     pub refusal: Option<Refusal>,
+    /// The handler's answer broke its return table (it was not sent; a
+    /// refusal went instead): every violation.
+    pub invalid_answer: Option<Report>,
     /// The answer's data JSON.
     pub answer: Vec<u8>,
     /// The signed envelope of the answer, to POST to the upload address.
@@ -47,6 +57,7 @@ pub(crate) async fn answer<H: Handler + ?Sized>(
     body: &[u8],
     key: &Key,
     token: &str,
+    mode: LinkMode,
 ) -> Result<Downstream, DownstreamError> {
     let envelope = sdk_http::Envelope::parse(body)?;
     envelope.verify(key)?;
@@ -54,14 +65,31 @@ pub(crate) async fn answer<H: Handler + ?Sized>(
     let data = envelope.data_bytes();
     // HTTP mode may send a smaller `http_request` table; the `request` table
     // is a superset whose extra fields are optional, so it reads both.
-    let (request, outcome) = match sdk::Request::decode_as(&service_name, data) {
+    let (request, invalid_request, outcome) = match sdk::Request::decode_as(&service_name, data) {
         Ok(request) => {
             let outcome = dispatch(handler, request.clone()).await;
-            (Some(request), outcome)
+            (Some(request), None, outcome)
         }
-        Err(e) => (None, Err(refusal_of(&e))),
+        Err(DecodeError::Invalid { report }) => {
+            // Signed, so trusted: the application sees it, violations and
+            // all, before the platform is told what was wrong.
+            let refusal = Refusal::new(format!("invalid request: {}", first_line(&report)));
+            handler
+                .invalid_message(InvalidMessage::new(&service_name, data, report.clone()))
+                .await;
+            (None, Some(report), Err(refusal))
+        }
+        Err(e) => (None, None, Err(refusal_of(&e))),
     };
-    finish(service_name, data, request, outcome, key, token)
+    finish(
+        service_name,
+        data,
+        request,
+        invalid_request,
+        outcome,
+        Keys { key, token },
+        mode,
+    )
 }
 
 /// Refuses a downstream message without asking a handler (its handler
@@ -71,13 +99,22 @@ pub(crate) fn refuse(
     key: &Key,
     token: &str,
     refusal: Refusal,
+    mode: LinkMode,
 ) -> Result<Downstream, DownstreamError> {
     let envelope = sdk_http::Envelope::parse(body)?;
     envelope.verify(key)?;
     let service_name = envelope.service_name.to_string();
     let data = envelope.data_bytes();
     let request = sdk::Request::decode_as(&service_name, data).ok();
-    finish(service_name, data, request, Err(refusal), key, token)
+    finish(
+        service_name,
+        data,
+        request,
+        None,
+        Err(refusal),
+        Keys { key, token },
+        mode,
+    )
 }
 
 /// The service_name of a downstream envelope, for reports about it.
@@ -90,25 +127,48 @@ pub(crate) fn service_name_of(body: &[u8]) -> Option<String> {
 fn refusal_of(error: &DecodeError) -> Refusal {
     match error {
         DecodeError::UnknownService { .. } => Refusal::not_supported(),
-        other => Refusal::new(format!("invalid request: {}", first_line(other))),
+        other => Refusal::new(format!(
+            "invalid request: {}",
+            other.to_string().lines().next().unwrap_or_default()
+        )),
     }
 }
 
-/// The answer's data JSON (the handler's, or the refusal in the service's
-/// return table) and its signed envelope.
+struct Keys<'a> {
+    key: &'a Key,
+    token: &'a str,
+}
+
+/// The answer's data JSON (the handler's, checked against its return
+/// table, or the refusal written in that table) and its signed envelope.
 fn finish(
     service_name: String,
     data: &[u8],
     request: Option<sdk::Request>,
+    invalid_request: Option<Report>,
     outcome: Result<Vec<u8>, Refusal>,
-    key: &Key,
-    token: &str,
+    keys: Keys<'_>,
+    mode: LinkMode,
 ) -> Result<Downstream, DownstreamError> {
+    let table = return_table(&service_name, mode);
+    let mut invalid_answer = None;
+    let outcome = match (outcome, table) {
+        (Ok(answer), Some((role, _))) => match checked(&service_name, role, answer, mode) {
+            Ok(answer) => Ok(answer),
+            Err(report) => {
+                // Exact out: an answer that breaks its table is never sent.
+                let refusal = Refusal::new(format!("invalid answer: {}", first_line(&report)));
+                invalid_answer = Some(report);
+                Err(refusal)
+            }
+        },
+        (outcome, _) => outcome,
+    };
     let (refusal, answer) = match outcome {
         Ok(answer) => (None, answer),
         Err(refusal) => {
-            let answer = match return_schema(&service_name) {
-                Some(schema) => refusal.to_json(&service_name, schema, data),
+            let answer = match table {
+                Some((_, schema)) => refusal.to_json(&service_name, schema, data, mode),
                 None => serde_json::json!({"service_name": service_name, "state": 0, "errmsg": refusal.errmsg})
                     .to_string()
                     .into_bytes(),
@@ -116,14 +176,58 @@ fn finish(
             (Some(refusal), answer)
         }
     };
-    let envelope = seal(&service_name, &answer, key, token)?;
+    let envelope = seal(&service_name, &answer, keys.key, keys.token)?;
     Ok(Downstream {
         service_name,
         request,
+        invalid_request,
         refusal,
+        invalid_answer,
         answer,
         envelope,
     })
+}
+
+/// A handler's answer as it goes out on `mode`'s wire, once it passed its
+/// table (checked as written, with the `data_target` the typed message
+/// carries), then without `data_target` in HTTP mode.
+fn checked(
+    service_name: &str,
+    role: Role,
+    answer: Vec<u8>,
+    mode: LinkMode,
+) -> Result<Vec<u8>, Report> {
+    // Not decodable at all would be the generated encoder's bug, not the
+    // handler's; only the table's violations stop the answer.
+    if let Err(DecodeError::Invalid { report }) =
+        sdk::Message::decode_as(role, service_name, &answer)
+    {
+        return Err(report);
+    }
+    Ok(match mode {
+        LinkMode::Sdk => answer,
+        LinkMode::Http => without_data_target(answer),
+    })
+}
+
+/// The answer without its `data_target` key ("HTTP模式不传"), every other
+/// byte as it was.
+fn without_data_target(answer: Vec<u8>) -> Vec<u8> {
+    let Ok(text) = std::str::from_utf8(&answer) else {
+        return answer;
+    };
+    match crate::json_object::fields(text) {
+        Some(fields) if fields.iter().any(|(k, _)| k == "data_target") => {
+            crate::json_object::write(
+                fields
+                    .iter()
+                    .filter(|(k, _)| k != "data_target")
+                    .map(|(k, v)| (k.as_str(), v.get())),
+            )
+            .into_bytes()
+        }
+        _ => answer,
+    }
 }
 
 /// The signed envelope of an answer's data JSON (also to re-sign it with a
@@ -139,26 +243,30 @@ pub(crate) fn seal(
     Ok(sdk_http::build(service_name, Some(token), &text, key)?)
 }
 
-/// The table a service answers with: its HTTP-mode return, else its SDK return.
-fn return_schema(service_name: &str) -> Option<&'static bolink_types::schema::ObjectSchema> {
-    use bolink_types::catalog::Document;
-    use bolink_types::Role;
+/// The table a service answers with on `mode`'s wire: the HTTP-mode return
+/// in HTTP mode, the SDK-mode return on the SDK's link, else the other.
+fn return_table(service_name: &str, mode: LinkMode) -> Option<(Role, &'static ObjectSchema)> {
     let info = INTERFACES.iter().find(|i| {
         i.service_name == Some(service_name)
             && matches!(i.document, Document::Sdk | Document::SdkHttp)
     })?;
-    [Role::HttpReturn, Role::SdkReturn]
+    let order = match mode {
+        LinkMode::Http => [Role::HttpReturn, Role::SdkReturn],
+        LinkMode::Sdk => [Role::SdkReturn, Role::HttpReturn],
+    };
+    order
         .iter()
         .find_map(|role| info.roles.iter().find(|r| r.role == *role))
-        .map(|r| (r.schema)())
+        .map(|r| (r.role, (r.schema)()))
 }
 
-fn first_line(e: &DecodeError) -> String {
-    e.to_string()
+/// The first violation, for an errmsg (the refusal builder cuts it to the
+/// table's length).
+fn first_line(report: &Report) -> String {
+    report
+        .to_string()
         .lines()
         .next()
         .unwrap_or_default()
-        .chars()
-        .take(40)
-        .collect()
+        .to_string()
 }

@@ -49,13 +49,16 @@ mod downstream;
 pub mod engine;
 mod generated;
 mod identity;
+mod invalid;
+mod json_object;
 pub mod login;
 pub mod newapi;
 pub mod outbox;
 mod session;
 
-pub use answer::{Answer, Refusal};
+pub use answer::{Answer, LinkMode, Refusal};
 pub use downstream::{Downstream, DownstreamError};
 pub use generated::handler::{CallbackHandler, Handler, CALLBACK_SERVICES, DOWNSTREAM_SERVICES};
 pub use identity::Credentials;
+pub use invalid::InvalidMessage;
 pub use session::{Session, SessionError, DEFAULT_TOKEN_MAX_AGE};

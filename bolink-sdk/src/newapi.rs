@@ -74,7 +74,7 @@ use bolink_types::catalog::{Direction, Document, InterfaceInfo};
 use bolink_types::{newapi, peek_service_name, DecodeError, Report, Role, INTERFACES};
 
 use crate::generated::handler::dispatch_callback;
-use crate::{CallbackHandler, Refusal, CALLBACK_SERVICES};
+use crate::{CallbackHandler, InvalidMessage, Refusal, CALLBACK_SERVICES};
 
 /// How answers to callbacks are written (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -425,7 +425,10 @@ impl CallbackEndpoint {
         match self.check(path, body) {
             Ok(inbound) => {
                 let key = inbound.request.key();
-                match dispatch_callback(handler, inbound.request.clone()).await {
+                let answered = dispatch_callback(handler, inbound.request.clone())
+                    .await
+                    .and_then(|answer| checked_answer(key, answer));
+                match answered {
                     Ok(answer) => {
                         let answer = without_placeholder_name(key, answer);
                         CallbackReply {
@@ -449,11 +452,25 @@ impl CallbackEndpoint {
                     },
                 }
             }
-            Err((encoding, error)) => CallbackReply {
-                body: self.seal(&refusal_json(&error.errmsg()), encoding),
-                encoding: self.encoding(encoding),
-                outcome: CallbackOutcome::Rejected(error),
-            },
+            Err((encoding, error)) => {
+                let answer = match (&error, signed_data(body)) {
+                    // Signed, so trusted: the application sees it before the
+                    // platform is told what was wrong, in the callback's own
+                    // answer table.
+                    (InboundError::Invalid { key, report }, Some(data)) => {
+                        handler
+                            .invalid_message(InvalidMessage::new(key, &data, report.clone()))
+                            .await;
+                        refusal_answer(key, &data, &Refusal::new(error.errmsg()))
+                    }
+                    _ => refusal_json(&error.errmsg()),
+                };
+                CallbackReply {
+                    body: self.seal(&answer, encoding),
+                    encoding: self.encoding(encoding),
+                    outcome: CallbackOutcome::Rejected(error),
+                }
+            }
         }
     }
 
@@ -496,13 +513,38 @@ fn refusal_answer(key: &str, data: &[u8], refusal: &Refusal) -> Vec<u8> {
     let service_name = info.and_then(|i| i.service_name);
     let schema = info.and_then(|i| i.roles.iter().find(|r| r.role == Role::Response));
     match (service_name, schema) {
-        (Some(name), Some(role)) => refusal.to_json(name, (role.schema)(), data),
+        (Some(name), Some(role)) => {
+            refusal.to_json(name, (role.schema)(), data, crate::LinkMode::Http)
+        }
         (Some(name), None) => {
             serde_json::json!({ "service_name": name, "state": 0, "errmsg": refusal.errmsg })
                 .to_string()
                 .into_bytes()
         }
         _ => refusal_json(&refusal.errmsg),
+    }
+}
+
+/// The data JSON of a body whose envelope parses (its sign was checked
+/// before an `Invalid` error can arise).
+fn signed_data(body: &[u8]) -> Option<Vec<u8>> {
+    let opened = open(body).ok()?;
+    let parsed = parse(&opened.json).ok()?;
+    Some(parsed.data_bytes().to_vec())
+}
+
+/// A handler's answer, once it passed the callback's response table (exact
+/// out: one that breaks it is never sent; a refusal goes instead).
+fn checked_answer(key: &str, answer: Vec<u8>) -> Result<Vec<u8>, Refusal> {
+    if !newapi::Response::KEYS.contains(&key) {
+        return Ok(answer);
+    }
+    match newapi::Response::decode_as(key, &answer) {
+        Err(DecodeError::Invalid { report }) => Err(Refusal::new(format!(
+            "invalid answer: {}",
+            report.to_string().lines().next().unwrap_or_default()
+        ))),
+        _ => Ok(answer),
     }
 }
 

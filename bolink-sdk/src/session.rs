@@ -10,7 +10,7 @@ use bolink_types::{decode, DecodeError, Message};
 use crate::downstream::{self, Downstream, DownstreamError};
 use crate::identity::Credentials;
 use crate::login::{Ack, Login, LoginReply};
-use crate::Handler;
+use crate::{Handler, LinkMode};
 
 /// How long a token is trusted before logging in again, unless the platform
 /// rejects it earlier. The platform does not publish a lifetime.
@@ -149,15 +149,27 @@ impl Session {
     }
 
     /// Verifies, decodes and answers one downstream envelope through the
-    /// handler; the result holds the signed answer to POST back.
+    /// handler, in HTTP mode; the result holds the signed answer to POST back.
     pub async fn answer<H: Handler + ?Sized>(
         &self,
         handler: &H,
         body: &[u8],
         now: Instant,
     ) -> Result<Downstream, DownstreamError> {
+        self.answer_in(handler, body, now, LinkMode::Http).await
+    }
+
+    /// [`answer`](Self::answer) for the wire `mode`: on the SDK's link the
+    /// answer carries the tables' `data_target`, in HTTP mode it does not.
+    pub async fn answer_in<H: Handler + ?Sized>(
+        &self,
+        handler: &H,
+        body: &[u8],
+        now: Instant,
+        mode: LinkMode,
+    ) -> Result<Downstream, DownstreamError> {
         let token = self.token(now).ok_or(DownstreamError::NotLoggedIn)?;
-        downstream::answer(handler, body, self.key(), token).await
+        downstream::answer(handler, body, self.key(), token, mode).await
     }
 }
 

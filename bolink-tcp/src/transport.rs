@@ -216,6 +216,12 @@ impl TcpTransport {
 }
 
 impl Transport for TcpTransport {
+    /// The SDK's own link: answers carry `data_target` where the tables fix
+    /// it ("SDK模式必传").
+    fn link_mode(&self) -> bolink_sdk::LinkMode {
+        bolink_sdk::LinkMode::Sdk
+    }
+
     /// Sends a login, upload or request and returns its answer.
     ///
     /// A login that succeeds makes this connection the session's; any other

@@ -541,6 +541,35 @@ impl Drop for SimulatorHandle {
     }
 }
 
+/// An HTTP-mode answer read against an SDK-mode table: the pages say
+/// `data_target` is "SDK模式必传,HTTP模式不传", so a lot in HTTP mode leaves
+/// it out and the table's fixed value stands for it.
+fn http_mode_form(service_name: &str, role: Role, answer: &[u8]) -> Vec<u8> {
+    let fixed = bolink_types::INTERFACES
+        .iter()
+        .filter(|i| i.service_name == Some(service_name))
+        .flat_map(|i| i.roles.iter())
+        .find(|r| r.role == role)
+        .and_then(|r| {
+            (r.schema)()
+                .constants
+                .iter()
+                .find(|c| c.name == "data_target")
+        });
+    let mut object: serde_json::Map<String, serde_json::Value> =
+        match serde_json::from_slice(answer) {
+            Ok(object) => object,
+            Err(_) => return answer.to_vec(),
+        };
+    match fixed {
+        Some(constant) if !object.contains_key("data_target") => {
+            object.insert("data_target".into(), constant.value.into());
+            serde_json::to_vec(&object).unwrap_or_else(|_| answer.to_vec())
+        }
+        _ => answer.to_vec(),
+    }
+}
+
 /// Reads a lot's answer: a refusal, or the service's return table.
 fn read_answer(service_name: &str, answer: &[u8]) -> Result<LotAnswer, DriverError> {
     let ack: Ack = decode(answer).map_err(DriverError::InvalidAnswer)?;
@@ -549,7 +578,8 @@ fn read_answer(service_name: &str, answer: &[u8]) -> Result<LotAnswer, DriverErr
     }
     let mut last = None;
     for role in [Role::HttpReturn, Role::SdkReturn] {
-        match sdk::Message::decode_as(role, service_name, answer) {
+        let answer = http_mode_form(service_name, role, answer);
+        match sdk::Message::decode_as(role, service_name, &answer) {
             Ok(message) => return Ok(LotAnswer::Answered(Box::new(message))),
             Err(DecodeError::UnknownService { .. }) => continue,
             Err(e) => {

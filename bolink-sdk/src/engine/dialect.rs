@@ -33,8 +33,7 @@ use crate::Credentials;
 /// with its keys in another order carries another sign and is judged on
 /// its own.
 pub(crate) fn rotated(data: &str, k: u32) -> Option<String> {
-    let fields: Vec<(String, &serde_json::value::RawValue)> =
-        serde_json::from_str::<OrderedFields<'_>>(data).ok()?.0;
+    let fields = crate::json_object::fields(data)?;
     let n = fields.len();
     if n < 2 {
         return None;
@@ -43,48 +42,10 @@ pub(crate) fn rotated(data: &str, k: u32) -> Option<String> {
         0 => 1,
         k => k,
     };
-    let mut out = String::with_capacity(data.len());
-    out.push('{');
-    for i in 0..n {
+    Some(crate::json_object::write((0..n).map(|i| {
         let (key, value) = &fields[(i + k) % n];
-        if i > 0 {
-            out.push(',');
-        }
-        // A key serialises as a plain JSON string; it cannot fail.
-        out.push_str(&serde_json::to_string(key).unwrap_or_default());
-        out.push(':');
-        out.push_str(value.get());
-    }
-    out.push('}');
-    Some(out)
-}
-
-/// A JSON object's fields in the order written, values unparsed.
-struct OrderedFields<'a>(Vec<(String, &'a serde_json::value::RawValue)>);
-
-impl<'de: 'a, 'a> serde::Deserialize<'de> for OrderedFields<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Fields<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Fields<'a> {
-            type Value = OrderedFields<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<M: serde::de::MapAccess<'de>>(
-                self,
-                mut map: M,
-            ) -> Result<Self::Value, M::Error> {
-                let mut fields = Vec::new();
-                while let Some(entry) =
-                    map.next_entry::<String, &'a serde_json::value::RawValue>()?
-                {
-                    fields.push(entry);
-                }
-                Ok(OrderedFields(fields))
-            }
-        }
-        deserializer.deserialize_map(Fields(std::marker::PhantomData))
-    }
+        (key.as_str(), value.get())
+    })))
 }
 
 /// The protocol family an engine speaks.

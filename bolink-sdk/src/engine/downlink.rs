@@ -124,11 +124,12 @@ async fn answer_one<T: Transport, H: Handler + 'static>(
         return;
     };
     let key = session.key();
+    let mode = shared.transport.link_mode();
     // The handler runs in a task of its own so that a panic in it is a
     // JoinError here, answered as an internal error, not a lost loop.
     let computed = tokio::spawn({
         let (body, key, value) = (body.clone(), key.clone(), token.value.clone());
-        async move { downstream::answer(&*handler, &body, &key, &value).await }
+        async move { downstream::answer(&*handler, &body, &key, &value, mode).await }
     })
     .await;
     let done = match computed {
@@ -141,7 +142,13 @@ async fn answer_one<T: Transport, H: Handler + 'static>(
             shared.emit(&Event::HandlerPanicked {
                 service_name: downstream::service_name_of(&body).unwrap_or_default(),
             });
-            match downstream::refuse(&body, &key, &token.value, Refusal::new("internal error")) {
+            match downstream::refuse(
+                &body,
+                &key,
+                &token.value,
+                Refusal::new("internal error"),
+                mode,
+            ) {
                 Ok(done) => done,
                 Err(unanswerable) => {
                     shared.emit(&Event::Unanswered(unanswerable));

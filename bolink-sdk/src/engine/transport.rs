@@ -101,6 +101,12 @@ pub trait Transport: Send + Sync + 'static {
         std::future::pending()
     }
 
+    /// Which wire this is, for the tables' "SDK模式必传,HTTP模式不传" fields
+    /// (`data_target`): HTTP mode unless the transport is the SDK's link.
+    fn link_mode(&self) -> crate::LinkMode {
+        crate::LinkMode::Http
+    }
+
     /// Sends the answer to a downstream message; returns the platform's
     /// acknowledgement where the link has one (HTTP), `None` where it has
     /// none (TCP).

@@ -241,6 +241,18 @@ pub trait Handler: Send + Sync {
         let _ = request;
         std::future::ready(Err(Refusal::not_supported()))
     }
+    /// A signed message that breaks its table (a payment result whose remark is over its
+    /// length, say): called with the data as received, the fields that could be read and
+    /// every violation, before the platform is answered with a refusal naming the first
+    /// one. Nothing signed is dropped: keep what you need to reconcile. The default does
+    /// nothing.
+    fn invalid_message(
+        &self,
+        message: crate::InvalidMessage,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = message;
+        std::future::ready(())
+    }
 }
 ///The services [`Handler`] has a method for.
 pub const DOWNSTREAM_SERVICES: &[&str] = &[
@@ -398,6 +410,18 @@ pub trait CallbackHandler: Send + Sync {
     ) -> impl Future<Output = Answer<newapi::check_vip::Response>> + Send {
         let _ = request;
         std::future::ready(Err(Refusal::not_supported()))
+    }
+    /// A signed message that breaks its table (a payment result whose remark is over its
+    /// length, say): called with the data as received, the fields that could be read and
+    /// every violation, before the platform is answered with a refusal naming the first
+    /// one. Nothing signed is dropped: keep what you need to reconcile. The default does
+    /// nothing.
+    fn invalid_message(
+        &self,
+        message: crate::InvalidMessage,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = message;
+        std::future::ready(())
     }
 }
 ///The services [`CallbackHandler`] has a method for.

@@ -7,4 +7,5 @@ mod examples;
 // Generated and printed by prettyplease (`cargo xtask codegen`), like bolink-types/src/generated.
 #[rustfmt::skip]
 mod generated_properties;
+mod refusals;
 mod signed_pipeline;

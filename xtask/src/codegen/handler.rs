@@ -167,6 +167,16 @@ fn family_trait(model: &Model, plan: &TraitPlan) -> TokenStream {
         #[doc = #trait_doc]
         pub trait #trait_name: Send + Sync {
             #(#methods)*
+
+            /// A signed message that breaks its table (a payment result whose remark is over its
+            /// length, say): called with the data as received, the fields that could be read and
+            /// every violation, before the platform is answered with a refusal naming the first
+            /// one. Nothing signed is dropped: keep what you need to reconcile. The default does
+            /// nothing.
+            fn invalid_message(&self, message: crate::InvalidMessage) -> impl Future<Output = ()> + Send {
+                let _ = message;
+                std::future::ready(())
+            }
         }
 
         #[doc = #const_doc]
