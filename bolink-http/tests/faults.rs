@@ -279,10 +279,21 @@ fn client_with(
     store: Arc<dyn Store>,
     config: EngineConfig,
 ) -> (SdkHttpClient, Arc<Seen>) {
+    client_timed(addr, store, config, Duration::from_millis(300))
+}
+
+/// A client whose requests time out after `timeout` (short where the stub
+/// hangs on purpose, ample where a timeout would be a fault of its own).
+fn client_timed(
+    addr: SocketAddr,
+    store: Arc<dyn Store>,
+    config: EngineConfig,
+    timeout: Duration,
+) -> (SdkHttpClient, Arc<Seen>) {
     let seen = Arc::new(Seen::default());
     let sink = seen.clone();
     let transport = ClientConfig::with_base_url(format!("http://{addr}"))
-        .request_timeout(Duration::from_millis(300))
+        .request_timeout(timeout)
         .poll_timeout(Duration::from_secs(2));
     let client = lot_client(
         Credentials::new("200208", "21835", "lane-1", Key::new(KEY)),
@@ -501,7 +512,14 @@ async fn the_login_race_logs_in_once_and_loses_nothing() {
     for round in 0..25 {
         let stub = Stub::new();
         let (addr, _server) = serve(stub.clone(), "127.0.0.1:0".parse().unwrap()).await;
-        let (client, seen) = client(addr);
+        // A login cut short by a timeout on a loaded machine would count
+        // twice at the stub: give exchanges the time they take.
+        let (client, seen) = client_timed(
+            addr,
+            Arc::new(MemoryStore::default()),
+            engine_config(),
+            Duration::from_secs(5),
+        );
         // Uploads from many tasks while run() starts.
         let uploads: Vec<_> = (0..16)
             .map(|i| {

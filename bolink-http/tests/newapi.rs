@@ -615,3 +615,101 @@ async fn slow_callbacks_are_answered_concurrently() {
         assert!(answer.reply.is_success(), "{answer:?}");
     }
 }
+
+/// Counts the calls that reach it.
+#[derive(Default)]
+struct Counting {
+    payments: std::sync::atomic::AtomicUsize,
+    notices: std::sync::atomic::AtomicUsize,
+}
+
+impl CallbackHandler for Counting {
+    async fn outpark(&self, _request: outpark::Request) -> Answer<()> {
+        self.payments
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn notice_car_owner(
+        &self,
+        _request: notice_car_owner::Request,
+    ) -> Answer<notice_car_owner::Response> {
+        self.notices
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(notice_car_owner::Response::new(State::Success))
+    }
+}
+
+async fn post_signed(http: &reqwest::Client, url: &str, data: &str) -> (u16, serde_json::Value) {
+    let body = build(data, &key(), None, BodyEncoding::Json).unwrap();
+    let response = http.post(url).body(body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let answer = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    (status, answer)
+}
+
+#[tokio::test]
+async fn a_repeated_rand_is_an_illegal_request_and_a_retry_is_answered_once() {
+    let counting = std::sync::Arc::new(Counting::default());
+    struct Shared(std::sync::Arc<Counting>);
+    impl CallbackHandler for Shared {
+        async fn outpark(&self, request: outpark::Request) -> Answer<()> {
+            self.0.outpark(request).await
+        }
+        async fn notice_car_owner(
+            &self,
+            request: notice_car_owner::Request,
+        ) -> Answer<notice_car_owner::Response> {
+            self.0.notice_car_owner(request).await
+        }
+    }
+    let base = serve(callback_router(
+        Shared(counting.clone()),
+        CallbackConfig::new(key()),
+    ))
+    .await;
+    let http = reqwest::Client::new();
+    // 5.2, as its page's example has it (keys without the stray spaces).
+    let notice = |rand: &str| {
+        format!(
+            r#"{{"union_id":109010,"park_id":"1001","order_id":"1089922","car_number":"苏K55098","is_union_user":1,"rand":"{rand}"}}"#
+        )
+    };
+    let url = format!("{base}/bolink/notice_car_owner");
+    let (status, answer) = post_signed(&http, &url, &notice("0.99993232345436")).await;
+    assert_eq!(
+        (status, answer["state"].as_i64()),
+        (200, Some(1)),
+        "{answer}"
+    );
+    let (status, answer) = post_signed(&http, &url, &notice("0.99993232345436")).await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["state"], 0);
+    assert!(
+        answer["errmsg"]
+            .as_str()
+            .unwrap()
+            .contains("illegal request"),
+        "{answer}"
+    );
+    let (status, _) = post_signed(&http, &url, &notice("0.12")).await;
+    assert_eq!(status, 200, "a new rand is a new request");
+    assert_eq!(
+        counting.notices.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "the replay never reached the handler"
+    );
+
+    // The platform calls again with the same payment result (it did not
+    // read the answer): answered the same, the handler called once.
+    let payment = r#"{"service_name":"outpark","state":1,"park_id":"21835","order_id":"o-1","trade_no":"t-77","pay_type":"wallet","errmsg":""}"#;
+    let url = format!("{base}/bolink/outpark");
+    let first = post_signed(&http, &url, payment).await;
+    let again = post_signed(&http, &url, payment).await;
+    assert_eq!(first, again);
+    assert_eq!(first.1["state"], 1);
+    assert_eq!(
+        counting.payments.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}

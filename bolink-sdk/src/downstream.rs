@@ -152,7 +152,10 @@ fn finish(
 ) -> Result<Downstream, DownstreamError> {
     let table = return_table(&service_name, mode);
     let mut invalid_answer = None;
-    let outcome = match (outcome, table) {
+    // A handler answers in the table its method returns: the HTTP-mode one
+    // where the page has both (the generator's choice).
+    let handler_table = return_table(&service_name, LinkMode::Http);
+    let outcome = match (outcome, handler_table) {
         (Ok(answer), Some((role, _))) => match checked(&service_name, role, answer, mode) {
             Ok(answer) => Ok(answer),
             Err(report) => {
@@ -189,8 +192,9 @@ fn finish(
 }
 
 /// A handler's answer as it goes out on `mode`'s wire, once it passed its
-/// table (checked as written, with the `data_target` the typed message
-/// carries), then without `data_target` in HTTP mode.
+/// table (the one its type belongs to, checked as written): on the SDK's
+/// link with the `data_target` the SDK-mode table fixes, in HTTP mode
+/// without any.
 fn checked(
     service_name: &str,
     role: Role,
@@ -205,9 +209,39 @@ fn checked(
         return Err(report);
     }
     Ok(match mode {
-        LinkMode::Sdk => answer,
+        LinkMode::Sdk => with_data_target(service_name, answer),
         LinkMode::Http => without_data_target(answer),
     })
+}
+
+/// The answer with the `data_target` its SDK-mode table fixes, after
+/// `service_name` where the tables list it (unchanged when it has one, or
+/// the table fixes none).
+fn with_data_target(service_name: &str, answer: Vec<u8>) -> Vec<u8> {
+    let fixed = return_table(service_name, LinkMode::Sdk).and_then(|(_, table)| {
+        table
+            .constants
+            .iter()
+            .find(|c| c.name == "data_target")
+            .map(|c| c.value)
+    });
+    let (Some(fixed), Ok(text)) = (fixed, std::str::from_utf8(&answer)) else {
+        return answer;
+    };
+    match crate::json_object::fields(text) {
+        Some(fields) if !fields.iter().any(|(k, _)| k == "data_target") => {
+            let value = serde_json::to_string(fixed).unwrap_or_default();
+            let mut out: Vec<(&str, &str)> =
+                fields.iter().map(|(k, v)| (k.as_str(), v.get())).collect();
+            let at = out
+                .iter()
+                .position(|(k, _)| *k == "service_name")
+                .map_or(0, |i| i + 1);
+            out.insert(at, ("data_target", value.as_str()));
+            crate::json_object::write(out).into_bytes()
+        }
+        _ => answer,
+    }
 }
 
 /// The answer without its `data_target` key ("HTTP模式不传"), every other

@@ -76,11 +76,12 @@ struct Shared<H> {
 ///
 /// | status | when |
 /// | --- | --- |
-/// | 200 | answered, refused by the handler, or an invalid message (answered `state` 0 with every violation: re-sending it cannot help, and the platform reads `state`) |
+/// | 200 | answered, refused by the handler, an invalid message (answered `state` 0 with every violation: re-sending it cannot help, and the platform reads `state`), or a retry of a callback already answered (the same answer, the handler not called again) |
 /// | 400 | neither JSON nor base64, or not an envelope |
 /// | 401 | no `sign` (with `WWW-Authenticate: Bolink-Sign`) |
 /// | 403 | a sign that does not match |
 /// | 404 | no callback at this path or service_name |
+/// | 409 | a `rand` already used (5.2: a repeated one is an illegal request) |
 /// | 405 | not a POST |
 /// | 408 | reading and answering took longer than the timeout |
 /// | 413 | the body is over the limit |
@@ -212,6 +213,7 @@ pub fn status_of(outcome: &CallbackOutcome) -> StatusCode {
             InboundError::WrongSign(_) => StatusCode::FORBIDDEN,
             InboundError::Unknown { .. } => StatusCode::NOT_FOUND,
             InboundError::Invalid { .. } => StatusCode::OK,
+            InboundError::Replayed { .. } => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         },
         _ => StatusCode::OK,

@@ -64,8 +64,13 @@
 //! # }
 //! ```
 
+mod memory;
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use memory::{CallbackMemory, InMemory, MemoryFuture};
 
 pub use bolink_sign::newapi::BodyEncoding;
 use bolink_sign::newapi::{self as envelope, Envelope};
@@ -122,6 +127,15 @@ pub enum InboundError {
         key: &'static str,
         /// Every violation.
         report: Report,
+    },
+    /// The callback repeats a `rand` already seen: 5.2 says it must never
+    /// repeat, "否则认为是非法请求" (else the request is illegal).
+    #[error("illegal request: rand {rand:?} was already used")]
+    Replayed {
+        /// The interface's key.
+        key: &'static str,
+        /// The repeated value.
+        rand: String,
     },
 }
 
@@ -331,6 +345,12 @@ pub enum CallbackOutcome {
     },
     /// Not handed to the handler: which check failed.
     Rejected(InboundError),
+    /// The platform's retry of a callback already answered (the same
+    /// message again): answered as before, the handler not called again.
+    Repeated {
+        /// The request.
+        request: Box<newapi::Request>,
+    },
 }
 
 /// The answer to one callback, ready to send.
@@ -348,11 +368,21 @@ pub struct CallbackReply {
 /// A vendor's callback endpoint: the key the platform signs with, how
 /// answers are written, and callback addresses that do not end in the
 /// service_name.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CallbackEndpoint {
     key: Key,
     form: ReplyForm,
     routes: BTreeMap<String, &'static str>,
+    memory: Arc<dyn CallbackMemory>,
+}
+
+impl std::fmt::Debug for CallbackEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackEndpoint")
+            .field("form", &self.form)
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CallbackEndpoint {
@@ -363,7 +393,15 @@ impl CallbackEndpoint {
             key,
             form: ReplyForm::default(),
             routes: BTreeMap::new(),
+            memory: Arc::new(InMemory::default()),
         }
+    }
+
+    /// Remembers seen `rand`s and given answers in `memory` (shared by
+    /// several servers, say) instead of this process's [`InMemory`].
+    pub fn memory(mut self, memory: impl CallbackMemory) -> CallbackEndpoint {
+        self.memory = Arc::new(memory);
+        self
     }
 
     /// Sets how answers are written.
@@ -425,12 +463,56 @@ impl CallbackEndpoint {
         match self.check(path, body) {
             Ok(inbound) => {
                 let key = inbound.request.key();
+                let fields: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_slice(&inbound.data).unwrap_or_default();
+                let now = crate::clock::now_ms();
+                if let Some(rand) = text_field(&fields, "rand") {
+                    let vendor = inbound
+                        .union_id
+                        .map(|u| u.to_string())
+                        .or_else(|| text_field(&fields, "union_id"))
+                        .unwrap_or_default();
+                    let scope = format!("{vendor}/{key}");
+                    if !self.memory.first_rand(scope, rand.clone(), now).await {
+                        let error = InboundError::Replayed { key, rand };
+                        let refusal = Refusal::new(error.errmsg());
+                        return CallbackReply {
+                            body: self.seal(
+                                &refusal_answer(key, &inbound.data, &refusal),
+                                inbound.encoding,
+                            ),
+                            encoding: self.encoding(inbound.encoding),
+                            outcome: CallbackOutcome::Rejected(error),
+                        };
+                    }
+                }
+                // The platform calls again with the same message when it did
+                // not read an answer: answered once, answered the same way.
+                // The same trade_no with another state (paying, then paid)
+                // is another message, so the key is the whole data.
+                let retry = Some(retry_key(key, &inbound.data));
+                if let Some(retry) = &retry {
+                    if let Some(answer) = self.memory.answer_for(retry.clone(), now).await {
+                        return CallbackReply {
+                            body: self.seal(&answer, inbound.encoding),
+                            encoding: self.encoding(inbound.encoding),
+                            outcome: CallbackOutcome::Repeated {
+                                request: Box::new(inbound.request),
+                            },
+                        };
+                    }
+                }
                 let answered = dispatch_callback(handler, inbound.request.clone())
                     .await
                     .and_then(|answer| checked_answer(key, answer));
                 match answered {
                     Ok(answer) => {
                         let answer = without_placeholder_name(key, answer);
+                        if let Some(retry) = retry {
+                            self.memory
+                                .remember_answer(retry, answer.clone(), now)
+                                .await;
+                        }
                         CallbackReply {
                             body: self.seal(&answer, inbound.encoding),
                             encoding: self.encoding(inbound.encoding),
@@ -522,6 +604,24 @@ fn refusal_answer(key: &str, data: &[u8], refusal: &Refusal) -> Vec<u8> {
                 .into_bytes()
         }
         _ => refusal_json(&refusal.errmsg),
+    }
+}
+
+/// What identifies a callback and its retries: the interface and the
+/// digest of the data as signed.
+fn retry_key(key: &str, data: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(data);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{key}:{hex}")
+}
+
+/// A top-level string or number field, as text.
+fn text_field(fields: &serde_json::Map<String, serde_json::Value>, name: &str) -> Option<String> {
+    match fields.get(name)? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 
@@ -785,8 +885,10 @@ mod tests {
 
     #[test]
     fn a_valid_callback_reaches_the_handler_in_both_encodings() {
-        let endpoint = CallbackEndpoint::new(key());
         for encoding in [BodyEncoding::Json, BodyEncoding::Base64] {
+            // A fresh endpoint each time: to one that answered it, the same
+            // payment again is a retry.
+            let endpoint = CallbackEndpoint::new(key());
             let body = request_body(&payment(State::Success), &key(), None, encoding).unwrap();
             let (reply, vendor) = answer(&endpoint, "/cb/outpark", &body);
             assert!(matches!(reply.outcome, CallbackOutcome::Answered { .. }));
