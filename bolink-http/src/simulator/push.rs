@@ -171,6 +171,11 @@ async fn run(state: &State, push: &Push<'_>) -> PushReport {
                     instance.0, instance.1, state.config.history_limit
                 )
             }),
+        // A raw CR or LF would end the frame early: the lot would read
+        // half a message (only a raw body from `call_raw` can hold one).
+        Route::Tcp(_) if push.body.iter().any(|&b| b == b'\r' || b == b'\n') => {
+            Err("the body holds a raw CR or LF, which would end its TCP frame early".to_string())
+        }
         Route::Tcp(outbound) => outbound
             .try_send(Outbound {
                 bytes: super::tcp::frame(&push.body),
@@ -186,6 +191,7 @@ async fn run(state: &State, push: &Push<'_>) -> PushReport {
     if let Err(why) = handed {
         forget();
         let mut report = PushReport::undelivered(why, Some(link), local_id);
+        // A mailbox's only refusal is a full queue (its receiver lives with it).
         report.queue_full = matches!(routed.route, Route::Http(_));
         return report;
     }

@@ -7,7 +7,9 @@
 //! * writing: every message as `("\n" + mesg + "\r").getBytes("UTF-8")`
 //!   (`SensorServerHandler.java` line 474): [`frame`];
 //! * each line handled as `SensorServerHandler` handles it: [`handler`],
-//!   with the re-send check of `TempUtil`: [`resend`];
+//!   with the re-send check of `TempUtil` ([`resend`]), the server's
+//!   reading of `data` and its sign ([`wire`]), `login` ([`login`]) and the
+//!   uploads it dispatches ([`uploads`]);
 //! * a closed connection logs its sessions out (`channelInactive`, lines
 //!   441-453).
 //!
@@ -28,7 +30,10 @@
 mod conn;
 mod handler;
 mod lines;
+mod login;
 mod resend;
+mod uploads;
+mod wire;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
