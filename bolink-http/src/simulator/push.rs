@@ -9,12 +9,13 @@
 
 use std::time::Duration;
 
+use bolink_sign::sdk_http;
 use bolink_types::{sdk, Role};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::observe::{Direction, Exchange, Link};
-use super::state::{Outbound, Queued, Route, State};
+use super::state::{order_of, Outbound, Queued, Route, State};
 use super::verdict::{judge, Verdict};
 
 /// What became of a downstream message pushed to a lot
@@ -144,9 +145,12 @@ async fn run(state: &State, push: &Push<'_>) -> PushReport {
         }
     };
     let instance = (push.park_id.to_string(), routed.local_id.clone());
+    let order_id = sdk_http::Envelope::parse(&push.body)
+        .ok()
+        .and_then(|envelope| order_of(envelope.data_bytes()));
     let answer = state
         .books()
-        .await_answer(instance.clone(), push.service_name);
+        .await_answer(instance.clone(), push.service_name, order_id);
     let link = match routed.route {
         Route::Http(_) => Link::Http,
         Route::Tcp(_) => Link::Tcp,

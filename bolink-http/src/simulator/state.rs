@@ -180,6 +180,23 @@ pub(crate) struct Routed {
     pub route: Route,
 }
 
+/// A driver waiting for an answer: the `order_id` its message named, if
+/// any, and where the answer goes.
+pub(crate) struct Waiter {
+    order_id: Option<String>,
+    answer: oneshot::Sender<Vec<u8>>,
+}
+
+/// The `order_id` of a message's data, as text.
+pub(crate) fn order_of(data: &[u8]) -> Option<String> {
+    let data: serde_json::Value = serde_json::from_slice(data).ok()?;
+    match data.get("order_id")? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 pub(crate) struct Books {
     pub sessions: BoundedMap<String, Session>,
     /// The live token of each instance: a new login replaces it.
@@ -198,7 +215,7 @@ pub(crate) struct Books {
     pub filed: BoundedMap<String, ()>,
     /// Drivers waiting for an instance's answer, per (instance, service),
     /// oldest first; a key goes when its queue empties.
-    pub awaiting: HashMap<(Instance, String), VecDeque<oneshot::Sender<Vec<u8>>>>,
+    pub awaiting: HashMap<(Instance, String), VecDeque<Waiter>>,
     /// The TCP link's memory of re-sends (`TempUtil.dataSendMap`): signs,
     /// and counts per token, service and order.
     pub resend_memory: BoundedMap<String, u32>,
@@ -370,11 +387,13 @@ impl Books {
         })
     }
 
-    /// Registers a driver waiting for `instance`'s answer to `service_name`.
+    /// Registers a driver waiting for `instance`'s answer to `service_name`
+    /// about `order_id` (when its message named one).
     pub fn await_answer(
         &mut self,
         instance: Instance,
         service_name: &str,
+        order_id: Option<String>,
     ) -> oneshot::Receiver<Vec<u8>> {
         let (tx, rx) = oneshot::channel();
         let waiting = self
@@ -382,8 +401,11 @@ impl Books {
             .entry((instance, service_name.to_string()))
             .or_default();
         // Drivers that gave up are dropped as new ones come.
-        waiting.retain(|waiter| !waiter.is_closed());
-        waiting.push_back(tx);
+        waiting.retain(|waiter| !waiter.answer.is_closed());
+        waiting.push_back(Waiter {
+            order_id,
+            answer: tx,
+        });
         rx
     }
 
@@ -391,7 +413,7 @@ impl Books {
     pub fn forget_waiter(&mut self, instance: Instance, service_name: &str) {
         let key = (instance, service_name.to_string());
         if let Some(queue) = self.awaiting.get_mut(&key) {
-            queue.retain(|waiter| !waiter.is_closed());
+            queue.retain(|waiter| !waiter.answer.is_closed());
             if queue.is_empty() {
                 self.awaiting.remove(&key);
             }
@@ -399,21 +421,28 @@ impl Books {
     }
 
     /// Hands an instance's answer to the oldest driver still waiting for
-    /// it; `false` when none waits.
+    /// it: the oldest whose message named the answer's `order_id`, when both
+    /// name one (answers computed concurrently may come back in another
+    /// order), else the oldest; `false` when none waits.
     pub fn hand_answer(&mut self, instance: Instance, service_name: &str, data: &[u8]) -> bool {
         let key = (instance, service_name.to_string());
-        let mut handed = false;
-        if let Some(queue) = self.awaiting.get_mut(&key) {
-            // Drivers that gave up waiting are skipped.
-            while let Some(next) = queue.pop_front() {
-                if next.send(data.to_vec()).is_ok() {
-                    handed = true;
-                    break;
-                }
-            }
-            if queue.is_empty() {
-                self.awaiting.remove(&key);
-            }
+        let Some(queue) = self.awaiting.get_mut(&key) else {
+            return false;
+        };
+        queue.retain(|waiter| !waiter.answer.is_closed());
+        let answered = order_of(data);
+        let fits = |waiter: &Waiter| match (&waiter.order_id, &answered) {
+            (Some(asked), Some(answered)) => asked == answered,
+            _ => true,
+        };
+        let handed = match queue.iter().position(fits) {
+            Some(at) => queue
+                .remove(at)
+                .is_some_and(|waiter| waiter.answer.send(data.to_vec()).is_ok()),
+            None => false,
+        };
+        if queue.is_empty() {
+            self.awaiting.remove(&key);
         }
         handed
     }

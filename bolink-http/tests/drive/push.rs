@@ -15,8 +15,9 @@ use serde_json::{json, Value};
 
 use super::*;
 
-/// A lot that prices every car at 5.00, refuses unplated cars, takes
-/// prepayments of known orders, and is slow to answer order "slow".
+/// A lot that prices every car at 5.00 (slowly for orders "slow..."),
+/// refuses unplated cars, takes prepayments of known orders, and is too
+/// slow to answer a prepayment of order "slow".
 #[derive(Default)]
 struct Lot {
     prepays: AtomicUsize,
@@ -25,6 +26,9 @@ struct Lot {
 impl Handler for Lot {
     async fn query_price(&self, request: query_price::Request) -> Answer<query_price::HttpReturn> {
         let order_id = request.order_id.clone().unwrap_or_default();
+        if order_id.starts_with("slow") {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
         let mut answer = query_price::HttpReturn::new(
             State::Success,
             60,
@@ -381,4 +385,39 @@ async fn answers_over_tcp_are_judged_against_sdk_modes_table() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pushes_get_their_own_answers() {
+    let sim = start(fast()).await;
+    let _lot = http_lot(&sim, "lane-1", Lot::default());
+    let query = |order: &str| {
+        let mut message = price_query();
+        message["order_id"] = json!(order);
+        message
+    };
+    // The first is answered last: each verdict must still be its own.
+    let slow = tokio::spawn({
+        let base = sim.base_url();
+        let message = query("slow-1");
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}{PUSH_PATH}"))
+                .body(json!({"park_id": PARK, "message": message}).to_string())
+                .send()
+                .await
+                .unwrap()
+                .json_value()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let fast = push(&sim, query("fast-2"), 5000).await;
+    let slow = slow.await.unwrap();
+    assert_eq!(fast["answer"]["order_id"], "fast-2", "{fast}");
+    assert_eq!(slow["answer"]["order_id"], "slow-1", "{slow}");
+    assert_eq!(
+        (fast["verdict"].clone(), slow["verdict"].clone()),
+        (json!("answered"), json!("answered"))
+    );
 }
