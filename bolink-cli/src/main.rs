@@ -79,11 +79,17 @@ enum Command {
     /// `--run-for` ran out), 1 otherwise, 2 on bad arguments or an
     /// unreadable outbox.
     Lot(commands::lot::LotArgs),
-    /// Serve the Bolink platform simulator (SDK-HTTP mode) until Ctrl-C.
+    /// Serve the Bolink platform simulator until Ctrl-C: SDK-HTTP mode, the
+    /// new API and the control routes /_simulator/{push,callback,state} on
+    /// --listen, the SDK's TCP link on --tcp-listen. Prints one line per
+    /// exchange: direction, link, park/local_id, service_name, outcome.
     Simulate {
-        /// Address to listen on.
+        /// Address to listen on (HTTP).
         #[arg(long, default_value = "127.0.0.1:8720")]
         listen: std::net::SocketAddr,
+        /// Address to listen on for the SDK's TCP link (none when absent).
+        #[arg(long)]
+        tcp_listen: Option<std::net::SocketAddr>,
         /// A lot that may log in, as UNION_ID:PARK_ID:KEY (repeatable).
         #[arg(long = "park", default_value = "200208:21835:8403A41ED5EF20BC")]
         parks: Vec<commands::simulate::ParkArg>,
@@ -122,7 +128,11 @@ fn main() -> ExitCode {
         },
         Command::Schema { key, role } => commands::spec::schema(&key, role),
         Command::Demo => commands::demo::run(),
-        Command::Simulate { listen, parks } => commands::simulate::run(listen, parks),
+        Command::Simulate {
+            listen,
+            tcp_listen,
+            parks,
+        } => commands::simulate::run(listen, tcp_listen, parks),
         Command::Lot(args) => commands::lot::run(args),
     };
     outcome.into()

@@ -1,9 +1,11 @@
-//! `POST /bpd/download.do`: the long poll for downstream messages.
+//! `POST /bpd/download.do`: the long poll for downstream messages, one
+//! queue per charging-system instance (the token says which).
 
 use axum::body::Body;
 use axum::extract::State as Extract;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use tokio::time::Instant;
 
 use super::state::State;
 use crate::sdk_http::NO_MESSAGE;
@@ -25,7 +27,12 @@ pub(crate) async fn download(Extract(state): Extract<State>, body: Body) -> Resp
         )
             .into_response();
     };
-    let Some(park_id) = state.session_park(&poll.token) else {
+    let session = state.session_of(&poll.token);
+    let mailbox = session.and_then(|s| {
+        let instance = (s.park_id, s.local_id);
+        state.books().mailboxes.get(&instance).cloned()
+    });
+    let Some(mailbox) = mailbox else {
         return (
             super::upload::token_status(&state),
             [("content-type", "application/json;charset=utf-8")],
@@ -33,16 +40,24 @@ pub(crate) async fn download(Extract(state): Extract<State>, body: Body) -> Resp
         )
             .into_response();
     };
-    let park = &state.parks[&park_id];
-    // One poller per park at a time; a second waits its turn, as a queue would.
-    let mut queue = park.queue_rx.lock().await;
-    match tokio::time::timeout(state.config.poll_hold, queue.recv()).await {
-        Ok(Some(message)) => (
-            StatusCode::OK,
-            [("content-type", "application/json;charset=utf-8")],
-            message,
-        )
-            .into_response(),
-        _ => (StatusCode::OK, NO_MESSAGE).into_response(),
+    let deadline = Instant::now() + state.config.poll_hold;
+    let mut queue = mailbox.rx.lock().await;
+    loop {
+        match tokio::time::timeout_at(deadline, queue.recv()).await {
+            Ok(Some(queued)) => {
+                // A message whose driver gave up is dropped unsent: nobody
+                // would read its answer.
+                if queued.taken.send(()).is_err() {
+                    continue;
+                }
+                return (
+                    StatusCode::OK,
+                    [("content-type", "application/json;charset=utf-8")],
+                    queued.body,
+                )
+                    .into_response();
+            }
+            _ => return (StatusCode::OK, NO_MESSAGE).into_response(),
+        }
     }
 }

@@ -1,12 +1,14 @@
-//! A Bolink platform on loopback, for tests and demos.
+//! A Bolink platform on loopback, for tests, demos and a lot's developer
+//! (behind the `simulator` feature).
 //!
-//! It speaks the platform's side of SDK-HTTP mode: accepts `login` and
+//! It speaks the platform's side of SDK-HTTP mode and, when asked
+//! ([`Simulator::tcp`]), of the SDK's TCP link: accepts `login` and
 //! uploads (verifying signatures and validating every message against the
 //! spec, rejecting bad ones with `state` 0 and an `errmsg` as the platform
 //! does), keeps the in-park orders it was told about, and plays drivers:
-//! [`SimulatorHandle::call`] queues a downstream message (a price query, a
-//! payment result, an unplated entry) for the lot's long poll and waits for
-//! the lot's answer.
+//! [`SimulatorHandle::push`] (or `POST /_simulator/push`) sends a downstream
+//! message (a price query, a payment result, an unplated entry) to the
+//! lot, waits for the answer and judges it.
 //!
 //! It answers as the platform's public server code does (see
 //! `reference/sdk/_protocol.json`, `tcp_sdk_wire_from_public_code`), each
@@ -22,28 +24,121 @@
 //!   `{"state":0,"errmsg":"数据已处理过...","service_name",...}` with the
 //!   data's `order_id` and `car_number` ([`ResendAnswer`]).
 //!
+//! The TCP link follows the public parkingOS cloud server line by line
+//! (framing, heartbeats, the order of its checks and their answers, its
+//! re-send memory, the answers to each upload): its module docs cite the
+//! lines. Uploads over TCP land in the same books as those over HTTP.
+//!
 //! Where the platform's behaviour is not public, the simulator's choices
 //! are marked: a long poll with no message is answered with the body `500`
 //! (as public client code expects); only uploads count against the rate
-//! limit, not long polls; a re-send is recognised only once it is signed and
-//! valid, so junk cannot poison the de-duplication.
+//! limit, not long polls; over SDK-HTTP a re-send is recognised only once
+//! it is signed and valid, so junk cannot poison the de-duplication; an
+//! envelope whose `service_name` is not its data's is refused (the sign
+//! covers only the data); new-API data naming another vendor's
+//! `union_id`, or a park registered to another vendor, is refused.
+//!
+//! # Sessions and lanes
+//!
+//! Every logged-in charging-system instance (`park_id` + `local_id`, on
+//! either link) has its own session and its own way down: its long-poll
+//! queue, or its TCP connection. A `local_id` such as
+//! `aaa001_channels_A1_A2_A3` binds lanes A1, A2 and A3; a downstream
+//! message naming a lane (`channel_id`, `in_channel_id`, `out_channel_id`)
+//! goes to the instance managing it, else to the park's instance without
+//! lane binding, else nowhere; one naming no lane goes to the park's most
+//! recently logged-in instance (see `routing.rs`).
+//!
+//! # The control surface
+//!
+//! On the HTTP listener, under `/_simulator/` (no platform path starts so).
+//! They are unauthenticated, and `callback` makes the simulator call any
+//! URL: serve the simulator on loopback or a network you trust. Errors are
+//! the protocol's JSON, `{"state":0,"errmsg":...,"violations":[...]}`, with
+//! 400 (an invalid request), 404 (an unknown park) or 413 (a body over
+//! [`SimulatorConfig::body_limit`]).
+//!
+//! `POST /_simulator/push` signs a downstream request with the park's key,
+//! routes it to an instance, sends it down that instance's link, waits
+//! (`timeout_ms`, default [`SimulatorConfig::answer_timeout`], at most the
+//! long poll's hold plus 5 s) and judges the answer against the service's
+//! return table: `http_return` over SDK-HTTP, `sdk_return` over the TCP
+//! link (a page with only one is judged against that one):
+//!
+//! ```text
+//! POST /_simulator/push
+//! {"park_id":"21835","message":{"service_name":"query_price","park_id":"21835",
+//!   "pay_scene":0,"car_number":"京A12345","order_id":"o-1"},"timeout_ms":5000}
+//!
+//! 200 {"delivered":true,"verdict":"answered","answer":{"state":1,"price":"5.00",...},
+//!      "violations":[],"reason":null,"link":"http","local_id":"lane-1","table":"http-return"}
+//! ```
+//!
+//! `verdict` is `answered` (`state` 1, valid), `refused` (`state` 0; the
+//! refusal's own violations are listed), `invalid` (the answer breaks its
+//! table, or has no readable `state`) or `no_answer` (nothing in time;
+//! `delivered` says whether the message reached the lot, `reason` why not).
+//! A push waits for a routable instance up to its timeout, where the
+//! platform would drop a message for an offline one.
+//!
+//! `POST /_simulator/callback` calls a vendor's new-API callback server as
+//! the platform would, signed with `key`, the body as `encoding` (`json`,
+//! the default, or `base64`); the answer (at most
+//! [`CALLBACK_ANSWER_LIMIT`] bytes) is judged against the callback's
+//! response table where the page has one:
+//!
+//! ```text
+//! POST /_simulator/callback
+//! {"url":"http://127.0.0.1:9000/bolink/outpark","encoding":"base64","key":"8403A41ED5EF20BC",
+//!  "message":{"service_name":"outpark","state":1,"park_id":"21835","order_id":"o-1",
+//!   "trade_no":"t-1","pay_type":"wallet","errmsg":""}}
+//!
+//! 200 {"status":200,"body":"{\"service_name\":\"outpark\",\"state\":1}","verdict":"answered",
+//!      "violations":[],"reason":null,"signed":false}
+//! ```
+//!
+//! `GET /_simulator/state` returns what the simulator holds:
+//!
+//! ```text
+//! 200 {"in_park":[{"park_id":"21835","order_id":"o-1","car_number":"京A12345"}],
+//!      "deliveries":{"21835/in_park:o-1":2},
+//!      "rejected":[{"service_name":"in_park","reason":"error:token无效"}],
+//!      "sessions":[{"park_id":"21835","local_id":"lotA_channels_A1","link":"tcp","lanes":["A1"]}],
+//!      "received":[{"park_id":"21835","service_name":"in_park","data":{...}}],
+//!      "logins":3}
+//! ```
 //!
 //! It is served by [`crate::serve`] (timeouts, a connection cap, a body limit
 //! checked before reading, protocol JSON for every error), and it remembers
-//! a bounded history ([`SimulatorConfig::history_limit`]).
+//! a bounded history ([`SimulatorConfig::history_limit`]); the TCP link is
+//! bounded too ([`SimulatorConfig::tcp_max_connections`],
+//! [`SimulatorConfig::tcp_idle_timeout`], lines over [`TCP_LINE_LIMIT`]
+//! bytes dropped as netty drops them).
+//!
+//! Every exchange can be watched ([`Simulator::observe`]): one
+//! [`Exchange`] per login, upload, answer, push and callback, without keys.
 //!
 //! The new API's platform side is [`newapi`]; the simulator serves it on
-//! every path that is not SDK-HTTP mode.
+//! every path that is neither SDK-HTTP mode nor `/_simulator/`.
 
+mod callback;
+mod config;
+mod control;
 mod download;
+mod filing;
+mod handle;
 mod history;
 pub mod newapi;
+mod observe;
+mod push;
+mod routing;
 mod state;
+mod tcp;
 mod upload;
+mod verdict;
 
 pub(crate) use upload::read_body;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,133 +146,24 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 use axum::Router;
-use bolink_sdk::login::Ack;
-use bolink_sign::newapi::BodyEncoding;
-use bolink_sign::{sdk_http, Key};
-use bolink_types::enums::State as Outcome;
-use bolink_types::newapi as api;
-use bolink_types::{decode, sdk, DecodeError, Role};
-use tokio::sync::{mpsc, oneshot};
+use bolink_sign::Key;
+use tokio::sync::{oneshot, watch, Notify};
 
 use state::{Books, Park, Shared};
-pub use state::{InParkOrder, Received, Rejection};
+
+pub use callback::{CallbackReport, CALLBACK_ANSWER_LIMIT};
+pub use config::{
+    RateLimit, ResendAnswer, SimulatorConfig, TokenRefusal, DEFAULT_HISTORY_LIMIT, TCP_LINE_LIMIT,
+};
+pub use control::{CALLBACK_PATH, PUSH_PATH, STATE_PATH};
+pub use handle::{DriverError, LotAnswer, SimulatorHandle, VendorAnswer};
+pub use observe::{Direction, Exchange, ExchangeObserver, Link};
+pub use push::PushReport;
+pub use state::{InParkOrder, LiveSession, Received, Rejection};
+pub use verdict::Verdict;
 
 use crate::sdk_http::{DOWNLOAD_PATH, UPLOAD_PATH};
-use crate::serve::{serve, ServeConfig};
-
-/// The default [`SimulatorConfig::history_limit`]: 10,000 entries per list.
-pub const DEFAULT_HISTORY_LIMIT: usize = 10_000;
-
-/// How the simulator answers a request whose token is unknown, expired or
-/// missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum TokenRefusal {
-    /// As the platform's public code: HTTP 200 with
-    /// `{"state":0,"errmsg":"error:token无效",...}`.
-    #[default]
-    Platform,
-    /// HTTP 401 with the same body (what the simulator did before it
-    /// followed the public code).
-    Unauthorized,
-}
-
-/// How the simulator answers a re-sent upload (recorded once either way).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum ResendAnswer {
-    /// As the platform's public code:
-    /// `{"state":0,"errmsg":"数据已处理过...","service_name",...}`.
-    #[default]
-    AlreadyProcessed,
-    /// Acknowledged again with `state` 1.
-    Acknowledged,
-}
-
-/// A per-token rate limit: at most `requests` within any `window`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// How many requests a window allows.
-    pub requests: usize,
-    /// The window.
-    pub window: Duration,
-}
-
-impl RateLimit {
-    /// The platform's: 100 requests per 10 s per token.
-    pub const PLATFORM: RateLimit = RateLimit {
-        requests: 100,
-        window: Duration::from_secs(10),
-    };
-}
-
-/// How the simulated platform behaves.
-#[derive(Debug, Clone)]
-pub struct SimulatorConfig {
-    /// How long a long poll is held when no message comes (the platform:
-    /// 30 s). Handlers get this plus 10 s before the server answers 408.
-    pub poll_hold: Duration,
-    /// How long a token lives.
-    pub token_ttl: Duration,
-    /// How long a driver waits for the lot's answer.
-    pub answer_timeout: Duration,
-    /// The largest request body accepted (64 KiB); a larger declared
-    /// length is answered 413 before the body is read.
-    pub body_limit: usize,
-    /// How many entries each of its lists keeps (received, rejected,
-    /// deliveries, in-park orders, sessions, queued downstream messages per
-    /// park): [`DEFAULT_HISTORY_LIMIT`]. The oldest go first.
-    pub history_limit: usize,
-    /// How long a connection may take to send a request head, from its
-    /// first byte (10 s).
-    pub header_read_timeout: Duration,
-    /// How long a connection may stay without a request (60 s).
-    pub idle_timeout: Duration,
-    /// How many connections are served at once (512; see
-    /// [`ServeConfig::max_connections`]).
-    pub max_connections: usize,
-    /// How long requests in progress may take to finish at shutdown (2 s).
-    pub shutdown_grace: Duration,
-    /// How an unknown or expired token is answered ([`TokenRefusal::Platform`]).
-    pub invalid_token: TokenRefusal,
-    /// The per-token rate limit on uploads ([`RateLimit::PLATFORM`]); `None`
-    /// for none.
-    pub rate_limit: Option<RateLimit>,
-    /// How a re-sent upload is answered ([`ResendAnswer::AlreadyProcessed`]).
-    pub resend: ResendAnswer,
-}
-
-impl Default for SimulatorConfig {
-    fn default() -> Self {
-        SimulatorConfig {
-            poll_hold: Duration::from_secs(30),
-            token_ttl: Duration::from_secs(2 * 60 * 60),
-            answer_timeout: Duration::from_secs(10),
-            body_limit: 64 * 1024,
-            history_limit: DEFAULT_HISTORY_LIMIT,
-            header_read_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
-            max_connections: 512,
-            shutdown_grace: Duration::from_secs(2),
-            invalid_token: TokenRefusal::Platform,
-            rate_limit: Some(RateLimit::PLATFORM),
-            resend: ResendAnswer::AlreadyProcessed,
-        }
-    }
-}
-
-impl SimulatorConfig {
-    /// The serving limits of this configuration.
-    fn serve_config(&self) -> ServeConfig {
-        ServeConfig::new()
-            .header_read_timeout(self.header_read_timeout)
-            .idle_timeout(self.idle_timeout)
-            .request_timeout(self.poll_hold + Duration::from_secs(10))
-            .max_connections(self.max_connections)
-            .body_limit(self.body_limit)
-            .shutdown_grace(self.shutdown_grace)
-    }
-}
+use crate::serve::serve;
 
 /// A registered lot: who may log in, with which key.
 #[derive(Debug, Clone)]
@@ -191,20 +177,33 @@ pub struct ParkAccount {
 }
 
 /// Builds and starts a simulator.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Simulator {
     config: SimulatorConfig,
     parks: Vec<ParkAccount>,
     vendors: Vec<(i64, Key)>,
+    tcp: Option<SocketAddr>,
+    observer: Option<ExchangeObserver>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("config", &self.config)
+            .field("parks", &self.parks.len())
+            .field("vendors", &self.vendors.len())
+            .field("tcp", &self.tcp)
+            .field("observed", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl Simulator {
-    /// A simulator with the default configuration and no parks.
+    /// A simulator with this configuration and no parks.
     pub fn new(config: SimulatorConfig) -> Simulator {
         Simulator {
             config,
-            parks: Vec::new(),
-            vendors: Vec::new(),
+            ..Simulator::default()
         }
     }
 
@@ -225,31 +224,59 @@ impl Simulator {
         self
     }
 
-    /// Serves on `addr` (`127.0.0.1:0` picks a free port) until the handle
-    /// is shut down or dropped.
+    /// Also listens for the SDK's TCP link on `addr` (`127.0.0.1:0` picks
+    /// a free port; see [`SimulatorHandle::tcp_addr`]).
+    pub fn tcp(mut self, addr: SocketAddr) -> Simulator {
+        self.tcp = Some(addr);
+        self
+    }
+
+    /// Shows every exchange to `observer` (see [`Exchange`]).
+    pub fn observe(mut self, observer: impl Fn(&Exchange) + Send + Sync + 'static) -> Simulator {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// Serves SDK-HTTP mode, the new API and the control surface on `addr`
+    /// (`127.0.0.1:0` picks a free port), and the TCP link when asked,
+    /// until the handle is shut down or dropped.
+    ///
+    /// # Errors
+    /// When a listener cannot bind.
     pub async fn start(self, addr: SocketAddr) -> std::io::Result<SimulatorHandle> {
-        let mut parks = HashMap::new();
-        for account in self.parks {
-            let (queue_tx, queue_rx) = mpsc::channel(self.config.history_limit.max(1));
-            parks.insert(
-                account.park_id,
-                Park {
-                    key: account.key,
-                    union_id: account.union_id,
-                    queue_tx,
-                    queue_rx: tokio::sync::Mutex::new(queue_rx),
-                },
-            );
-        }
+        let parks = self
+            .parks
+            .into_iter()
+            .map(|account| {
+                (
+                    account.park_id,
+                    Park {
+                        key: account.key,
+                        union_id: account.union_id,
+                    },
+                )
+            })
+            .collect();
         let shared = Arc::new(Shared {
             config: self.config.clone(),
             parks,
             vendors: self.vendors.into_iter().collect(),
             books: Mutex::new(Books::new(self.config.history_limit)),
+            observer: self.observer,
+            logged_in: Notify::new(),
+            // Callback servers are called as the platform would: no
+            // redirects followed (an answer is the server's own), a bounded
+            // connect time.
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .map_err(std::io::Error::other)?,
         });
         let app = Router::new()
             .route(UPLOAD_PATH, post(upload::upload))
             .route(DOWNLOAD_PATH, post(download::download))
+            .merge(control::routes())
             .fallback(newapi::upstream)
             // The handlers enforce `body_limit` themselves, to answer in the
             // protocol's JSON (the serving layer answers declared lengths over it).
@@ -257,341 +284,30 @@ impl Simulator {
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
+        let tcp_listener = match self.tcp {
+            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
+            None => None,
+        };
+        let tcp_addr = match &tcp_listener {
+            Some(listener) => Some(listener.local_addr()?),
+            None => None,
+        };
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let config = self.config.serve_config().graceful_shutdown(async {
             let _ = stop_rx.await;
         });
         let server = tokio::spawn(serve(listener, app, config));
+        let (tcp_stop, tcp_stopped) = watch::channel(false);
+        let tcp_server = tcp_listener
+            .map(|listener| tokio::spawn(tcp::serve(shared.clone(), listener, tcp_stopped)));
         Ok(SimulatorHandle {
             addr: local,
+            tcp_addr,
             shared,
             stop: Some(stop_tx),
             server: Some(server),
+            tcp_stop,
+            tcp_server,
         })
     }
-}
-
-/// What a lot answered to a downstream message.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LotAnswer {
-    /// A valid answer (`state` 1), decoded as the service's return table.
-    Answered(Box<sdk::Message>),
-    /// `state` 0 with its `errmsg`.
-    Refused(String),
-}
-
-/// What a vendor's callback server answered.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VendorAnswer {
-    /// The HTTP status.
-    pub status: u16,
-    /// The answer's `state`, when it has one.
-    pub state: Option<i64>,
-    /// The answer's `errmsg`, when it has one.
-    pub errmsg: Option<String>,
-    /// The answer as the interface's response table, when `state` is 1 and the page has one.
-    pub response: Option<api::Response>,
-    /// The raw answer.
-    pub body: Vec<u8>,
-}
-
-/// Why a driver's call got no usable answer.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DriverError {
-    /// No such park is registered.
-    #[error("unknown park {0}")]
-    UnknownPark(String),
-    /// The lot did not answer in time.
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-    /// The answer breaks the spec.
-    #[error("invalid answer: {0}")]
-    InvalidAnswer(DecodeError),
-    /// The park's queue of downstream messages is full (the lot does not
-    /// poll): [`SimulatorConfig::history_limit`] messages wait already.
-    #[error("the downstream queue of park {0} is full")]
-    QueueFull(String),
-}
-
-/// A running simulator.
-#[derive(Debug)]
-pub struct SimulatorHandle {
-    addr: SocketAddr,
-    shared: state::State,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Simulator")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SimulatorHandle {
-    /// The address it listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// The base URL to give clients (`http://127.0.0.1:PORT`).
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Plays Bolink calling the lot: signs `request` with the park's key,
-    /// queues it for the lot's long poll, and waits for the answer.
-    pub async fn call(
-        &self,
-        park_id: &str,
-        request: &sdk::Request,
-    ) -> Result<LotAnswer, DriverError> {
-        let park = self.park(park_id)?;
-        let data = String::from_utf8(request.encode()).expect("serde_json writes UTF-8");
-        let body = sdk_http::build(request.key(), None, &data, &park.key)
-            .expect("an encoded message is a JSON object");
-        self.call_raw(park_id, request.key(), body).await
-    }
-
-    /// Queues an arbitrary body for the lot (a wrongly signed one, say) and
-    /// waits for an answer to `service_name`.
-    pub async fn call_raw(
-        &self,
-        park_id: &str,
-        service_name: &str,
-        body: Vec<u8>,
-    ) -> Result<LotAnswer, DriverError> {
-        let park = self.park(park_id)?;
-        let (tx, rx) = oneshot::channel();
-        // The receiver lives as long as the park, which lives as long as `self`:
-        // the only error is a full queue.
-        if park.queue_tx.try_send(body).is_err() {
-            return Err(DriverError::QueueFull(park_id.to_string()));
-        }
-        {
-            let mut books = self.shared.books();
-            let waiting = books
-                .awaiting
-                .entry((park_id.to_string(), service_name.to_string()))
-                .or_default();
-            // Drivers that gave up are dropped as new ones come.
-            waiting.retain(|waiter| !waiter.is_closed());
-            waiting.push_back(tx);
-        }
-        let timeout = self.shared.config.answer_timeout;
-        let answer = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(answer)) => answer,
-            _ => {
-                self.forget_waiter(park_id, service_name);
-                return Err(DriverError::Timeout(timeout));
-            }
-        };
-        read_answer(service_name, &answer)
-    }
-
-    /// Plays Bolink calling a vendor's callback server at `url`: signs
-    /// `request` with the vendor's key, POSTs it (JSON or base64 body) and
-    /// reads the answer.
-    pub async fn call_vendor(
-        &self,
-        url: &str,
-        union_id: i64,
-        request: &api::Request,
-        encoding: BodyEncoding,
-    ) -> Result<VendorAnswer, DriverError> {
-        let key = self
-            .shared
-            .vendors
-            .get(&union_id)
-            .ok_or_else(|| DriverError::UnknownPark(union_id.to_string()))?;
-        let data = String::from_utf8(request.encode()).expect("serde_json writes UTF-8");
-        let body = bolink_sign::newapi::build(&data, key, None, encoding)
-            .expect("an encoded message is a JSON object");
-        let mut answer = self.call_vendor_raw(url, body).await?;
-        if answer.state == Some(1) {
-            answer.response = api::Response::decode_as(request.key(), &answer.body).ok();
-        }
-        Ok(answer)
-    }
-
-    /// POSTs any body to a vendor's callback server (a forged one, say).
-    pub async fn call_vendor_raw(
-        &self,
-        url: &str,
-        body: Vec<u8>,
-    ) -> Result<VendorAnswer, DriverError> {
-        let response = reqwest::Client::new()
-            .post(url)
-            .header("content-type", crate::sdk_http::CONTENT_TYPE)
-            .timeout(self.shared.config.answer_timeout)
-            .body(body)
-            .send()
-            .await
-            .map_err(|_| DriverError::Timeout(self.shared.config.answer_timeout))?;
-        let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|_| DriverError::Timeout(self.shared.config.answer_timeout))?
-            .to_vec();
-        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        Ok(VendorAnswer {
-            status,
-            state: json.get("state").and_then(|v| v.as_i64()),
-            errmsg: json
-                .get("errmsg")
-                .and_then(|v| v.as_str())
-                .map(String::from),
-            response: None,
-            body,
-        })
-    }
-
-    /// The messages the platform accepted (the newest
-    /// [`SimulatorConfig::history_limit`]), oldest first.
-    pub fn received(&self) -> Vec<Received> {
-        self.shared.books().received.iter().cloned().collect()
-    }
-
-    /// The messages the platform refused (the newest
-    /// [`SimulatorConfig::history_limit`]), oldest first. Re-sent uploads
-    /// are not refusals: see [`SimulatorHandle::deliveries`].
-    pub fn rejected(&self) -> Vec<Rejection> {
-        self.shared.books().rejected.iter().cloned().collect()
-    }
-
-    /// The cars the platform believes are in a lot (at most
-    /// [`SimulatorConfig::history_limit`], oldest entry first).
-    pub fn in_park(&self) -> Vec<InParkOrder> {
-        let books = self.shared.books();
-        books
-            .in_park
-            .iter()
-            .map(|(_, order)| order.clone())
-            .collect()
-    }
-
-    /// How many times each upload arrived, by `PARK_ID/idempotency key`
-    /// (more than 1: re-sent, recorded once). At most
-    /// [`SimulatorConfig::history_limit`] keys, the oldest forgotten first
-    /// (a re-send of a forgotten key counts as new).
-    pub fn deliveries(&self) -> HashMap<String, u32> {
-        let books = self.shared.books();
-        books
-            .deliveries
-            .iter()
-            .map(|(key, count)| (key.clone(), *count))
-            .collect()
-    }
-
-    /// How many logins succeeded.
-    pub fn logins(&self) -> usize {
-        self.shared.books().logins
-    }
-
-    /// How many sessions are open (expired ones go at the next login or
-    /// use; at most [`SimulatorConfig::history_limit`]).
-    pub fn sessions(&self) -> usize {
-        self.shared.books().sessions.len()
-    }
-
-    /// Forgets every session: the next request with an old token is
-    /// refused as [`SimulatorConfig::invalid_token`] says.
-    pub fn expire_tokens(&self) {
-        self.shared.books().clear_sessions();
-    }
-
-    /// Stops serving and waits for the server task to end.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
-        }
-    }
-
-    fn park(&self, park_id: &str) -> Result<&Park, DriverError> {
-        self.shared
-            .parks
-            .get(park_id)
-            .ok_or_else(|| DriverError::UnknownPark(park_id.to_string()))
-    }
-
-    fn forget_waiter(&self, park_id: &str, service_name: &str) {
-        let mut books = self.shared.books();
-        let key = (park_id.to_string(), service_name.to_string());
-        if let Some(queue) = books.awaiting.get_mut(&key) {
-            queue.retain(|waiter| !waiter.is_closed());
-            if queue.is_empty() {
-                books.awaiting.remove(&key);
-            }
-        }
-    }
-}
-
-impl Drop for SimulatorHandle {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// An HTTP-mode answer read against an SDK-mode table: the pages say
-/// `data_target` is "SDK模式必传,HTTP模式不传", so a lot in HTTP mode leaves
-/// it out and the table's fixed value stands for it.
-fn http_mode_form(service_name: &str, role: Role, answer: &[u8]) -> Vec<u8> {
-    let fixed = bolink_types::INTERFACES
-        .iter()
-        .filter(|i| i.service_name == Some(service_name))
-        .flat_map(|i| i.roles.iter())
-        .find(|r| r.role == role)
-        .and_then(|r| {
-            (r.schema)()
-                .constants
-                .iter()
-                .find(|c| c.name == "data_target")
-        });
-    let mut object: serde_json::Map<String, serde_json::Value> =
-        match serde_json::from_slice(answer) {
-            Ok(object) => object,
-            Err(_) => return answer.to_vec(),
-        };
-    match fixed {
-        Some(constant) if !object.contains_key("data_target") => {
-            object.insert("data_target".into(), constant.value.into());
-            serde_json::to_vec(&object).unwrap_or_else(|_| answer.to_vec())
-        }
-        _ => answer.to_vec(),
-    }
-}
-
-/// Reads a lot's answer: a refusal, or the service's return table.
-fn read_answer(service_name: &str, answer: &[u8]) -> Result<LotAnswer, DriverError> {
-    let ack: Ack = decode(answer).map_err(DriverError::InvalidAnswer)?;
-    if ack.state != Outcome::Success {
-        return Ok(LotAnswer::Refused(ack.errmsg.unwrap_or_default()));
-    }
-    let mut last = None;
-    for role in [Role::HttpReturn, Role::SdkReturn] {
-        let answer = http_mode_form(service_name, role, answer);
-        match sdk::Message::decode_as(role, service_name, &answer) {
-            Ok(message) => return Ok(LotAnswer::Answered(Box::new(message))),
-            Err(DecodeError::UnknownService { .. }) => continue,
-            Err(e) => {
-                last = Some(e);
-                break;
-            }
-        }
-    }
-    Err(DriverError::InvalidAnswer(last.unwrap_or(
-        DecodeError::UnknownService {
-            service_name: service_name.to_string(),
-            role: Role::HttpReturn,
-        },
-    )))
 }

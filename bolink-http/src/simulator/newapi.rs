@@ -32,6 +32,7 @@ use bolink_sign::Key;
 use bolink_types::newapi;
 
 use super::history::{prefix, History, NAME_PREFIX, REASON_PREFIX};
+use super::observe::{Direction, Exchange, Link};
 use super::state::{Received, State};
 
 /// One upstream request the platform accepted.
@@ -173,7 +174,15 @@ impl Platform {
 async fn serve(Extract(platform): Extract<Arc<Platform>>, uri: Uri, body: Body) -> Response {
     let path = uri.path();
     let judged = match axum::body::to_bytes(body, platform.body_limit).await {
-        Ok(bytes) => judge(&platform.vendors, &platform.answers, path, &bytes),
+        // A standalone platform knows no parks: only the data's union_id is
+        // checked against the signing vendor.
+        Ok(bytes) => judge(
+            &platform.vendors,
+            &|_| None,
+            &platform.answers,
+            path,
+            &bytes,
+        ),
         Err(_) => Judged::refused(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("报文过大 (over {} bytes)", platform.body_limit),
@@ -225,9 +234,13 @@ impl Judged {
     }
 }
 
+/// Which vendor (`union_id`) a park is registered to, when it is.
+type OwnerOf<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Checks an upstream body as the platform would.
 fn judge(
     vendors: &HashMap<i64, Key>,
+    owner_of: OwnerOf<'_>,
     answers: &HashMap<String, serde_json::Value>,
     path: &str,
     body: &[u8],
@@ -241,6 +254,9 @@ fn judge(
     let error = match check_upstream(path, body, key) {
         Ok(inbound) => match vendor {
             Some((union_id, _)) => {
+                if let Some(why) = foreign(&inbound.data, union_id, owner_of) {
+                    return Judged::refused(StatusCode::OK, why);
+                }
                 let answer = answer_for(answers, inbound.request.key()).to_string();
                 return Judged {
                     status: StatusCode::OK,
@@ -274,6 +290,38 @@ fn judge(
 /// The errmsg for a `union_id` no vendor has (the platform's wording is not public).
 const UNKNOWN_VENDOR: &str = "厂商不存在 (unknown union_id)";
 
+/// Why verified data may not be filed under the vendor whose key signed
+/// it: it names another vendor's `union_id`, or a park registered to
+/// another vendor. The sign proves who sent the data, not whose it is;
+/// `union_id` beside `data` (which picks the key) is unsigned, so the
+/// data's own names are checked against the key's vendor. A park the
+/// platform has not registered has no owner to check against. (The
+/// platform's wording is not public.)
+fn foreign(data: &[u8], vendor: i64, owner_of: OwnerOf<'_>) -> Option<String> {
+    let data: serde_json::Value = serde_json::from_slice(data).ok()?;
+    let text = |name: &str| match data.get(name)? {
+        serde_json::Value::String(s) => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    };
+    if let Some(named) = text("union_id") {
+        if named.parse::<i64>().ok() != Some(vendor) {
+            return Some(format!(
+                "error:数据不属于签名的厂商 (data names union_id {named}, signed by vendor {vendor})"
+            ));
+        }
+    }
+    let park = text("park_id")?;
+    let owner = owner_of(&park)?;
+    if owner.trim().parse::<i64>().ok() != Some(vendor) {
+        return Some(format!(
+            "error:车场不属于签名的厂商 (park {park} is vendor {owner}'s, signed by vendor {vendor})"
+        ));
+    }
+    None
+}
+
 /// The answer to an accepted request: a configured one, else
 /// `{"state":1,"errmsg":"成功"}`, with a passed entry check for 10.4
 /// park_check so that its response table's required `data` is there.
@@ -298,8 +346,9 @@ pub(crate) async fn upstream(Extract(state): Extract<State>, uri: Uri, body: Bod
         Err(response) => return response,
     };
     let path = uri.path();
-    let judged = judge(&state.vendors, &HashMap::new(), path, &body);
-    match &judged.accepted {
+    let owner_of = |park: &str| state.parks.get(park).map(|p| p.union_id.clone());
+    let judged = judge(&state.vendors, &owner_of, &HashMap::new(), path, &body);
+    let (park_id, service_name, outcome) = match &judged.accepted {
         Some((_, inbound)) => {
             let data: serde_json::Value = serde_json::from_slice(&inbound.data).unwrap_or_default();
             let park_id = data
@@ -307,14 +356,31 @@ pub(crate) async fn upstream(Extract(state): Extract<State>, uri: Uri, body: Bod
                 .and_then(|v| v.as_str())
                 .unwrap_or_default()
                 .to_string();
+            let service_name = inbound.request.key().to_string();
             state.books().received.push(Received {
-                park_id,
-                service_name: inbound.request.key().to_string(),
+                park_id: park_id.clone(),
+                service_name: service_name.clone(),
                 data,
             });
+            (Some(park_id), service_name, "accepted".to_string())
         }
-        None => state.books().reject(path, &judged.errmsg),
-    }
+        None => {
+            state.books().reject(path, &judged.errmsg);
+            (
+                None,
+                path.to_string(),
+                format!("refused: {}", judged.errmsg),
+            )
+        }
+    };
+    state.emit(Exchange::new(
+        Direction::Up,
+        Link::NewApi,
+        park_id.as_deref(),
+        None,
+        &service_name,
+        outcome,
+    ));
     judged.into_response()
 }
 

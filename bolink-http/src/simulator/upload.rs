@@ -1,5 +1,5 @@
 //! `POST /bpd/upload.do`: login, uploads, and the lot's answers to
-//! downstream messages.
+//! downstream messages (SDK-HTTP mode).
 
 use axum::body::{Body, Bytes};
 use axum::extract::State as Extract;
@@ -7,10 +7,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bolink_sdk::login::Login;
 use bolink_sign::sdk_http::Envelope;
-use bolink_types::catalog::{Direction, Document};
+use bolink_types::catalog::{Direction as Dir, Document};
 use bolink_types::{decode, sdk, INTERFACES};
 
-use super::state::{InParkOrder, Received, State, TokenError};
+use super::filing::{file, service_name_mismatch, Filed};
+use super::observe::{Direction, Exchange, Link};
+use super::state::{SessionLink, SessionRef, State, TokenError};
 use super::{ResendAnswer, TokenRefusal};
 
 /// The platform's answer: `{"service_name","state","errmsg"}` (+ token on login).
@@ -28,12 +30,7 @@ pub(crate) fn reply(
             serde_json::json!({"service_name": service_name, "state": 0, "errmsg": errmsg})
         }
     };
-    (
-        status,
-        [("content-type", "application/json;charset=utf-8")],
-        body.to_string(),
-    )
-        .into_response()
+    json_answer(status, body.to_string())
 }
 
 /// Reads the body up to the configured limit; past it, the protocol's
@@ -43,7 +40,7 @@ pub(crate) async fn read_body(state: &State, body: Body) -> Result<Bytes, Respon
         .await
         .map_err(|_| {
             let errmsg = format!("error:报文过大 (over {} bytes)", state.config.body_limit);
-            reject(state, StatusCode::PAYLOAD_TOO_LARGE, "", errmsg)
+            reject(state, None, StatusCode::PAYLOAD_TOO_LARGE, "", errmsg)
         })
 }
 
@@ -57,6 +54,7 @@ pub(crate) async fn upload(Extract(state): Extract<State>, body: Body) -> Respon
         Err(e) => {
             return reject(
                 &state,
+                None,
                 StatusCode::BAD_REQUEST,
                 "",
                 format!("error:报文格式错误 ({e})"),
@@ -70,16 +68,18 @@ pub(crate) async fn upload(Extract(state): Extract<State>, body: Body) -> Respon
     let Some(token) = envelope.token.as_deref().filter(|t| !t.is_empty()) else {
         return reject(
             &state,
+            None,
             token_status(&state),
             &service_name,
             "未识别到token标记".into(),
         );
     };
-    let park_id = match state.session(token, state.config.rate_limit) {
-        Ok(park_id) => park_id,
+    let session = match state.session(token, state.config.rate_limit) {
+        Ok(session) => session,
         Err(TokenError::Invalid) => {
             return reject(
                 &state,
+                None,
                 token_status(&state),
                 &service_name,
                 "error:token无效".into(),
@@ -88,57 +88,54 @@ pub(crate) async fn upload(Extract(state): Extract<State>, body: Body) -> Respon
         // As the platform's public code: no service_name in this one.
         Err(TokenError::OverTimes) => {
             state.books().reject(&service_name, OVER_TIMES);
+            emit(&state, None, &service_name, "refused: request_over_times");
             return json_answer(
                 StatusCode::OK,
                 format!(r#"{{"state":0,"errmsg":"{OVER_TIMES}"}}"#),
             );
         }
     };
-    let park = &state.parks[&park_id];
+    let who = Some(&session);
+    let park = &state.parks[&session.park_id];
     if let Err(e) = envelope.verify(&park.key) {
         return reject(
             &state,
+            who,
             StatusCode::OK,
             &service_name,
             format!("error:签名错误 ({e})"),
         );
     }
     let data = envelope.data_bytes();
+    let value: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
+    if let Some(why) = service_name_mismatch(&service_name, &value) {
+        return reject(&state, who, StatusCode::OK, &service_name, why);
+    }
     if is_downstream(&service_name) {
-        return answer(&state, &park_id, &service_name, data);
+        return answer(&state, &session, &service_name, data);
     }
     match sdk::Request::decode_as(&service_name, data) {
         Ok(_) => {
-            let value: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
-            let deliveries = match resend_key(&service_name, &value) {
-                Some(key) => {
-                    let key = format!("{park_id}/{key}");
-                    let mut books = state.books();
-                    match books.deliveries.get_mut(&key) {
-                        Some(count) => {
-                            *count += 1;
-                            *count
-                        }
-                        None => {
-                            books.deliveries.insert(key, 1);
-                            1
-                        }
-                    }
-                }
-                None => 1,
-            };
-            if deliveries > 1 {
+            let filed = file(
+                &mut state.books(),
+                &session.park_id,
+                &service_name,
+                value.clone(),
+            );
+            if let Filed::Again { arrivals } = filed {
                 // Recorded once, as the platform de-duplicates by order.
+                emit(&state, who, &service_name, format!("duplicate #{arrivals}"));
                 return match state.config.resend {
                     ResendAnswer::AlreadyProcessed => already_processed(&service_name, &value),
                     _ => reply(StatusCode::OK, &service_name, Ok(None)),
                 };
             }
-            record(&state, &park_id, &service_name, value);
+            emit(&state, who, &service_name, "accepted");
             reply(StatusCode::OK, &service_name, Ok(None))
         }
         Err(e) => reject(
             &state,
+            who,
             StatusCode::OK,
             &service_name,
             format!("error:{}", one_line(&e.to_string())),
@@ -152,6 +149,7 @@ fn login(state: &State, envelope: &Envelope<'_>) -> Response {
         Err(e) => {
             return reject(
                 state,
+                None,
                 StatusCode::OK,
                 "login",
                 format!("error:{}", one_line(&e.to_string())),
@@ -165,112 +163,82 @@ fn login(state: &State, envelope: &Envelope<'_>) -> Response {
     let Some(park) = known else {
         return reject(
             state,
+            None,
             StatusCode::OK,
             "login",
             "error:云平台车场不存在".into(),
         );
     };
+    let who = SessionRef {
+        park_id: login.park_id.clone(),
+        local_id: login.local_id.clone().unwrap_or_default(),
+    };
     if envelope.verify(&park.key).is_err() {
-        return reject(state, StatusCode::OK, "login", "error:签名错误".into());
+        return reject(
+            state,
+            Some(&who),
+            StatusCode::OK,
+            "login",
+            "error:签名错误".into(),
+        );
     }
     let token = format!("{:032x}", rand::random::<u128>());
-    let mut books = state.books();
-    books.logins += 1;
-    books.open_session(
+    state.open_session(
         token.clone(),
-        login.park_id,
-        login.local_id.unwrap_or_default(),
-        state.config.token_ttl,
+        (who.park_id.clone(), who.local_id.clone()),
+        SessionLink::Http,
     );
-    drop(books);
+    emit(state, Some(&who), "login", "logged in");
     reply(StatusCode::OK, "login", Ok(Some(token)))
 }
 
-/// The lot answers a downstream message: hand the data to the waiting driver.
-fn answer(state: &State, park_id: &str, service_name: &str, data: &[u8]) -> Response {
-    let waiter = {
-        let mut books = state.books();
-        let key = (park_id.to_string(), service_name.to_string());
-        let mut waiter = None;
-        if let Some(queue) = books.awaiting.get_mut(&key) {
-            // Drivers that gave up waiting are skipped.
-            while let Some(next) = queue.pop_front() {
-                if !next.is_closed() {
-                    waiter = Some(next);
-                    break;
-                }
-            }
-            if queue.is_empty() {
-                books.awaiting.remove(&key);
-            }
-        }
-        waiter
-    };
-    match waiter {
-        Some(waiter) => {
-            // The driver may have given up waiting; the answer is still acknowledged.
-            let _ = waiter.send(data.to_vec());
-            reply(StatusCode::OK, service_name, Ok(None))
-        }
-        None => reject(
+/// The lot answers a downstream message: hand the data to the driver
+/// waiting for this instance's answer.
+fn answer(state: &State, session: &SessionRef, service_name: &str, data: &[u8]) -> Response {
+    let instance = (session.park_id.clone(), session.local_id.clone());
+    if state.books().hand_answer(instance, service_name, data) {
+        emit(state, Some(session), service_name, "answer taken");
+        // The driver may have given up waiting; the answer is still acknowledged.
+        reply(StatusCode::OK, service_name, Ok(None))
+    } else {
+        reject(
             state,
+            Some(session),
             StatusCode::OK,
             service_name,
             "error:没有待应答的请求".into(),
-        ),
+        )
     }
 }
 
-fn record(state: &State, park_id: &str, service_name: &str, data: serde_json::Value) {
-    let order_id = data
-        .get("order_id")
-        .and_then(|v| v.as_str())
-        .map(String::from);
-    let car_number = data
-        .get("car_number")
-        .and_then(|v| v.as_str())
-        .map(String::from);
-    let mut books = state.books();
-    if let Some(order_id) = order_id {
-        let key = (park_id.to_string(), order_id.clone());
-        match service_name {
-            "in_park" => {
-                books.in_park.insert(
-                    key,
-                    InParkOrder {
-                        park_id: park_id.to_string(),
-                        order_id,
-                        car_number,
-                    },
-                );
-            }
-            "out_park" => {
-                books.in_park.remove(&key);
-            }
-            _ => {}
-        }
-    }
-    books.received.push(Received {
-        park_id: park_id.to_string(),
-        service_name: service_name.to_string(),
-        data,
-    });
-}
-
+/// Records a refusal, shows it, and answers it with `state` 0.
 pub(crate) fn reject(
     state: &State,
+    who: Option<&SessionRef>,
     status: StatusCode,
     service_name: &str,
     reason: String,
 ) -> Response {
     state.books().reject(service_name, &reason);
+    emit(state, who, service_name, format!("refused: {reason}"));
     reply(status, service_name, Err(reason))
 }
 
+fn emit(state: &State, who: Option<&SessionRef>, service_name: &str, outcome: impl Into<String>) {
+    state.emit(Exchange::new(
+        Direction::Up,
+        Link::Http,
+        who.map(|w| w.park_id.as_str()),
+        who.map(|w| w.local_id.as_str()),
+        service_name,
+        outcome,
+    ));
+}
+
 /// The errmsg of a request over the token's rate limit (the platform's wording).
-const OVER_TIMES: &str = "request_over_times";
+pub(crate) const OVER_TIMES: &str = "request_over_times";
 /// The errmsg of a re-sent upload (the platform's wording, dots included).
-const ALREADY_PROCESSED: &str = "数据已处理过...";
+pub(crate) const ALREADY_PROCESSED: &str = "数据已处理过...";
 
 /// The status of a token refusal, as configured.
 pub(crate) fn token_status(state: &State) -> StatusCode {
@@ -289,25 +257,14 @@ fn json_answer(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-/// How the simulator recognises a re-sent upload, its own reading of the
-/// platform's duplicate check (not the client's code, so that testing the
-/// client against it proves something): the service with the data's
-/// `order_id`, else its `trade_no` (a non-empty string, or a number).
-fn resend_key(service_name: &str, data: &serde_json::Value) -> Option<String> {
-    let text = |name: &str| match data.get(name)? {
-        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
-    let id = text("order_id").or_else(|| text("trade_no"))?;
-    Some(format!("{service_name}:{id}"))
-}
-
 /// The platform's answer to a re-sent upload:
 /// `{"state":0,"errmsg":"数据已处理过...","service_name",...}` with the
 /// data's `order_id` and `car_number` when it has them (as text, as the
 /// platform's `getString` gives them).
-fn already_processed(service_name: &str, data: &serde_json::Value) -> Response {
+pub(crate) fn already_processed_json(
+    service_name: &str,
+    data: &serde_json::Value,
+) -> serde_json::Value {
     let mut answer = serde_json::json!({
         "state": 0,
         "errmsg": ALREADY_PROCESSED,
@@ -321,37 +278,26 @@ fn already_processed(service_name: &str, data: &serde_json::Value) -> Response {
         };
         answer[field] = serde_json::Value::String(value);
     }
-    json_answer(StatusCode::OK, answer.to_string())
+    answer
 }
 
-fn is_downstream(service_name: &str) -> bool {
+fn already_processed(service_name: &str, data: &serde_json::Value) -> Response {
+    json_answer(
+        StatusCode::OK,
+        already_processed_json(service_name, data).to_string(),
+    )
+}
+
+/// Whether `service_name` is a downstream message of the SDK protocol
+/// (what a lot answers, rather than uploads).
+pub(crate) fn is_downstream(service_name: &str) -> bool {
     INTERFACES.iter().any(|i| {
         i.service_name == Some(service_name)
             && matches!(i.document, Document::Sdk | Document::SdkHttp)
-            && i.direction == Direction::Downstream
+            && i.direction == Dir::Downstream
     })
 }
 
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.lines().collect::<Vec<_>>().join("; ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::resend_key;
-
-    #[test]
-    fn a_resend_is_keyed_by_service_and_order_else_trade_no() {
-        let key = |data: &str| resend_key("svc", &serde_json::from_str(data).unwrap());
-        assert_eq!(
-            key(r#"{"order_id":"o","trade_no":"t"}"#).as_deref(),
-            Some("svc:o")
-        );
-        assert_eq!(
-            key(r#"{"order_id":"","trade_no":"t"}"#).as_deref(),
-            Some("svc:t")
-        );
-        assert_eq!(key(r#"{"trade_no":42}"#).as_deref(), Some("svc:42"));
-        assert_eq!(key(r#"{"order_id":null,"car_number":"x"}"#), None);
-    }
 }
