@@ -70,7 +70,11 @@ enum Command {
         command: SpecCommand,
     },
     /// Run a day at a parking lot in miniature against the simulator, on loopback, printing every message.
-    Demo,
+    Demo {
+        /// The link the lot uses: SDK-HTTP mode or the SDK's TCP link.
+        #[arg(long, value_enum, default_value = "http")]
+        transport: commands::lot::Link,
+    },
     /// Run a reference charging system against a platform: log in, upload
     /// entries (and exits), answer downstream messages, print every exchange,
     /// end with one JSON line {"enqueued","delivered","refused","pending","logins"}.
@@ -127,7 +131,7 @@ fn main() -> ExitCode {
             SpecCommand::Show { key } => commands::spec::show(&key),
         },
         Command::Schema { key, role } => commands::spec::schema(&key, role),
-        Command::Demo => commands::demo::run(),
+        Command::Demo { transport } => commands::demo::run(transport),
         Command::Simulate {
             listen,
             tcp_listen,

@@ -163,6 +163,16 @@ fn spec_list_has_one_tab_separated_line_per_interface() {
 fn demo_passes_every_step() {
     let output = bolink(&["demo"], b"");
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("POST /bpd/upload.do"));
+}
+
+#[test]
+fn demo_passes_every_step_over_tcp() {
+    let output = bolink(&["demo", "--transport", "tcp"], b"");
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("-> tcp "), "{text}");
+    assert!(!text.contains("/bpd/"), "nothing over HTTP: {text}");
 }
 
 fn base64_of(text: &str) -> String {

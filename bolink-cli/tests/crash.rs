@@ -38,21 +38,42 @@ fn progress(outbox: &Path) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nothing_is_lost_or_recorded_twice_across_kills() {
+async fn nothing_is_lost_or_recorded_twice_across_kills_over_http() {
+    crash_test("http").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_lost_or_recorded_twice_across_kills_over_tcp() {
+    crash_test("tcp").await;
+}
+
+async fn crash_test(transport: &str) {
     let n = env_or("CRASH_N", 40);
     let k = env_or("CRASH_K", 5);
     let sim = Simulator::new(SimulatorConfig::default())
         .park("200208", "21835", Key::new("crash-key"))
+        .tcp(([127, 0, 0, 1], 0).into())
         .start(([127, 0, 0, 1], 0).into())
         .await
         .expect("the simulator starts");
-    let dir = std::env::temp_dir().join(format!("bolink-lot-crash-{}", std::process::id()));
+    let link = match transport {
+        "tcp" => vec![
+            "--tcp-address".to_string(),
+            sim.tcp_addr().expect("a TCP listener").to_string(),
+        ],
+        _ => vec!["--base-url".to_string(), sim.base_url()],
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "bolink-lot-crash-{transport}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a scratch folder");
     let outbox = dir.join("outbox.redb");
     let run = || -> Child {
         Command::new(env!("CARGO_BIN_EXE_bolink"))
-            .args(["lot", "--base-url", &sim.base_url()])
+            .args(["lot", "--transport", transport])
+            .args(&link)
             .args(["--park", "200208:21835:crash-key", "--local-id", "crash"])
             .arg("--outbox")
             .arg(&outbox)
@@ -117,7 +138,7 @@ async fn nothing_is_lost_or_recorded_twice_across_kills() {
     }
     let resent: u32 = deliveries.values().map(|count| count - 1).sum();
     println!(
-        "crash test through bolink lot: N={n} entries and exits, K={k} runs ({kills} killed mid-way): lost {lost}, recorded twice {recorded_twice}, re-sends recognised {resent}"
+        "crash test through bolink lot over {transport}: N={n} entries and exits, K={k} runs ({kills} killed mid-way): lost {lost}, recorded twice {recorded_twice}, re-sends recognised {resent}"
     );
     assert_eq!(lost, 0, "uploads lost");
     assert_eq!(recorded_twice, 0, "uploads recorded twice");

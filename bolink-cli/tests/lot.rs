@@ -94,3 +94,44 @@ async fn a_lot_with_the_wrong_key_ends_with_its_uploads_pending() {
     assert_eq!(code, 0, "run-for ran out: {stdout}");
     assert!(sim.received().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lot_over_tcp_does_the_same() {
+    let sim = Simulator::new(SimulatorConfig::default())
+        .park("200208", "21835", Key::new("lot-key"))
+        .tcp(([127, 0, 0, 1], 0).into())
+        .start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let address = sim.tcp_addr().unwrap().to_string();
+    let (code, stdout) = tokio::task::spawn_blocking(move || {
+        lot(&[
+            "--transport",
+            "tcp",
+            "--tcp-address",
+            &address,
+            "--park",
+            "200208:21835:lot-key",
+            "--enter",
+            "5",
+            "--exits",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(
+        summary(&stdout),
+        serde_json::json!({"enqueued":10,"delivered":10,"refused":0,"pending":0,"logins":1})
+    );
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("exchange tcp in_park -> "))
+            .count(),
+        5,
+        "{stdout}"
+    );
+    assert_eq!(sim.received().len(), 10);
+    assert!(sim.in_park().is_empty());
+}

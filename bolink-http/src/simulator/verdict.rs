@@ -88,7 +88,11 @@ pub(crate) fn judge(service_name: &str, link: Link, answer: &[u8]) -> Judged {
     let mut message = None;
     let mut error = None;
     for candidate in roles_for(link) {
-        match sdk::Message::decode_as(candidate, service_name, answer) {
+        let form = match link {
+            Link::Http => http_mode_form(service_name, candidate, answer),
+            Link::Tcp | Link::NewApi => answer.to_vec(),
+        };
+        match sdk::Message::decode_as(candidate, service_name, &form) {
             Ok(decoded) => {
                 role = Some(candidate);
                 message = Some(decoded);
@@ -143,6 +147,35 @@ pub(crate) fn judge(service_name: &str, link: Link, answer: &[u8]) -> Judged {
         } else {
             None
         },
+    }
+}
+
+/// An HTTP-mode answer read against a table that fixes `data_target`: the
+/// pages say it is "SDK模式必传,HTTP模式不传", so a lot in HTTP mode leaves
+/// it out and the table's fixed value stands for it.
+fn http_mode_form(service_name: &str, role: Role, answer: &[u8]) -> Vec<u8> {
+    let fixed = bolink_types::INTERFACES
+        .iter()
+        .filter(|i| i.service_name == Some(service_name))
+        .flat_map(|i| i.roles.iter())
+        .find(|r| r.role == role)
+        .and_then(|r| {
+            (r.schema)()
+                .constants
+                .iter()
+                .find(|c| c.name == "data_target")
+        });
+    let Ok(mut object) =
+        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(answer)
+    else {
+        return answer.to_vec();
+    };
+    match fixed {
+        Some(constant) if !object.contains_key("data_target") => {
+            object.insert("data_target".into(), constant.value.into());
+            serde_json::to_vec(&object).unwrap_or_else(|_| answer.to_vec())
+        }
+        _ => answer.to_vec(),
     }
 }
 

@@ -9,12 +9,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bolink_http::sdk_http::{ClientConfig, SdkHttpClient, SdkHttpTransport, NO_MESSAGE};
+use bolink_http::sdk_http::{ClientConfig, SdkHttpTransport, NO_MESSAGE};
 use bolink_http::simulator::{DriverError, LotAnswer, Simulator, SimulatorConfig, SimulatorHandle};
 use bolink_http::Exchange;
-use bolink_sdk::engine::{Dialect, Engine, EngineError, Event, Outcome as Delivery};
+use bolink_sdk::engine::{Dialect, Engine, EngineError, Event, Outcome as Delivery, Transport};
 use bolink_sdk::Credentials;
 use bolink_sign::{sdk_http, Key};
+use bolink_tcp::{TcpConfig, TcpTransport};
 use bolink_types::enums::{CarCostType, CarType, EntryExitType, PayScene, PayType, State};
 use bolink_types::sdk::{self, in_park, nolicence_in_park, out_park, prepay_order, query_price};
 use bolink_types::UnixSeconds;
@@ -27,8 +28,26 @@ const PARK_ID: &str = "21835";
 const KEY: &str = "8403A41ED5EF20BC";
 
 /// Runs the demo on a fresh runtime.
-pub fn run() -> Outcome {
-    super::on_runtime(demo())
+/// Runs the demo over `link` (SDK-HTTP mode, or the SDK's TCP link).
+pub fn run(link: super::lot::Link) -> Outcome {
+    super::on_runtime(async move {
+        match link {
+            super::lot::Link::Http => {
+                demo(|sim| {
+                    SdkHttpTransport::new(ClientConfig::with_base_url(sim.base_url()))
+                        .observe(print_exchange)
+                })
+                .await
+            }
+            super::lot::Link::Tcp => {
+                demo(|sim| {
+                    let address = sim.tcp_addr().map(|a| a.to_string()).unwrap_or_default();
+                    TcpTransport::new(TcpConfig::with_address(address)).observe(print_tcp_exchange)
+                })
+                .await
+            }
+        }
+    })
 }
 
 /// What each step returns: a line saying what happened, or why it is wrong.
@@ -58,13 +77,15 @@ impl Tally {
     }
 }
 
-async fn demo() -> Outcome {
+async fn demo<T: Transport>(link: impl Fn(&SimulatorHandle) -> T) -> Outcome {
     let config = SimulatorConfig {
         poll_hold: Duration::from_secs(1),
         answer_timeout: Duration::from_secs(2),
         ..SimulatorConfig::default()
     };
-    let simulator = Simulator::new(config).park(UNION_ID, PARK_ID, Key::new(KEY));
+    let simulator = Simulator::new(config)
+        .park(UNION_ID, PARK_ID, Key::new(KEY))
+        .tcp(([127, 0, 0, 1], 0).into());
     let sim = match simulator.start(([127, 0, 0, 1], 0).into()).await {
         Ok(sim) => sim,
         Err(e) => return Outcome::malformed(format!("cannot start the simulator: {e}")),
@@ -74,7 +95,7 @@ async fn demo() -> Outcome {
         sim.base_url()
     );
     let credentials = Credentials::new(UNION_ID, PARK_ID, "demo-lane-A1", Key::new(KEY));
-    let client = lot_client(credentials, &sim);
+    let client = lot_client(credentials, link(&sim));
     let lot = SampleLot::default();
     let mut day = Tally::default();
 
@@ -118,7 +139,7 @@ async fn demo() -> Outcome {
     .await;
     day.step(
         "A lot with the wrong key cannot log in",
-        impostor_login(&sim),
+        impostor_login(link(&sim)),
     )
     .await;
 
@@ -135,15 +156,15 @@ async fn demo() -> Outcome {
     }
 }
 
-async fn login(client: &SdkHttpClient) -> StepResult {
+async fn login<T: Transport>(client: &Engine<T>) -> StepResult {
     client.login().await.map_err(|e| e.to_string())?;
     Ok("the platform checked the sign and issued a token".into())
 }
 
 /// Opens the order in the lot's books and uploads it; checks the platform took it.
-async fn upload_entry(
+async fn upload_entry<T: Transport>(
     sim: &SimulatorHandle,
-    client: &SdkHttpClient,
+    client: &Engine<T>,
     lot: &SampleLot,
     plate: &str,
     at: UnixSeconds,
@@ -171,9 +192,9 @@ async fn upload_entry(
     }
 }
 
-async fn car_enters(
+async fn car_enters<T: Transport>(
     sim: &SimulatorHandle,
-    client: &SdkHttpClient,
+    client: &Engine<T>,
     lot: &SampleLot,
     plate: &str,
     at: UnixSeconds,
@@ -185,13 +206,17 @@ async fn price_query(sim: &SimulatorHandle, plate: &str) -> StepResult {
     let mut request = query_price::Request::new(PARK_ID.into(), PayScene::InLotPrepay);
     request.car_number = Some(plate.into());
     request.order_id = Some(String::new());
-    match answer_of(sim.call(PARK_ID, &request.into()).await)? {
-        sdk::Message::HttpReturn(sdk::HttpReturn::QueryPrice(answer)) => Ok(format!(
-            "{plate} owes {} for {} minutes (order {})",
-            answer.price, answer.duration, answer.order_id
-        )),
-        other => Err(format!("unexpected answer {other:?}")),
-    }
+    // HTTP mode answers in the http_return table, the SDK's link in sdk_return.
+    let (price, duration, order_id) = match answer_of(sim.call(PARK_ID, &request.into()).await)? {
+        sdk::Message::HttpReturn(sdk::HttpReturn::QueryPrice(a)) => {
+            (a.price, a.duration, a.order_id)
+        }
+        sdk::Message::SdkReturn(sdk::SdkReturn::QueryPrice(a)) => (a.price, a.duration, a.order_id),
+        other => return Err(format!("unexpected answer {other:?}")),
+    };
+    Ok(format!(
+        "{plate} owes {price} for {duration} minutes (order {order_id})"
+    ))
 }
 
 async fn driver_prepays(sim: &SimulatorHandle, lot: &SampleLot, plate: &str) -> StepResult {
@@ -224,9 +249,9 @@ async fn driver_prepays(sim: &SimulatorHandle, lot: &SampleLot, plate: &str) -> 
     }
 }
 
-async fn car_leaves(
+async fn car_leaves<T: Transport>(
     sim: &SimulatorHandle,
-    client: &SdkHttpClient,
+    client: &Engine<T>,
     lot: &SampleLot,
     plate: &str,
 ) -> StepResult {
@@ -259,9 +284,9 @@ async fn car_leaves(
     }
 }
 
-async fn unplated_entry(
+async fn unplated_entry<T: Transport>(
     sim: &SimulatorHandle,
-    client: &SdkHttpClient,
+    client: &Engine<T>,
     lot: &SampleLot,
 ) -> StepResult {
     let request = nolicence_in_park::Request::new(
@@ -270,23 +295,30 @@ async fn unplated_entry(
         "A1".into(),
         UnixSeconds::now(),
     );
-    match answer_of(sim.call(PARK_ID, &request.into()).await)? {
-        sdk::Message::HttpReturn(sdk::HttpReturn::NolicenceInPark(answer))
-            if answer.state == State::Success =>
-        {
+    let entered = match answer_of(sim.call(PARK_ID, &request.into()).await)? {
+        sdk::Message::HttpReturn(sdk::HttpReturn::NolicenceInPark(a)) => {
+            (a.state, a.car_number, a.timetemp)
+        }
+        sdk::Message::SdkReturn(sdk::SdkReturn::NolicenceInPark(a)) => {
+            (a.state, a.car_number, a.timetemp)
+        }
+        other => return Err(format!("unexpected answer {other:?}")),
+    };
+    match entered {
+        (State::Success, car_number, timetemp) => {
             // The handler let the car in; the entry is uploaded like any other.
-            lot.books().cars.remove(&answer.car_number);
+            lot.books().cars.remove(&car_number);
             upload_entry(
                 sim,
                 client,
                 lot,
-                &answer.car_number,
-                answer.timetemp,
+                &car_number,
+                timetemp,
                 CarCostType::Unplated,
             )
             .await
         }
-        other => Err(format!("unexpected answer {other:?}")),
+        other => Err(format!("the lot refused the unplated car: {other:?}")),
     }
 }
 
@@ -304,9 +336,9 @@ async fn forged_message(sim: &SimulatorHandle) -> StepResult {
     }
 }
 
-async fn impostor_login(sim: &SimulatorHandle) -> StepResult {
+async fn impostor_login<T: Transport>(transport: T) -> StepResult {
     let credentials = Credentials::new(UNION_ID, PARK_ID, "impostor", Key::new("guessed-key"));
-    let impostor = lot_client(credentials, sim);
+    let impostor = lot_client(credentials, transport);
     match impostor.login().await {
         Err(EngineError::NoSession(reason)) => Ok(format!("the platform refused it: {reason}")),
         other => Err(format!("expected a refusal, got {other:?}")),
@@ -326,16 +358,14 @@ fn in_park_at(sim: &SimulatorHandle, order_id: &str) -> bool {
 }
 
 /// The lot's SDK-HTTP client, printing every exchange and event.
-fn lot_client(credentials: Credentials, sim: &SimulatorHandle) -> SdkHttpClient {
-    let transport =
-        SdkHttpTransport::new(ClientConfig::with_base_url(sim.base_url())).observe(print_exchange);
+fn lot_client<T: Transport>(credentials: Credentials, transport: T) -> Engine<T> {
     Engine::builder(transport, Dialect::sdk(credentials))
         .on_event(print_event)
         .build()
 }
 
 /// Runs the lot (uploads and long polls) until the client is shut down.
-fn start_running(client: &SdkHttpClient, lot: SampleLot) -> tokio::task::JoinHandle<()> {
+fn start_running<T: Transport>(client: &Engine<T>, lot: SampleLot) -> tokio::task::JoinHandle<()> {
     let client = client.clone();
     tokio::spawn(async move {
         let _ = client.run(Arc::new(lot), std::future::pending()).await;
@@ -356,6 +386,11 @@ fn print_exchange(exchange: Exchange<'_>) {
         exchange.status,
         String::from_utf8_lossy(exchange.response)
     );
+}
+
+fn print_tcp_exchange(exchange: bolink_tcp::Exchange<'_>) {
+    println!("   -> tcp {}", String::from_utf8_lossy(exchange.request));
+    println!("   <- {}", String::from_utf8_lossy(exchange.answer));
 }
 
 fn print_event(event: &Event) {
