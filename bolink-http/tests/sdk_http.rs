@@ -150,7 +150,7 @@ async fn an_unplated_entry_is_answered() {
 async fn services_the_lot_does_not_offer_are_refused_as_not_supported() {
     let sim = simulator(fast(), loopback()).await;
     let _lot = run_lot(client(sim.base_url()));
-    let payment = r#"{"service_name":"outpark","state":1,"order_id":"o-1","trade_no":"t-1","pay_type":"wallet","errmsg":"","pay_time":1490875218,"total":"5.00","car_number":"京A12345","arrive_money":"5.00","fee":"0.00","account_type":0}"#;
+    let payment = r#"{"service_name":"outpark","state":1,"order_id":"o-1","trade_no":"t-1","pay_type":"wallet","errmsg":"","pay_time":1490875218,"total":"5.00","car_number":"京A12345","arrive_money":"5.00","fee":"0.00","account_type":0,"remark":"收到停车费-京A12345"}"#;
     let request = sdk::Request::decode(payment.as_bytes()).unwrap();
     assert_eq!(
         sim.call(PARK, &request).await.unwrap(),
@@ -451,7 +451,7 @@ async fn a_slow_handler_holds_up_neither_uploads_nor_other_messages() {
     // Meanwhile an upload is delivered and another message is answered.
     let ticket = client.upload(&entry("o-11")).await.unwrap();
     assert!(matches!(ticket.outcome().await, Outcome::Delivered { .. }));
-    let payment = r#"{"service_name":"outpark","state":1,"order_id":"o-1","trade_no":"t-1","pay_type":"wallet","errmsg":"","pay_time":1490875218,"total":"5.00","car_number":"京A12345","arrive_money":"5.00","fee":"0.00","account_type":0}"#;
+    let payment = r#"{"service_name":"outpark","state":1,"order_id":"o-1","trade_no":"t-1","pay_type":"wallet","errmsg":"","pay_time":1490875218,"total":"5.00","car_number":"京A12345","arrive_money":"5.00","fee":"0.00","account_type":0,"remark":"收到停车费-京A12345"}"#;
     let request = sdk::Request::decode(payment.as_bytes()).unwrap();
     assert_eq!(
         sim.call(PARK, &request).await.unwrap(),
@@ -494,4 +494,48 @@ async fn a_panicking_handler_is_answered_as_an_internal_error_and_the_lot_serves
     );
     let ticket = client.upload(&entry("o-12")).await.unwrap();
     assert!(matches!(ticket.outcome().await, Outcome::Delivered { .. }));
+}
+
+#[tokio::test]
+async fn force_update_replaces_an_entry_the_platform_already_has() {
+    let sim = simulator(fast(), loopback()).await;
+    let client = client(sim.base_url());
+    let _lot = run_lot(client.clone());
+    let first = client.upload(&entry("o-13")).await.unwrap();
+    assert!(matches!(
+        first.outcome().await,
+        Outcome::Delivered {
+            duplicate: false,
+            ..
+        }
+    ));
+    // The same order again is a re-send ...
+    let again = client.upload(&entry("o-13")).await.unwrap();
+    assert!(matches!(
+        again.outcome().await,
+        Outcome::Delivered {
+            duplicate: true,
+            ..
+        }
+    ));
+    assert_eq!(sim.received().len(), 1);
+    // ... unless 2.1's force_update asks the platform to replace its order.
+    let mut forced = entry("o-13");
+    forced.force_update = Some(bolink_types::enums::YesNo::Yes);
+    forced.car_number = "京B54321".into();
+    let replaced = client.upload(&forced).await.unwrap();
+    assert!(matches!(
+        replaced.outcome().await,
+        Outcome::Delivered {
+            duplicate: false,
+            ..
+        }
+    ));
+    assert_eq!(sim.received().len(), 2);
+    let order = sim
+        .in_park()
+        .into_iter()
+        .find(|o| o.order_id == "o-13")
+        .unwrap();
+    assert_eq!(order.car_number.as_deref(), Some("京B54321"));
 }

@@ -83,13 +83,25 @@ pub(crate) fn file(
     let arrivals = count_delivery(books, park_id, service_name, &data);
     if let Some(key) = resend_key(service_name, &data) {
         let key = format!("{park_id}/{key}");
-        if books.filed.get(&key).is_some() {
+        if books.filed.get(&key).is_some() && !forces_update(service_name, &data) {
             return Filed::Again { arrivals };
         }
         books.filed.insert(key, ());
     }
     record(books, park_id, service_name, data);
     Filed::New
+}
+
+/// An entry with `force_update` 1: 2.1 says the platform then deletes its
+/// order of the same order_id and takes this one ("是否强力删除云平台重复
+/// 订单号的订单,1 强删"), where it would otherwise call it a re-send.
+pub(crate) fn forces_update(service_name: &str, data: &serde_json::Value) -> bool {
+    service_name == "in_park"
+        && match data.get("force_update") {
+            Some(serde_json::Value::Number(n)) => n.as_i64() == Some(1),
+            Some(serde_json::Value::String(s)) => s.trim() == "1",
+            _ => false,
+        }
 }
 
 /// Whether the park already has an entry with this order (an in_park was

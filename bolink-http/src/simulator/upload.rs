@@ -197,6 +197,14 @@ fn login(state: &State, envelope: &Envelope<'_>) -> Response {
 fn answer(state: &State, session: &SessionRef, service_name: &str, data: &[u8]) -> Response {
     let instance = (session.park_id.clone(), session.local_id.clone());
     if state.books().hand_answer(instance, service_name, data) {
+        // As strict as the platform: an answer that breaks its table is
+        // handed to the driver (whose verdict is `invalid`) and refused
+        // here with what is wrong, not acknowledged with state 1.
+        let judged = super::verdict::judge(service_name, super::observe::Link::Http, data);
+        if !judged.violations.is_empty() {
+            let why = format!("error:应答数据有误: {}", judged.violations.join("; "));
+            return reject(state, Some(session), StatusCode::OK, service_name, why);
+        }
         emit(state, Some(session), service_name, "answer taken");
         // The driver may have given up waiting; the answer is still acknowledged.
         reply(StatusCode::OK, service_name, Ok(None))

@@ -176,7 +176,11 @@ async fn an_invalid_answer_over_the_long_poll_lists_its_violations() {
                 .unwrap()
                 .json_value()
                 .await;
-            assert_eq!(reply["state"], 1, "the answer is taken: {reply}");
+            // As strict as the platform: the lot hears what is wrong
+            // instead of a state 1 that would pass a bad answer for good.
+            assert_eq!(reply["state"], 0, "the answer is refused: {reply}");
+            let errmsg = reply["errmsg"].as_str().unwrap();
+            assert!(errmsg.contains("price: required"), "{reply}");
         }
     });
     let invalid = push(&sim, price_query(), 5000).await;
@@ -191,6 +195,14 @@ async fn an_invalid_answer_over_the_long_poll_lists_its_violations() {
         .collect();
     assert!(violations.contains(&"price: required"), "{violations:?}");
     assert!(violations.contains(&"duration: required"), "{violations:?}");
+    // The state says what it rejected and why.
+    assert!(
+        sim.rejected()
+            .iter()
+            .any(|r| r.service_name == "query_price" && r.reason.contains("price: required")),
+        "{:?}",
+        sim.rejected()
+    );
 }
 
 #[tokio::test]

@@ -208,8 +208,19 @@ fn outpark_example_as_printed_is_a_clear_error() {
         err.to_string(),
         "malformed JSON at line 1, column 57: expected value"
     );
+    // Once corrected, only what the table asks and the example omits is
+    // wrong: remark, which the table marks 是.
     let corrected = example.corrected.as_deref().unwrap_or_default();
-    match bolink_types::sdk::Request::decode(corrected.as_bytes()).unwrap() {
+    match bolink_types::sdk::Request::decode(corrected.as_bytes()) {
+        Err(DecodeError::Invalid { report }) => {
+            assert_eq!(report.to_string().trim(), "remark: required");
+        }
+        other => panic!("expected exactly the missing remark, got {other:?}"),
+    }
+    let mut with_remark: serde_json::Value = serde_json::from_str(corrected).unwrap();
+    with_remark["remark"] = "收到停车费-京GH0093".into();
+    let bytes = serde_json::to_vec(&with_remark).unwrap();
+    match bolink_types::sdk::Request::decode(&bytes).unwrap() {
         bolink_types::sdk::Request::Outpark(m) => {
             assert_eq!(m.total.to_string(), "0.04");
             assert_eq!(m.car_number, "京GH0093");

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use super::handler::{emit, refuse, Reply};
 use super::resend::text;
-use crate::simulator::filing::{count_delivery, file, has_entry, Filed};
+use crate::simulator::filing::{count_delivery, file, forces_update, has_entry, Filed};
 use crate::simulator::state::{Outbound, SessionLink, SessionRef, State};
 use crate::simulator::upload::one_line;
 
@@ -71,10 +71,9 @@ pub(super) fn upload(
     let order_id = text(value.get("order_id"));
     let mut books = state.books();
     if service_name == "in_park" {
-        if let Some(order_id) = order_id
-            .as_deref()
-            .filter(|o| has_entry(&books, &session.park_id, o))
-        {
+        if let Some(order_id) = order_id.as_deref().filter(|o| {
+            has_entry(&books, &session.park_id, o) && !forces_update(service_name, &value)
+        }) {
             count_delivery(&mut books, &session.park_id, service_name, &value);
             drop(books);
             let errmsg = "该订单已经存在";

@@ -63,13 +63,11 @@ The document's required cell: 否,pay_type为scancode时,必传*/
     ///到账类型(1-收入 0-支出) (`account_type`). Required. At most 1 characters. Example: `1`.
     #[bolink(max_len = 1)]
     pub account_type: crate::enums::AccountType,
-    /**说明(接口上传过来的title返回下去) (`remark`). Optional. At most 128 characters. Example: `收到停车费-京G00000`.
+    /**说明(接口上传过来的title返回下去) (`remark`). Required. At most 128 characters. Example: `收到停车费-京G00000`.
 
-The document's required cell: 是
-
-The table marks remark 是, but the page's own example omits it; it is accepted when absent so that a payment result is never refused for lacking its description.*/
+The table marks remark 是 (seed 003), while the page's own example omits it. The types follow the table: a payment result without remark is a violation, and it still reaches the application (Handler::invalid_message, with its data and the violation), so it is never lost.*/
     #[bolink(max_len = 128)]
-    pub remark: Option<String>,
+    pub remark: String,
 }
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
@@ -86,6 +84,7 @@ impl Request {
         arrive_money: ::bolink_types::Money,
         fee: ::bolink_types::Money,
         account_type: crate::enums::AccountType,
+        remark: String,
     ) -> Self {
         Self {
             state,
@@ -101,7 +100,7 @@ impl Request {
             arrive_money,
             fee,
             account_type,
-            remark: None,
+            remark,
         }
     }
 }
