@@ -553,7 +553,14 @@ async fn the_login_race_logs_in_once_and_loses_nothing() {
 async fn shutdown_finishes_the_exchange_in_flight_and_keeps_the_rest() {
     let stub = Stub::new();
     let (addr, _server) = serve(stub.clone(), "127.0.0.1:0".parse().unwrap()).await;
-    let (client, _seen) = client(addr);
+    // The exchange in flight must be able to finish: a timeout here would
+    // be a fault of its own on a loaded machine.
+    let (client, _seen) = client_timed(
+        addr,
+        Arc::new(MemoryStore::default()),
+        engine_config(),
+        Duration::from_secs(5),
+    );
     client.login().await.unwrap();
     stub.set(Fault::Slow(Duration::from_millis(200)));
     let running = run(&client);
