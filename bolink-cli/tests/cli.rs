@@ -100,6 +100,36 @@ fn validate_re_encodes_in_wire_types() {
         stdout(&output),
         "{\"service_name\":\"query_price\",\"car_number\":\"京HP00G6\",\"order_id\":\"1\",\"park_id\":\"20003\",\"pay_scene\":0}\n"
     );
+    // What was read leniently is a warning on stderr, not a failure.
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "warning: pay_scene: string \"0\" read as a numeric code\n\
+         warning: extra: not in the table, ignored (value true)\n"
+    );
+}
+
+#[test]
+fn validate_reads_the_platforms_query_price_return() {
+    // As the platform's own test code sends it: derate_duration "0.0",
+    // derate_money 0.0 (a number where the table says string).
+    let input = r#"{"service_name":"query_price","data_target":"bolink","state":1,"park_id":"21840","order_id":"38320","price":"0.01","duration":1,"derate_duration":"0.0","derate_money":0.0}"#;
+    let output = bolink(&["validate", "--role", "sdk-return"], input.as_bytes());
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "warning: derate_duration: string \"0.0\" read as an integer\n\
+         warning: derate_money: number 0.0 read as an amount of money\n"
+    );
+    assert!(
+        stdout(&output).contains(r#""derate_money":"0.0","derate_duration":0"#),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]

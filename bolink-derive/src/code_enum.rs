@@ -179,7 +179,7 @@ pub fn derive(input: DeriveInput) -> Result<TokenStream> {
                     __d: __D,
                     __ctx: &mut ::bolink_types::Ctx,
                 ) -> ::core::result::Result<::bolink_types::wire::Read<Self>, __D::Error> {
-                    __rt::read_code::<Self, __D>(__d, __ctx)
+                    __rt::read_code::<Self, __D>(__d, __ctx, false)
                 }
                 fn wire_len(&self) -> usize {
                     __rt::code_len(self)
@@ -198,7 +198,7 @@ pub fn derive(input: DeriveInput) -> Result<TokenStream> {
                     __d: __D,
                     __ctx: &mut ::bolink_types::Ctx,
                 ) -> ::core::result::Result<::bolink_types::wire::Read<Self>, __D::Error> {
-                    __rt::read_code::<Self, __D>(__d, __ctx)
+                    __rt::read_code::<Self, __D>(__d, __ctx, true)
                 }
                 fn wire_len(&self) -> usize {
                     __rt::code_len(self)

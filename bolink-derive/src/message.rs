@@ -322,7 +322,7 @@ fn read_fields(fields: &[FieldInfo], constants: &[ConstantKey]) -> TokenStream {
             match &*__key {
                 #(#field_arms)*
                 #(#const_arms)*
-                _ => __rt::skip(&mut __map)?,
+                _ => __rt::unknown_key(&mut __map, __ctx, &__key)?,
             }
         }
         #(#const_checks)*

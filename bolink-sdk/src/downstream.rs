@@ -70,7 +70,7 @@ pub(crate) async fn answer<H: Handler + ?Sized>(
             let outcome = dispatch(handler, request.clone()).await;
             (Some(request), None, outcome)
         }
-        Err(DecodeError::Invalid { report }) => {
+        Err(DecodeError::Invalid { report, .. }) => {
             // Signed, so trusted: the application sees it, violations and
             // all, before the platform is told what was wrong.
             let refusal = Refusal::new(format!("invalid request: {}", first_line(&report)));
@@ -203,7 +203,7 @@ fn checked(
 ) -> Result<Vec<u8>, Report> {
     // Not decodable at all would be the generated encoder's bug, not the
     // handler's; only the table's violations stop the answer.
-    if let Err(DecodeError::Invalid { report }) =
+    if let Err(DecodeError::Invalid { report, .. }) =
         sdk::Message::decode_as(role, service_name, &answer)
     {
         return Err(report);

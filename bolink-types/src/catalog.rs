@@ -232,8 +232,13 @@ macro_rules! role_enum {
             /// Decodes and validates a message whose key is already known
             /// (from an envelope's `service_name`, or a URL path).
             pub fn decode_as(key: &str, bytes: &[u8]) -> Result<Self, $crate::DecodeError> {
+                Self::decode_as_with_slips(key, bytes).map(|decoded| decoded.message)
+            }
+
+            /// [`decode_as`](Self::decode_as), keeping what was read leniently.
+            pub fn decode_as_with_slips(key: &str, bytes: &[u8]) -> Result<$crate::Decoded<Self>, $crate::DecodeError> {
                 match key {
-                    $( $key => $crate::decode::<$ty>(bytes).map(Self::$variant), )*
+                    $( $key => $crate::decode_with_slips::<$ty>(bytes).map(|d| d.map(Self::$variant)), )*
                     _ => Err($crate::DecodeError::UnknownService {
                         service_name: key.to_string(),
                         role: $role,
@@ -317,8 +322,13 @@ macro_rules! family_message {
 
             /// Decodes a message of the given role and key.
             pub fn decode_as(role: $crate::Role, key: &str, bytes: &[u8]) -> Result<Self, $crate::DecodeError> {
+                Self::decode_as_with_slips(role, key, bytes).map(|decoded| decoded.message)
+            }
+
+            /// [`decode_as`](Self::decode_as), keeping what was read leniently.
+            pub fn decode_as_with_slips(role: $crate::Role, key: &str, bytes: &[u8]) -> Result<$crate::Decoded<Self>, $crate::DecodeError> {
                 match role {
-                    $( $crate::Role::$variant => $variant::decode_as(key, bytes).map(Self::$variant), )*
+                    $( $crate::Role::$variant => $variant::decode_as_with_slips(key, bytes).map(|d| d.map(Self::$variant)), )*
                     #[allow(unreachable_patterns)]
                     _ => Err($crate::DecodeError::UnknownService { service_name: key.to_string(), role }),
                 }

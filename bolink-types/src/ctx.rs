@@ -1,7 +1,7 @@
 //! The context threaded through decoding and validation: the current path and
 //! the violations found so far.
 
-use crate::report::{Report, Violation, ViolationKind};
+use crate::report::{Report, Slip, SlipKind, Violation, ViolationKind};
 
 #[derive(Debug, Clone, Copy)]
 enum Segment {
@@ -61,6 +61,10 @@ impl Path {
 pub struct Ctx {
     path: Path,
     violations: Vec<Violation>,
+    slips: Vec<Slip>,
+    /// Length in characters of the last scalar as received, for `max_len`:
+    /// set by the scalar readers, taken by the field reader right after.
+    received_len: Option<usize>,
 }
 
 impl Ctx {
@@ -96,6 +100,45 @@ impl Ctx {
         self.violations.push(Violation { path, kind });
     }
 
+    /// Records a lenient reading at the current path.
+    pub fn slip(&mut self, received: String, read_as: SlipKind) {
+        let path = self.path_string(None);
+        self.slips.push(Slip {
+            path,
+            received,
+            read_as,
+        });
+    }
+
+    /// Records a key the current object's table does not have.
+    pub fn slip_unknown_key(&mut self, key: &str, received: String) {
+        let mut path = self.path_string(None);
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+        self.slips.push(Slip {
+            path,
+            received,
+            read_as: SlipKind::UnknownKey,
+        });
+    }
+
+    /// The lenient readings recorded so far.
+    pub fn slips(&self) -> &[Slip] {
+        &self.slips
+    }
+
+    #[doc(hidden)]
+    pub fn set_received_len(&mut self, len: usize) {
+        self.received_len = Some(len);
+    }
+
+    #[doc(hidden)]
+    pub fn take_received_len(&mut self) -> Option<usize> {
+        self.received_len.take()
+    }
+
     /// How many violations were recorded so far; compare two marks to learn
     /// whether a part of the message was clean.
     pub fn mark(&self) -> usize {
@@ -109,9 +152,17 @@ impl Ctx {
 
     /// The violations found, as a report.
     pub fn into_report(self) -> Report {
-        Report {
-            violations: self.violations,
-        }
+        self.into_parts().0
+    }
+
+    /// The violations found, as a report, and the lenient readings.
+    pub fn into_parts(self) -> (Report, Vec<Slip>) {
+        (
+            Report {
+                violations: self.violations,
+            },
+            self.slips,
+        )
     }
 
     fn path_string(&self, last: Option<&'static str>) -> String {

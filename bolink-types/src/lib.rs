@@ -57,8 +57,11 @@ pub use generated::{
     catalog::{INTERFACES, SHARED_OBJECTS, TABLE_OF_CONTENTS},
     enums, newapi, sdk,
 };
-pub use message::{decode, peek_service_name, DecodeError, Message, Object, Role, UnknownRole};
+pub use message::{
+    decode, decode_with_slips, peek_service_name, DecodeError, Decoded, Message, Object, Role,
+    UnknownRole,
+};
 pub use money::{Money, MoneyError};
-pub use report::{Report, Violation, ViolationKind};
+pub use report::{Report, Slip, SlipKind, TimeUnit, Violation, ViolationKind};
 pub use rust_decimal::Decimal;
 pub use time::{UnixMillis, UnixSeconds};

@@ -7,7 +7,7 @@ use serde::de::MapAccess;
 use serde::Serialize;
 
 use crate::ctx::Ctx;
-use crate::report::{Report, ViolationKind};
+use crate::report::{Report, Slip, ViolationKind};
 use crate::schema::ObjectSchema;
 use crate::wire::{read_object, Read};
 
@@ -158,6 +158,8 @@ pub enum DecodeError {
     Invalid {
         /// The violations.
         report: Report,
+        /// What was read leniently on the way (see [`Slip`]).
+        slips: Vec<Slip>,
     },
 }
 
@@ -180,8 +182,30 @@ impl DecodeError {
     /// The violations, for an `Invalid` error.
     pub fn report(&self) -> Option<&Report> {
         match self {
-            DecodeError::Invalid { report } => Some(report),
+            DecodeError::Invalid { report, .. } => Some(report),
             _ => None,
+        }
+    }
+}
+
+/// A message read leniently, with every lenient reading on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded<T> {
+    /// The message.
+    pub message: T,
+    /// What was received in another form than its table gives and read as
+    /// the platform's Java readers read it, in the order found; empty for a
+    /// message sent exactly to its table.
+    pub slips: Vec<Slip>,
+}
+
+impl<T> Decoded<T> {
+    /// The same readings around another value (a message wrapped in its
+    /// role's enum, say).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Decoded<U> {
+        Decoded {
+            message: f(self.message),
+            slips: self.slips,
         }
     }
 }
@@ -190,27 +214,53 @@ impl DecodeError {
 ///
 /// Malformed JSON is a [`DecodeError::Syntax`]; anything else wrong (missing,
 /// duplicate or mistyped fields, lengths, rules) is collected into one
-/// [`DecodeError::Invalid`] report.
+/// [`DecodeError::Invalid`] report. Values are read as the platform's Java
+/// readers read them (`"5"` in an integer field is 5); to learn which were,
+/// use [`decode_with_slips`].
 pub fn decode<T: Object>(bytes: &[u8]) -> Result<T, DecodeError> {
+    decode_with_slips(bytes).map(|decoded| decoded.message)
+}
+
+/// [`decode`], keeping what was read leniently.
+///
+/// ```
+/// use bolink_types::{decode_with_slips, sdk, SlipKind};
+///
+/// // The platform's own test code sends derate_duration as "0.0".
+/// let bytes = br#"{"service_name":"query_price","state":1,"park_id":"20003","order_id":"A1","price":"5.0","duration":30,"derate_duration":"0.0","derate_money":0.0,"data_target":"bolink"}"#;
+/// let decoded = decode_with_slips::<sdk::query_price::SdkReturn>(bytes).unwrap();
+/// assert_eq!(decoded.message.derate_duration, Some(0));
+/// let slips: Vec<String> = decoded.slips.iter().map(|s| s.to_string()).collect();
+/// assert_eq!(slips, [
+///     r#"derate_duration: string "0.0" read as an integer"#,
+///     "derate_money: number 0.0 read as an amount of money",
+/// ]);
+/// assert_eq!(decoded.slips[0].read_as, SlipKind::Converted("an integer"));
+/// ```
+pub fn decode_with_slips<T: Object>(bytes: &[u8]) -> Result<Decoded<T>, DecodeError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let mut ctx = Ctx::new();
     let read = read_object::<T, _>(&mut de, &mut ctx).map_err(|e| DecodeError::syntax(&e))?;
     de.end().map_err(|e| DecodeError::syntax(&e))?;
     match read {
-        Read::Value(value) if ctx.is_clean() => Ok(value),
+        Read::Value(message) if ctx.is_clean() => {
+            let (_, slips) = ctx.into_parts();
+            Ok(Decoded { message, slips })
+        }
         Read::Absent => {
             ctx.report(ViolationKind::WrongType {
                 expected: "an object",
                 found: "null".into(),
             });
-            Err(DecodeError::Invalid {
-                report: ctx.into_report(),
-            })
+            Err(invalid(ctx))
         }
-        _ => Err(DecodeError::Invalid {
-            report: ctx.into_report(),
-        }),
+        _ => Err(invalid(ctx)),
     }
+}
+
+fn invalid(ctx: Ctx) -> DecodeError {
+    let (report, slips) = ctx.into_parts();
+    DecodeError::Invalid { report, slips }
 }
 
 /// Reads the `service_name` of a JSON object without decoding the rest.

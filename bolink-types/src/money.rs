@@ -50,37 +50,14 @@ impl Money {
     pub fn to_wire_text(self) -> String {
         self.0.to_string()
     }
-
-    /// Reads a JSON number that serde handed over as `f64`.
-    ///
-    /// `f64` is only a carrier here: Rust prints the shortest text that reads
-    /// back as the same `f64`, which is the text the sender wrote for any
-    /// amount of up to 15 significant digits.
-    pub(crate) fn from_json_f64(value: f64) -> Result<Money, MoneyError> {
-        if !value.is_finite() {
-            return Err(MoneyError {
-                reason: format!("{value} is not finite"),
-            });
-        }
-        format!("{value}").parse()
-    }
 }
 
 impl FromStr for Money {
     type Err = MoneyError;
 
     fn from_str(text: &str) -> Result<Money, MoneyError> {
-        let valid = !text.is_empty()
-            && text
-                .strip_prefix('-')
-                .unwrap_or(text)
-                .split_once('.')
-                .map_or(text.bytes().all(|b| b.is_ascii_digit()), |(int, frac)| {
-                    !int.is_empty()
-                        && !frac.is_empty()
-                        && int.bytes().all(|b| b.is_ascii_digit())
-                        && frac.bytes().all(|b| b.is_ascii_digit())
-                });
+        // A decimal in JSON's number grammar, without an exponent.
+        let valid = crate::wire::is_number_text(text) && !text.contains(['e', 'E']);
         if !valid {
             return Err(MoneyError {
                 reason: format!("{text:?} is not a decimal number"),

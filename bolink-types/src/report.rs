@@ -61,6 +61,25 @@ pub enum ViolationKind {
     },
     /// The same key appears twice in one object.
     Duplicate,
+    /// A timestamp in the other unit than the field's: 10^10 or more in a
+    /// seconds field (a 13-digit millisecond value, after the year 2286 in
+    /// seconds), or below 10^11 in a milliseconds field (a 10-digit second
+    /// value, before 1973 in milliseconds).
+    WrongTimeUnit {
+        /// The value as read.
+        value: i64,
+        /// The unit the field takes.
+        expected: TimeUnit,
+    },
+}
+
+/// The unit of a timestamp field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// Unix seconds.
+    Seconds,
+    /// Unix milliseconds.
+    Millis,
 }
 
 impl fmt::Display for ViolationKind {
@@ -85,6 +104,14 @@ impl fmt::Display for ViolationKind {
                 write!(f, "must be {expected:?}, found {found}")
             }
             ViolationKind::Duplicate => f.write_str("appears more than once"),
+            ViolationKind::WrongTimeUnit { value, expected } => match expected {
+                TimeUnit::Seconds => {
+                    write!(f, "{value} is too large for unix seconds (milliseconds?)")
+                }
+                TimeUnit::Millis => {
+                    write!(f, "{value} is too small for unix milliseconds (seconds?)")
+                }
+            },
         }
     }
 }
@@ -126,3 +153,57 @@ impl fmt::Display for Report {
 }
 
 impl std::error::Error for Report {}
+
+/// A value read leniently: accepted, but not in the form its table gives.
+///
+/// The platform's counterparts are Java programs whose JSON getters accept a
+/// number where a string is due and the other way round; bolink-rs reads
+/// what they read (see `protocol-spec/README.md`, "Accepted forms") and
+/// records each such reading, so that a vendor sees what their counterpart
+/// sends wrong while the message still goes through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slip {
+    /// Where, as in [`Violation::path`].
+    pub path: String,
+    /// What was received, e.g. `string "0.0"`; for a key the table does not
+    /// have, its whole JSON value as received.
+    pub received: String,
+    /// How it was read.
+    pub read_as: SlipKind,
+}
+
+/// How a slipped value was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SlipKind {
+    /// As a value of the field's type, from another JSON form (the text
+    /// names the type, e.g. `an integer`).
+    Converted(&'static str),
+    /// As an absent field (`null`, or `""` where a number is due).
+    Absent,
+    /// Not read: the key is not in the table (kept in [`Slip::received`]).
+    UnknownKey,
+}
+
+impl fmt::Display for Slip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = if self.path.is_empty() {
+            "(message)"
+        } else {
+            &self.path
+        };
+        match self.read_as {
+            SlipKind::Converted(expected) => {
+                write!(f, "{path}: {} read as {expected}", self.received)
+            }
+            SlipKind::Absent => write!(f, "{path}: {} read as absent", self.received),
+            SlipKind::UnknownKey => {
+                write!(
+                    f,
+                    "{path}: not in the table, ignored (value {})",
+                    self.received
+                )
+            }
+        }
+    }
+}

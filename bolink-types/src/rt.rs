@@ -2,9 +2,8 @@
 //! emit. Not a stable API: use the derives instead.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess};
 use serde::ser::SerializeMap;
 use serde::{Deserializer, Serializer};
 
@@ -13,7 +12,7 @@ pub use serde;
 use crate::code::{CodeRef, CodeValue};
 use crate::ctx::Ctx;
 use crate::report::ViolationKind;
-use crate::wire::{read_scalar, Read, ReadSeed, Scalar, Wire, Written};
+use crate::wire::{read_raw_text, read_scalar, CowStrSeed, Read, ReadSeed, Scalar, Wire, Written};
 use crate::Object;
 
 /// What was seen of one field while reading an object.
@@ -29,46 +28,26 @@ pub enum Slot<T> {
     Invalid,
 }
 
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string key")
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v))
-    }
-}
-
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(KeyVisitor)
-    }
-}
-
 /// The next key of an object, borrowed from the input when it has no escapes.
 pub fn next_key<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
-    map.next_key_seed(KeySeed)
+    map.next_key_seed(CowStrSeed)
 }
 
-/// Skips the value of a key this object does not know (unknown keys are tolerated).
+/// Skips the value of a repeated key (its violation is already recorded).
 pub fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
     map.next_value::<IgnoredAny>().map(|_| ())
+}
+
+/// Reads past a key the table does not have: accepted, as the platform's
+/// readers accept it, and kept as a slip with its value as received.
+pub fn unknown_key<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    ctx: &mut Ctx,
+    key: &str,
+) -> Result<(), A::Error> {
+    let value = map.next_value_seed(RawTextSeed)?;
+    ctx.slip_unknown_key(key, value);
+    Ok(())
 }
 
 /// Reads the value of a known field into its slot, checking its length.
@@ -89,6 +68,7 @@ where
         return skip(map);
     }
     ctx.push_field(name);
+    ctx.take_received_len();
     let read = map.next_value_seed(ReadSeed::<T, F>::new(ctx));
     let read = match read {
         Ok(read) => read,
@@ -99,11 +79,17 @@ where
     };
     *slot = match read {
         Read::Value(value) => {
+            // The length that counts is the text as received ("4.50" is 4
+            // characters even though it reads as 4.5).
+            let received = ctx.take_received_len();
             if let Some(max) = max_len {
-                let actual = value.wire_len();
+                let actual = received.unwrap_or_else(|| value.wire_len());
                 if actual > max {
                     ctx.report(ViolationKind::TooLong { max, actual });
                 }
+            }
+            if let Some(kind) = value.check_value() {
+                ctx.report(kind);
             }
             Slot::Seen(value)
         }
@@ -161,6 +147,16 @@ pub fn read_constant<'de, A: MapAccess<'de>>(
     Ok(())
 }
 
+struct RawTextSeed;
+
+impl<'de> DeserializeSeed<'de> for RawTextSeed {
+    type Value = String;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        read_raw_text(d)
+    }
+}
+
 struct ScalarSeed;
 
 impl<'de> DeserializeSeed<'de> for ScalarSeed {
@@ -198,8 +194,12 @@ pub fn check_len<T: Wire<F>, F>(ctx: &mut Ctx, name: &'static str, value: &T, ma
     }
 }
 
-/// Validates the nested objects inside a field (a no-op for scalars).
+/// Validates the nested objects inside a field (a no-op for scalars) and
+/// the value itself.
 pub fn check_nested<T: Wire<F>, F>(ctx: &mut Ctx, name: &'static str, value: &T) {
+    if let Some(kind) = value.check_value() {
+        ctx.report_field(name, kind);
+    }
     ctx.push_field(name);
     value.validate_nested(ctx);
     ctx.pop();
@@ -292,7 +292,7 @@ pub fn deserialize_code<'de, E: crate::CodeEnum, D: Deserializer<'de>>(
     d: D,
 ) -> Result<E, D::Error> {
     let mut ctx = Ctx::new();
-    match crate::wire::scalar_support::read_code::<E, D>(d, &mut ctx)? {
+    match crate::wire::scalar_support::read_code::<E, D>(d, &mut ctx, false)? {
         Read::Value(value) => Ok(value),
         _ => Err(serde::de::Error::custom(ctx.into_report().to_string())),
     }

@@ -15,7 +15,7 @@
 //! // pay_scene sent as a string is read as the number the table says.
 //! let text = r#"{"service_name":"query_price","park_id":"20003","pay_scene":"0","car_number":"京HP00G6","order_id":"1"}"#;
 //! match validate(Role::Request, None, None, text.as_bytes()) {
-//!     Validation::Valid { family, encoded } => {
+//!     Validation::Valid { family, encoded, .. } => {
 //!         assert_eq!(family, Family::Sdk);
 //!         assert_eq!(
 //!             String::from_utf8(encoded).unwrap(),
@@ -27,7 +27,7 @@
 //!
 //! // Every violation at once, with its path.
 //! let bytes = br#"{"service_name":"query_price","park_id":"20003","pay_scene":2,"order_id":"1"}"#;
-//! let Validation::Violations(report) = validate(Role::Request, Some(Family::Sdk), None, bytes) else {
+//! let Validation::Violations { report, .. } = validate(Role::Request, Some(Family::Sdk), None, bytes) else {
 //!     panic!("expected violations");
 //! };
 //! assert_eq!(
@@ -46,7 +46,7 @@
 //! ```
 
 use crate::message::peek_service_name;
-use crate::{newapi, sdk, DecodeError, Report, Role};
+use crate::{newapi, sdk, DecodeError, Decoded, Report, Role, Slip};
 
 pub use crate::catalog::Family;
 
@@ -63,10 +63,17 @@ pub enum Validation {
         /// The message re-encoded in the spec's wire types (numbers sent as
         /// strings written as numbers, unknown keys dropped).
         encoded: Vec<u8>,
+        /// What was read leniently: warnings, not violations.
+        slips: Vec<Slip>,
     },
     /// The message is well-formed JSON of a known service but breaks its
     /// table: every violation, with its path.
-    Violations(Report),
+    Violations {
+        /// The violations.
+        report: Report,
+        /// What was read leniently on the way.
+        slips: Vec<Slip>,
+    },
     /// The bytes cannot be checked: not one JSON object
     /// ([`DecodeError::Syntax`]), no key to look the service up by
     /// ([`DecodeError::MissingServiceName`]), or no such service for the
@@ -78,6 +85,14 @@ impl Validation {
     /// Whether the message is valid.
     pub fn is_valid(&self) -> bool {
         matches!(self, Validation::Valid { .. })
+    }
+
+    /// What was read leniently (empty when the bytes could not be checked).
+    pub fn slips(&self) -> &[Slip] {
+        match self {
+            Validation::Valid { slips, .. } | Validation::Violations { slips, .. } => slips,
+            Validation::Malformed(_) => &[],
+        }
     }
 }
 
@@ -112,17 +127,33 @@ pub fn validate(role: Role, family: Option<Family>, key: Option<&str>, bytes: &[
         },
     };
     match result {
-        Ok(encoded) => Validation::Valid { family, encoded },
-        Err(DecodeError::Invalid { report }) => Validation::Violations(report),
+        Ok(Decoded {
+            message: encoded,
+            slips,
+        }) => Validation::Valid {
+            family,
+            encoded,
+            slips,
+        },
+        Err(DecodeError::Invalid { report, slips }) => Validation::Violations { report, slips },
         Err(e) => Validation::Malformed(e),
     }
 }
 
 /// Decodes in one family; returns the re-encoded message.
-fn decode_in(family: Family, role: Role, key: &str, bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
+fn decode_in(
+    family: Family,
+    role: Role,
+    key: &str,
+    bytes: &[u8],
+) -> Result<Decoded<Vec<u8>>, DecodeError> {
     match family {
-        Family::Sdk => sdk::Message::decode_as(role, key, bytes).map(|m| m.encode()),
-        Family::Newapi => newapi::Message::decode_as(role, key, bytes).map(|m| m.encode()),
+        Family::Sdk => {
+            sdk::Message::decode_as_with_slips(role, key, bytes).map(|d| d.map(|m| m.encode()))
+        }
+        Family::Newapi => {
+            newapi::Message::decode_as_with_slips(role, key, bytes).map(|d| d.map(|m| m.encode()))
+        }
     }
 }
 

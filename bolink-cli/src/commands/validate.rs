@@ -29,6 +29,8 @@ impl From<FamilyArg> for Family {
 /// Decodes and validates the message in `file` as `role`: exit 0 printing
 /// the message re-encoded, 1 printing every violation as `path: problem`
 /// (one per line), 2 with why the input is malformed or the service unknown.
+/// What was read leniently is printed to stderr as `warning: path: ...`
+/// lines, whatever the outcome; it does not change the exit code.
 pub fn run(
     role: Role,
     family: Option<FamilyArg>,
@@ -37,12 +39,16 @@ pub fn run(
 ) -> Outcome {
     outcome(|| {
         let bytes = crate::input::read(file)?;
-        match validate(role, family.map(Family::from), key_as, &bytes) {
+        let validation = validate(role, family.map(Family::from), key_as, &bytes);
+        for slip in validation.slips() {
+            eprintln!("warning: {slip}");
+        }
+        match validation {
             Validation::Valid { encoded, .. } => {
                 println!("{}", String::from_utf8_lossy(&encoded));
                 Ok(Outcome::Success)
             }
-            Validation::Violations(report) => {
+            Validation::Violations { report, .. } => {
                 println!("{report}");
                 Ok(Outcome::Failed)
             }

@@ -28,7 +28,7 @@ pub struct GateFee {
 fn main() {
     let err = GateFee::decode(br#"{"service_name":"gate_fee","gate":"1","fee":4.5,"in_time":1}"#).unwrap_err();
     match err {
-        DecodeError::Invalid { report } => assert_eq!(
+        DecodeError::Invalid { report, .. } => assert_eq!(
             report.to_string(),
             "exit_channel: required when gate is 1\ncar_number: required together with in_time"
         ),

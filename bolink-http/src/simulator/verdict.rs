@@ -99,10 +99,10 @@ pub(crate) fn judge(service_name: &str, link: Link, answer: &[u8]) -> Judged {
                 break;
             }
             Err(DecodeError::UnknownService { .. }) => continue,
-            Err(DecodeError::Invalid { report }) => {
+            Err(DecodeError::Invalid { report, slips }) => {
                 role = Some(candidate);
                 violations = report.violations.iter().map(|v| v.to_string()).collect();
-                error = Some(DecodeError::Invalid { report });
+                error = Some(DecodeError::Invalid { report, slips });
                 break;
             }
             Err(other) => {

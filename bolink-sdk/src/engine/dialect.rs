@@ -104,7 +104,7 @@ impl Dialect {
             }
         };
         decoded.map_err(|e| match e {
-            DecodeError::Invalid { report } => EngineError::Invalid(report),
+            DecodeError::Invalid { report, .. } => EngineError::Invalid(report),
             other => EngineError::Decode(other),
         })
     }

@@ -251,7 +251,7 @@ fn check(
     let lookup = find(service_name.as_deref()).ok_or_else(|| fail(unknown()))?;
     let request = match newapi::Request::decode_as(lookup, data) {
         Ok(request) => request,
-        Err(DecodeError::Invalid { report }) => {
+        Err(DecodeError::Invalid { report, .. }) => {
             return Err(fail(InboundError::Invalid {
                 key: lookup,
                 report,
@@ -640,7 +640,7 @@ fn checked_answer(key: &str, answer: Vec<u8>) -> Result<Vec<u8>, Refusal> {
         return Ok(answer);
     }
     match newapi::Response::decode_as(key, &answer) {
-        Err(DecodeError::Invalid { report }) => Err(Refusal::new(format!(
+        Err(DecodeError::Invalid { report, .. }) => Err(Refusal::new(format!(
             "invalid answer: {}",
             report.to_string().lines().next().unwrap_or_default()
         ))),

@@ -11,6 +11,7 @@
 //! Only malformed JSON stops a decode.
 
 mod nested;
+mod number;
 mod scalar;
 
 use serde::{Deserializer, Serializer};
@@ -19,7 +20,8 @@ use crate::ctx::Ctx;
 use crate::schema::Kind;
 
 pub use nested::{read_object, ObjectVisitor};
-pub(crate) use scalar::{read_scalar, Scalar};
+pub(crate) use number::is_number_text;
+pub(crate) use scalar::{read_raw_text, read_scalar, CowStrSeed, Scalar};
 
 /// Helpers for enum codes, used by `#[derive(CodeEnum)]`.
 #[doc(hidden)]
@@ -90,6 +92,13 @@ pub trait Wire<F>: Sized {
 
     /// Validates nested objects inside the value (nothing for scalars).
     fn validate_nested(&self, _ctx: &mut Ctx) {}
+
+    /// What is wrong with the value itself whatever its length, checked on
+    /// values built in code as on values read (a millisecond timestamp in a
+    /// seconds field); `None` for most types.
+    fn check_value(&self) -> Option<crate::ViolationKind> {
+        None
+    }
 }
 
 /// The default wire form of a type, used when a field has no `wire` attribute.
@@ -165,6 +174,10 @@ impl<T: Wire<F>, F> Wire<F> for Option<T> {
         if let Some(value) = self {
             value.validate_nested(ctx);
         }
+    }
+
+    fn check_value(&self) -> Option<crate::ViolationKind> {
+        self.as_ref().and_then(T::check_value)
     }
 }
 

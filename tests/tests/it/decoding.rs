@@ -8,7 +8,7 @@ use bolink_types::{CodeEnum, CodeRef, DecodeError, Message, Object, ViolationKin
 fn violations(bytes: &[u8]) -> Vec<String> {
     match query_price::SdkReturn::decode(bytes) {
         Ok(_) => Vec::new(),
-        Err(DecodeError::Invalid { report }) => {
+        Err(DecodeError::Invalid { report, .. }) => {
             report.violations.iter().map(|v| v.to_string()).collect()
         }
         Err(other) => panic!("{other}"),
@@ -142,7 +142,7 @@ fn malformed_and_truncated_json_are_syntax_errors_with_place() {
     // A JSON value that is not an object is a violation, not a syntax error.
     let err = query_price::Request::decode(b"[1]").unwrap_err();
     assert!(
-        matches!(&err, DecodeError::Invalid { report } if report.violations[0].kind == ViolationKind::WrongType { expected: "an object", found: "an array".into() }),
+        matches!(&err, DecodeError::Invalid { report, .. } if report.violations[0].kind == ViolationKind::WrongType { expected: "an object", found: "an array".into() }),
         "{err:?}"
     );
 }

@@ -56,7 +56,7 @@ fn expected(example: &Example, result: Result<(), DecodeError>) -> Result<(), St
             "expected violations {:?}, decoded fine",
             example.expect_violations
         )),
-        (Err(DecodeError::Invalid { report }), false) => {
+        (Err(DecodeError::Invalid { report, .. }), false) => {
             let got: Vec<String> = report.violations.iter().map(|v| v.to_string()).collect();
             if got == example.expect_violations {
                 Ok(())
@@ -212,7 +212,7 @@ fn outpark_example_as_printed_is_a_clear_error() {
     // wrong: remark, which the table marks 是.
     let corrected = example.corrected.as_deref().unwrap_or_default();
     match bolink_types::sdk::Request::decode(corrected.as_bytes()) {
-        Err(DecodeError::Invalid { report }) => {
+        Err(DecodeError::Invalid { report, .. }) => {
             assert_eq!(report.to_string().trim(), "remark: required");
         }
         other => panic!("expected exactly the missing remark, got {other:?}"),

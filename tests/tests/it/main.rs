@@ -1,5 +1,6 @@
 //! Cross-crate conformance tests (one binary, as STYLE.md suggests).
 
+mod accepted_forms;
 mod bad_input;
 mod decoding;
 mod every_service;

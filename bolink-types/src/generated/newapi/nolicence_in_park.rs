@@ -11,6 +11,8 @@ Direction: Downstream. Spec: `protocol-spec/newapi/5.7_nolicence_in_park.toml`.
 Partial: the public page does not show everything. Not known:
 - Response section is titled 同步返回信息 (synchronous response). Page was cut off at the response example ('&gt; 示例: &gt; {'); further fields/example after that point were not visible.
 
+The request example's timetemp, 15232151231, has 11 digits: not a time in seconds (the year 2452) nor in milliseconds (1970); the response example's 1679000520 has 10. The example slipped a digit, and reads as a violation.
+
 Response section is titled 同步返回信息 (synchronous response). Page was cut off at the response example ('&gt; 示例: &gt; {'); further fields/example after that point were not visible.
 
 pay_user_id required when the owner scans with the WeChat/Alipay app and the payment channel is WeChat direct, Alipay direct, LeShua or Huifu.
