@@ -81,11 +81,16 @@ pub struct Envelope<'a> {
     /// The top-level `union_id` as raw JSON (a number or a string), when
     /// present and not `null`. It is not covered by the sign.
     pub union_id: Option<&'a RawValue>,
+    /// The other top-level keys, in the order received, each with its raw
+    /// JSON value: not signed and not checked, but kept for whoever answers
+    /// or relays the message.
+    pub extra: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
 impl<'a> Envelope<'a> {
     /// Parses envelope JSON (after [`decode_body`] for a base64 body).
-    /// Other top-level fields are ignored; repeated keys are rejected.
+    /// Other top-level fields are kept in
+    /// [`Envelope::extra`]; repeated keys are rejected.
     ///
     /// # Errors
     /// [`EnvelopeError::Empty`], [`EnvelopeError::Json`],
@@ -148,6 +153,7 @@ pub(crate) fn from_fields(fields: object::TopLevel<'_>) -> Result<Envelope<'_>, 
         data,
         sign,
         union_id,
+        extra: fields.extra,
     })
 }
 

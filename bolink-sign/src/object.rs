@@ -24,6 +24,8 @@ pub(crate) struct TopLevel<'a> {
     pub(crate) token: Option<&'a RawValue>,
     pub(crate) data: Option<&'a RawValue>,
     pub(crate) union_id: Option<&'a RawValue>,
+    /// Every other key, in order, with its value as received.
+    pub(crate) extra: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
 /// Parses `json` as one JSON object and collects its known top-level fields.
@@ -189,8 +191,12 @@ impl<'de> Visitor<'de> for CollectVisitor {
             let repeated = match slot {
                 Some(slot) => slot.replace(map.next_value::<&'de RawValue>()?).is_some(),
                 None => {
-                    map.next_value::<IgnoredAny>()?;
-                    !unknown_seen.insert(key.clone())
+                    let value = map.next_value::<&'de RawValue>()?;
+                    let repeated = !unknown_seen.insert(key.clone());
+                    if !repeated {
+                        fields.extra.push((key.clone(), value));
+                    }
+                    repeated
                 }
             };
             if repeated && duplicate.is_none() {

@@ -23,11 +23,16 @@ pub struct Envelope<'a> {
     pub token: Option<Cow<'a, str>>,
     /// The `data` object exactly as received.
     pub data: &'a RawValue,
+    /// The other top-level keys, in the order received, each with its raw
+    /// JSON value: not signed and not checked, but kept for whoever answers
+    /// or relays the message (the platform's TCP relay adds `msg_id`,
+    /// `messageId`, `tcpTopic`, `server_ip`, `client_ip`).
+    pub extra: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
 impl<'a> Envelope<'a> {
-    /// Parses a body. Other top-level fields are ignored; repeated keys are
-    /// rejected.
+    /// Parses a body. Other top-level fields are kept in
+    /// [`Envelope::extra`]; repeated keys are rejected.
     ///
     /// # Errors
     /// [`EnvelopeError::Empty`], [`EnvelopeError::Json`],
@@ -66,6 +71,7 @@ impl<'a> Envelope<'a> {
 /// Builds from already-collected top-level fields (shared with
 /// [`crate::parse_any`], which reads the fields once to pick the kind).
 pub(crate) fn from_fields(fields: object::TopLevel<'_>) -> Result<Envelope<'_>, EnvelopeError> {
+    let extra = fields.extra;
     let service_name = object::required_str(fields.service_name, "service_name")?;
     let sign = object::required_str(fields.sign, "sign")?;
     let data = object::required_data(fields.data)?;
@@ -75,6 +81,7 @@ pub(crate) fn from_fields(fields: object::TopLevel<'_>) -> Result<Envelope<'_>, 
         sign,
         token,
         data,
+        extra,
     })
 }
 

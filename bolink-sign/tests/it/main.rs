@@ -719,3 +719,38 @@ fn exercise(body: &[u8]) {
         let _ = (env.sign(), env.data_bytes(), env.verify(&key));
     }
 }
+
+#[test]
+fn relay_keys_are_kept_in_order_and_outside_the_sign() {
+    // The platform's TCP relay adds routing keys around the signed envelope
+    // (seen in a captured 2024 query_price envelope: msg_id, messageId,
+    // mqttMessageId, tcpTopic, server_ip, client_ip).
+    let body = br#"{"msg_id":"m-17","service_name":"login","messageId":9,"sign":"CB649425CB5548A375099103AB04CC1E","data":{"union_id":"200208","park_id":"21835","local_id":"0071cc97102b_1001_qh321_quanhao-atest1"},"tcpTopic":"bolink/21835","server_ip":"10.0.0.2","client_ip":null}"#;
+    let env = sdk_http::Envelope::parse(body).unwrap();
+    env.verify(&Key::new("8403A41ED5EF20BC")).unwrap();
+    let extra: Vec<(&str, &str)> = env
+        .extra
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.get()))
+        .collect();
+    assert_eq!(
+        extra,
+        [
+            ("msg_id", r#""m-17""#),
+            ("messageId", "9"),
+            ("tcpTopic", r#""bolink/21835""#),
+            ("server_ip", r#""10.0.0.2""#),
+            ("client_ip", "null"),
+        ]
+    );
+    // A repeated relay key is as ambiguous as a repeated known one.
+    let repeated = br#"{"msg_id":1,"msg_id":2,"service_name":"login","sign":"CB649425CB5548A375099103AB04CC1E","data":{}}"#;
+    assert_eq!(
+        sdk_err(repeated),
+        EnvelopeError::DuplicateField("msg_id".into())
+    );
+    let new = br#"{"data":{"a":1},"sign":"x","union_id":200208,"tcpTopic":"t"}"#;
+    let env = newapi::Envelope::parse(new).unwrap();
+    assert_eq!(env.extra.len(), 1);
+    assert_eq!(env.extra[0].0, "tcpTopic");
+}
