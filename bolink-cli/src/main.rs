@@ -53,6 +53,9 @@ enum Command {
         /// Dispatch on this key (a new-API URL path, or a service_name) instead of the message's service_name.
         #[arg(long)]
         key_as: Option<String>,
+        /// For an answer: the request it answers (a JSON file), so that the rules naming the request are checked too (query_order_no when the query had pay_scene 1 or 2).
+        #[arg(long)]
+        request: Option<PathBuf>,
         /// File holding the message (stdin when absent).
         file: Option<PathBuf>,
     },
@@ -124,8 +127,15 @@ fn main() -> ExitCode {
             role,
             family,
             key_as,
+            request,
             file,
-        } => commands::validate::run(role, family, key_as.as_deref(), file.as_deref()),
+        } => commands::validate::run(
+            role,
+            family,
+            key_as.as_deref(),
+            request.as_deref(),
+            file.as_deref(),
+        ),
         Command::Spec { command } => match command {
             SpecCommand::List { all } => commands::spec::list(all),
             SpecCommand::Show { key } => commands::spec::show(&key),

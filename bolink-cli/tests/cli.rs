@@ -249,3 +249,41 @@ fn schema_prints_the_json_schema_of_a_table() {
     let output = bolink(&["schema", "query_price", "--role", "response"], b"");
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn validate_checks_an_answer_against_its_request() {
+    // The page's request has pay_scene 0: the answer must carry in_time and
+    // car_number, which this one (valid on its own) lacks.
+    let answer = r#"{"service_name":"query_price","state":1,"park_id":"20003","order_id":"15000001195","price":"4.0","duration":50}"#;
+    let alone = bolink(&["validate", "--role", "http-return"], answer.as_bytes());
+    assert_eq!(alone.status.code(), Some(0));
+    let args = [
+        "validate",
+        "--role",
+        "http-return",
+        "--request",
+        "samples/query_price_request.json",
+    ];
+    let output = bolink(&args, answer.as_bytes());
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stdout(&output),
+        "in_time: required when the request's pay_scene was 0 or 2\n\
+         car_number: required when the request's pay_scene was 0 or 2\n"
+    );
+    let complete = answer.replace(
+        r#""duration":50"#,
+        r#""duration":50,"in_time":1490875218,"car_number":"62000F9""#,
+    );
+    let output = bolink(&args, complete.as_bytes());
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    // A request that is not JSON cannot be checked against.
+    let broken = [
+        "validate",
+        "--role",
+        "http-return",
+        "--request",
+        "README.md",
+    ];
+    assert_eq!(bolink(&broken, answer.as_bytes()).status.code(), Some(2));
+}

@@ -33,6 +33,18 @@ pub enum RuleAttr {
     },
     /// `required_if_present(a, b)`.
     WhenPresent { fields: Vec<Ident>, span: Span },
+    /// `required_if_request(field = [codes])` /
+    /// `required_if_request_not(field = [codes])`: a field of an answer
+    /// required by what the request it answers held. `field` is the
+    /// request's wire name; the request's type is not known here, so the
+    /// rule is checked against a request at run time (see
+    /// `bolink_types::answer_rules`), not on decoding the answer alone.
+    WhenRequest {
+        field: Ident,
+        codes: Vec<CodeLit>,
+        negated: bool,
+        span: Span,
+    },
     /// `external = "..."`.
     External { text: String, span: Span },
 }
@@ -41,6 +53,7 @@ impl RuleAttr {
     pub fn span(&self) -> Span {
         match self {
             RuleAttr::When { span, .. }
+            | RuleAttr::WhenRequest { span, .. }
             | RuleAttr::WhenPresent { span, .. }
             | RuleAttr::External { span, .. } => *span,
         }
@@ -226,6 +239,14 @@ pub fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
                 out.max_len = Some(max);
             } else if meta.path.is_ident("required_if") || meta.path.is_ident("required_if_not") {
                 set_rule(&mut out, span, parse_when(&meta, meta.path.is_ident("required_if_not"), span)?)?;
+            } else if meta.path.is_ident("required_if_request")
+                || meta.path.is_ident("required_if_request_not")
+            {
+                let negated = meta.path.is_ident("required_if_request_not");
+                let RuleAttr::When { field, codes, .. } = parse_when(&meta, negated, span)? else {
+                    unreachable!("parse_when returns a When rule")
+                };
+                set_rule(&mut out, span, RuleAttr::WhenRequest { field, codes, negated, span })?;
             } else if meta.path.is_ident("required_if_present") {
                 let fields = parse_present_list(&meta)?;
                 set_rule(&mut out, span, RuleAttr::WhenPresent { fields, span })?;
@@ -235,7 +256,7 @@ pub fn parse_field_attrs(attrs: &[Attribute]) -> Result<FieldAttrs> {
             } else {
                 return Err(unknown(
                     &meta,
-                    "rename, wire, max_len, required_if, required_if_not, required_if_present, external",
+                    "rename, wire, max_len, required_if, required_if_not, required_if_request, required_if_request_not, required_if_present, external",
                 ));
             }
             Ok(())

@@ -219,7 +219,7 @@ fn check_rules(fields: &[FieldInfo], sattrs: &StructAttrs) -> Result<()> {
                     find(fields, target)?;
                 }
             }
-            RuleAttr::External { .. } => {}
+            RuleAttr::WhenRequest { .. } | RuleAttr::External { .. } => {}
         }
     }
     for group in sattrs.together.iter().chain(&sattrs.at_least_one) {
@@ -394,6 +394,20 @@ fn condition_text(fields: &[FieldInfo], rule: &RuleAttr) -> Result<String> {
             let verb = if names.len() == 1 { "is" } else { "are" };
             format!("{} {verb} present", names.join(" and "))
         }
+        RuleAttr::WhenRequest {
+            field,
+            codes,
+            negated,
+            ..
+        } => {
+            let codes: Vec<String> = codes.iter().map(CodeLit::display).collect();
+            let verb = if *negated { "was not" } else { "was" };
+            format!(
+                "the request's {} {verb} {}",
+                field.unraw(),
+                codes.join(" or ")
+            )
+        }
         RuleAttr::External { text, .. } => text.clone(),
     })
 }
@@ -435,7 +449,9 @@ fn rules(fields: &[FieldInfo], sattrs: &StructAttrs) -> TokenStream {
                     .map(FieldInfo::present);
                 quote!(true #(&& #presents)*)
             }
-            RuleAttr::External { .. } => continue,
+            // Checked against the request (bolink_types::answer_rules), or
+            // not at all: nothing in this message decides them.
+            RuleAttr::WhenRequest { .. } | RuleAttr::External { .. } => continue,
         };
         checks.push(quote!(__rt::require_when(__ctx, #wire, #triggered, #present, #condition);));
     }
@@ -515,6 +531,11 @@ fn schema(
             Some(RuleAttr::WhenPresent { fields: targets, .. }) => {
                 let names = targets.iter().filter_map(|t| find(fields, t).ok()).map(|t| &t.wire);
                 quote!(::bolink_types::schema::Rule::WhenPresent(&[#(#names),*]))
+            }
+            Some(RuleAttr::WhenRequest { field, codes, negated, .. }) => {
+                let target = field.unraw().to_string();
+                let codes = codes.iter().map(code_tokens);
+                quote!(::bolink_types::schema::Rule::WhenRequest { field: #target, codes: &[#(#codes),*], negated: #negated })
             }
             Some(RuleAttr::External { text, .. }) => quote!(::bolink_types::schema::Rule::External(#text)),
         };

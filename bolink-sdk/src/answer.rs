@@ -1,6 +1,7 @@
 //! What a handler returns (the service's return message, or a refusal), and
 //! how a refusal is written so that it satisfies the table it answers in.
 
+use bolink_types::answer_rules;
 use bolink_types::schema::{FieldSchema, Kind, ObjectSchema, Presence, Rule};
 use bolink_types::CodeRef;
 use serde_json::{Map, Value};
@@ -54,7 +55,8 @@ impl Refusal {
     ///   first code of an enum), so that a refusal never breaks the table
     ///   it answers in; the same for the rest of a `together` group one of
     ///   whose fields is present, and for the first of an `at_least_one`
-    ///   group none of whose fields is.
+    ///   group none of whose fields is, and for fields the request makes
+    ///   required (query_order_no when the query had pay_scene 1 or 2).
     pub(crate) fn to_json(
         &self,
         service_name: &str,
@@ -120,7 +122,7 @@ fn refused_object<'t>(
     loop {
         let before = out.len();
         for field in table.fields {
-            if has(&out, field.name) || !required_now(field.rule, &out) {
+            if has(&out, field.name) || !required_now(field.rule, &out, request) {
                 continue;
             }
             let value = fill(field);
@@ -158,8 +160,9 @@ fn refused_object<'t>(
     out
 }
 
-/// Whether a field's rule requires it given what is written so far.
-fn required_now(rule: Rule, out: &[(&str, Value)]) -> bool {
+/// Whether a field's rule requires it given what is written so far and
+/// the request being answered.
+fn required_now(rule: Rule, out: &[(&str, Value)], request: &Map<String, Value>) -> bool {
     match rule {
         Rule::Always => true,
         Rule::When {
@@ -167,18 +170,14 @@ fn required_now(rule: Rule, out: &[(&str, Value)]) -> bool {
             codes,
             negated,
         } => match out.iter().find(|(k, _)| *k == field) {
-            Some((_, value)) => {
-                let hit = codes.iter().any(|code| match (code, value) {
-                    (CodeRef::Int(n), Value::Number(v)) => v.as_i64() == Some(*n),
-                    (CodeRef::Int(n), Value::String(v)) => v.parse::<i64>().ok() == Some(*n),
-                    (CodeRef::Str(t), Value::String(v)) => v == t,
-                    _ => false,
-                });
-                hit != negated
-            }
+            Some((_, value)) => answer_rules::has_code(value, codes) != negated,
             None => negated,
         },
         Rule::WhenPresent(fields) => fields.iter().all(|f| out.iter().any(|(k, _)| k == f)),
+        Rule::WhenRequest { .. } => {
+            let request = Value::Object(request.clone());
+            answer_rules::triggered(rule, &request) == Some(true)
+        }
         Rule::Optional | Rule::External(_) => false,
     }
 }

@@ -3,7 +3,7 @@
 use bolink_sign::{sdk_http, EnvelopeError, Key, VerifyError};
 use bolink_types::catalog::Document;
 use bolink_types::schema::ObjectSchema;
-use bolink_types::{sdk, DecodeError, Report, Role, INTERFACES};
+use bolink_types::{answer_rules, sdk, DecodeError, Report, Role, INTERFACES};
 
 use crate::answer::{LinkMode, Refusal};
 use crate::generated::handler::dispatch;
@@ -156,7 +156,7 @@ fn finish(
     // where the page has both (the generator's choice).
     let handler_table = return_table(&service_name, LinkMode::Http);
     let outcome = match (outcome, handler_table) {
-        (Ok(answer), Some((role, _))) => match checked(&service_name, role, answer, mode) {
+        (Ok(answer), Some((role, _))) => match checked(&service_name, role, answer, data, mode) {
             Ok(answer) => Ok(answer),
             Err(report) => {
                 // Exact out: an answer that breaks its table is never sent.
@@ -192,21 +192,30 @@ fn finish(
 }
 
 /// A handler's answer as it goes out on `mode`'s wire, once it passed its
-/// table (the one its type belongs to, checked as written): on the SDK's
-/// link with the `data_target` the SDK-mode table fixes, in HTTP mode
+/// table (the one its type belongs to, checked as written) and the rules
+/// that name the request it answers (`request`, the data received): on the
+/// SDK's link with the `data_target` the SDK-mode table fixes, in HTTP mode
 /// without any.
 fn checked(
     service_name: &str,
     role: Role,
     answer: Vec<u8>,
+    request: &[u8],
     mode: LinkMode,
 ) -> Result<Vec<u8>, Report> {
     // Not decodable at all would be the generated encoder's bug, not the
     // handler's; only the table's violations stop the answer.
-    if let Err(DecodeError::Invalid { report, .. }) =
-        sdk::Message::decode_as(role, service_name, &answer)
-    {
-        return Err(report);
+    match sdk::Message::decode_as(role, service_name, &answer) {
+        Err(DecodeError::Invalid { report, .. }) => return Err(report),
+        Ok(message) => {
+            let answer_json = serde_json::from_slice(&answer).unwrap_or(serde_json::Value::Null);
+            let request_json = serde_json::from_slice(request).unwrap_or(serde_json::Value::Null);
+            let violations = answer_rules::check(message.schema(), &answer_json, &request_json);
+            if !violations.is_empty() {
+                return Err(Report { violations });
+            }
+        }
+        Err(_) => {}
     }
     Ok(match mode {
         LinkMode::Sdk => with_data_target(service_name, answer),

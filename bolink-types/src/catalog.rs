@@ -340,6 +340,13 @@ macro_rules! family_message {
                     $( Self::$variant(ref m) => m.encode(), )*
                 }
             }
+
+            /// The message's schema.
+            pub fn schema(&self) -> &'static $crate::schema::ObjectSchema {
+                match *self {
+                    $( Self::$variant(ref m) => m.schema(), )*
+                }
+            }
         }
     };
 }

@@ -72,7 +72,9 @@ fn object(schema: &ObjectSchema) -> Value {
                 "if": { "required": fields },
                 "then": { "required": [field.name] }
             })),
-            Rule::Optional | Rule::External(_) => {}
+            // A schema of one message cannot see the request an answer
+            // answers; such rules are checked by bolink_types::answer_rules.
+            Rule::Optional | Rule::External(_) | Rule::WhenRequest { .. } => {}
         }
     }
     let mut out = json!({ "type": "object", "properties": properties, "required": required });

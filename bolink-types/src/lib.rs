@@ -27,6 +27,7 @@
 // Lets the derives name `::bolink_types` from inside this crate too.
 extern crate self as bolink_types;
 
+pub mod answer_rules;
 pub mod catalog;
 mod code;
 mod ctx;

@@ -111,6 +111,17 @@ pub enum Rule {
     },
     /// Required when all these fields are present.
     WhenPresent(&'static [&'static str]),
+    /// In an answer: required when the request it answers had (or,
+    /// negated, had without) one of `codes` in its field `field`. Not
+    /// checked on an answer alone; see [`crate::answer_rules`].
+    WhenRequest {
+        /// The request's field (wire name).
+        field: &'static str,
+        /// The codes.
+        codes: &'static [CodeRef<'static>],
+        /// `not_in` rather than `in`.
+        negated: bool,
+    },
     /// Required under a condition outside the message (not enforced).
     External(&'static str),
 }

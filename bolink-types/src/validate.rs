@@ -46,7 +46,10 @@
 //! ```
 
 use crate::message::peek_service_name;
-use crate::{newapi, sdk, DecodeError, Decoded, Report, Role, Slip};
+use serde_json::Value;
+
+use crate::schema::ObjectSchema;
+use crate::{answer_rules, newapi, sdk, DecodeError, Decoded, Report, Role, Slip, INTERFACES};
 
 pub use crate::catalog::Family;
 
@@ -138,6 +141,94 @@ pub fn validate(role: Role, family: Option<Family>, key: Option<&str>, bytes: &[
         Err(DecodeError::Invalid { report, slips }) => Validation::Violations { report, slips },
         Err(e) => Validation::Malformed(e),
     }
+}
+
+/// [`validate`] an answer, and check with it the rules of its table that
+/// name the request it answers (`request`, that message's JSON): 3.1's
+/// return needs `query_order_no` when the query had `pay_scene` 1 or 2.
+/// See [`crate::answer_rules`].
+///
+/// ```
+/// use bolink_types::validate::{validate_answer, Validation};
+/// use bolink_types::Role;
+///
+/// let request = br#"{"service_name":"query_price","park_id":"20003","pay_scene":1,"out_channel_id":"A1","query_order_no":"300022"}"#;
+/// let answer = br#"{"service_name":"query_price","state":1,"park_id":"20003","order_id":"A1","price":"5.0","duration":30}"#;
+/// let Validation::Violations { report, .. } =
+///     validate_answer(Role::HttpReturn, None, None, answer, request)
+/// else {
+///     panic!("query_order_no is due");
+/// };
+/// assert_eq!(report.to_string(), "query_order_no: required when the request's pay_scene was 1 or 2");
+/// ```
+pub fn validate_answer(
+    role: Role,
+    family: Option<Family>,
+    key: Option<&str>,
+    bytes: &[u8],
+    request: &[u8],
+) -> Validation {
+    let request: Value = match serde_json::from_slice(request) {
+        Ok(value @ Value::Object(_)) => value,
+        Ok(_) => return Validation::Malformed(in_request("not a JSON object", 1, 1)),
+        Err(e) => return Validation::Malformed(in_request(&e.to_string(), e.line(), e.column())),
+    };
+    let validation = validate(role, family, key, bytes);
+    let (found, slips, mut violations) = match validation {
+        Validation::Valid { family, slips, .. } => (family, slips, Vec::new()),
+        Validation::Violations { report, slips } => {
+            // Only the family is needed: the same lookup as validate's.
+            let found = family.unwrap_or_else(|| family_of(role, key, bytes));
+            (found, slips, report.violations)
+        }
+        malformed => return malformed,
+    };
+    let answer: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+    let key = key
+        .map(str::to_string)
+        .or_else(|| peek_service_name(bytes).ok().flatten());
+    if let Some(schema) = key.as_deref().and_then(|key| schema_of(found, role, key)) {
+        violations.extend(answer_rules::check(schema, &answer, &request));
+    }
+    if violations.is_empty() {
+        // Valid on both counts: the re-encoding is validate's.
+        validate(role, Some(found), key.as_deref(), bytes)
+    } else {
+        Validation::Violations {
+            report: Report { violations },
+            slips,
+        }
+    }
+}
+
+fn in_request(message: &str, line: usize, column: usize) -> DecodeError {
+    DecodeError::Syntax {
+        line,
+        column,
+        message: format!("the request: {message}"),
+    }
+}
+
+/// The family [`validate`] finds a service in when none is given.
+fn family_of(role: Role, key: Option<&str>, bytes: &[u8]) -> Family {
+    let key = key
+        .map(str::to_string)
+        .or_else(|| peek_service_name(bytes).ok().flatten());
+    match key {
+        Some(key) if schema_of(Family::Sdk, role, &key).is_none() => Family::Newapi,
+        _ => Family::Sdk,
+    }
+}
+
+/// The table of `role` of the interface `key` (service_name or URL path) in `family`.
+fn schema_of(family: Family, role: Role, key: &str) -> Option<&'static ObjectSchema> {
+    INTERFACES
+        .iter()
+        .filter(|info| info.document.family() == family)
+        .filter(|info| info.service_name == Some(key) || info.url_path == Some(key))
+        .flat_map(|info| info.roles)
+        .find(|info| info.role == role)
+        .map(|info| (info.schema)())
 }
 
 /// Decodes in one family; returns the re-encoded message.

@@ -8,7 +8,7 @@ use crate::error::SpecError;
 use crate::load::line_of;
 use crate::model::{
     Code, CodeKind, Completeness, DefinitionsFile, EntryStatus, EnumDef, Family, Field, FieldType,
-    InterfaceFile, Required,
+    InterfaceFile, Required, RoleName,
 };
 use crate::{LoadedFile, Spec};
 
@@ -95,6 +95,9 @@ fn check_enums<'a>(spec: &'a Spec, errors: &mut Vec<SpecError>) -> BTreeMap<&'a 
 /// Where a table of fields lives, for messages.
 struct Table<'a> {
     what: String,
+    /// For an answer's table: the fields of the request(s) it answers,
+    /// which `request_when` rules may name.
+    request: Option<Vec<&'a Field>>,
     fields: &'a [Field],
     together: &'a [Vec<String>],
     at_least_one: &'a [Vec<String>],
@@ -152,10 +155,17 @@ fn check_interface(
         ));
     }
 
+    let request_fields: Vec<&Field> = [RoleName::Request, RoleName::HttpRequest]
+        .iter()
+        .filter_map(|name| iface.roles.get(name))
+        .flat_map(|role| &role.fields)
+        .collect();
     let mut tables = Vec::new();
     for (name, role) in &iface.roles {
+        let is_answer = !matches!(name, RoleName::Request | RoleName::HttpRequest);
         tables.push(Table {
             what: format!("role {}", name.as_str()),
+            request: is_answer.then(|| request_fields.clone()),
             fields: &role.fields,
             together: &role.together,
             at_least_one: &role.at_least_one,
@@ -201,6 +211,7 @@ fn check_interface(
         }
         tables.push(Table {
             what: format!("object {name}"),
+            request: None,
             fields: &object.fields,
             together: &object.together,
             at_least_one: &object.at_least_one,
@@ -275,6 +286,26 @@ fn check_table<'a, T>(
                     errors.push(err("`when_present` needs at least one field".into()));
                 }
             }
+            Required::WhenRequest(rule) => match &table.request {
+                None => errors.push(err(
+                    "a `request_when` rule belongs in an answer's table (top level)".into(),
+                )),
+                Some(request) => {
+                    let rule = rule.as_when();
+                    match request.iter().find(|f| f.name.get_ref() == &rule.when) {
+                        None => errors.push(err(format!(
+                            "rule refers to `{}`, not a field of this interface's request",
+                            rule.when
+                        ))),
+                        Some(target) => check_rule_codes(target, &rule, enums, &err, errors),
+                    }
+                    if rule.is_in.is_some() == rule.not_in.is_some() {
+                        errors.push(err(
+                            "a `request_when` rule needs exactly one of `in` and `not_in`".into(),
+                        ));
+                    }
+                }
+            },
             Required::External(rule) if rule.external.trim().is_empty() => {
                 errors.push(err("an external rule needs its condition as text".into()));
             }
@@ -359,6 +390,7 @@ fn check_shared_objects(
         }
         let table = Table {
             what,
+            request: None,
             fields: &object.fields,
             together: &object.together,
             at_least_one: &object.at_least_one,

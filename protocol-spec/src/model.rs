@@ -310,8 +310,38 @@ pub enum Required {
     When(WhenRule),
     /// Required when every one of some other fields of the same message is present.
     WhenPresent(WhenPresentRule),
+    /// In an answer: required when the request it answers had one of some
+    /// codes in one of its fields.
+    WhenRequest(WhenRequestRule),
     /// Required under a condition outside the message: kept as text only.
     External(ExternalRule),
+}
+
+/// `{ request_when = "pay_scene", in = [1, 2] }`: in an answer's table,
+/// required when the request it answers had one of these codes (or, with
+/// `not_in`, had none of them) in its field `request_when`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhenRequestRule {
+    /// The field of the interface's request (or HTTP-mode request) table.
+    pub request_when: String,
+    /// Required when that field had one of these codes.
+    #[serde(rename = "in")]
+    pub is_in: Option<Vec<Code>>,
+    /// Required when that field was present with none of these codes.
+    pub not_in: Option<Vec<Code>>,
+}
+
+impl WhenRequestRule {
+    /// The same condition, as a rule on the request's own fields (to check
+    /// its codes against the request's field).
+    pub fn as_when(&self) -> WhenRule {
+        WhenRule {
+            when: self.request_when.clone(),
+            is_in: self.is_in.clone(),
+            not_in: self.not_in.clone(),
+        }
+    }
 }
 
 /// `{ when_present = ["member_points_info", "coupon_list"] }`.

@@ -120,3 +120,26 @@ fn shared_objects_say_where_their_shape_comes_from() {
         "{err}"
     );
 }
+
+#[test]
+fn request_rules_name_a_field_of_the_request_and_live_in_answers() {
+    let request = "[roles.request]\nfields = [{ name = \"pay_scene\", type = \"integer\", required = \"always\" }]\n";
+    let answer = |rule: &str| {
+        format!("{HEADER}\n{request}[roles.sdk_return]\nfields = [{{ name = \"q\", type = \"string\", required = {rule} }}]\n")
+    };
+    let ok = answer("{ request_when = \"pay_scene\", in = [1, 2] }");
+    assert_eq!(load_with(&[("sdk/9.9_r1.toml", &ok)]), "");
+    let unknown = answer("{ request_when = \"pay_scen\", in = [1] }");
+    let err = load_with(&[("sdk/9.9_r2.toml", &unknown)]);
+    assert!(
+        err.contains("`pay_scen`, not a field of this interface's request"),
+        "{err}"
+    );
+    let wrong_code = answer("{ request_when = \"pay_scene\", in = [\"1\"] }");
+    let err = load_with(&[("sdk/9.9_r3.toml", &wrong_code)]);
+    assert!(err.contains("does not fit `pay_scene`"), "{err}");
+    // In the request itself, there is no request to look at.
+    let misplaced = format!("{HEADER}\n[roles.request]\nfields = [\n  {{ name = \"pay_scene\", type = \"integer\", required = \"always\" }},\n  {{ name = \"q\", type = \"string\", required = {{ request_when = \"pay_scene\", in = [1] }} }},\n]\n");
+    let err = load_with(&[("sdk/9.9_r4.toml", &misplaced)]);
+    assert!(err.contains("belongs in an answer's table"), "{err}");
+}

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use bolink_types::validate::{validate, Family, Validation};
+use bolink_types::validate::{validate, validate_answer, Family, Validation};
 use bolink_types::{DecodeError, Role};
 
 use super::{outcome, Outcome};
@@ -31,15 +31,26 @@ impl From<FamilyArg> for Family {
 /// (one per line), 2 with why the input is malformed or the service unknown.
 /// What was read leniently is printed to stderr as `warning: path: ...`
 /// lines, whatever the outcome; it does not change the exit code.
+///
+/// With `request`, the message is an answer checked also against the rules
+/// that name the request it answers.
 pub fn run(
     role: Role,
     family: Option<FamilyArg>,
     key_as: Option<&str>,
+    request: Option<&Path>,
     file: Option<&Path>,
 ) -> Outcome {
     outcome(|| {
         let bytes = crate::input::read(file)?;
-        let validation = validate(role, family.map(Family::from), key_as, &bytes);
+        let family = family.map(Family::from);
+        let validation = match request {
+            None => validate(role, family, key_as, &bytes),
+            Some(path) => {
+                let request = crate::input::read(Some(path))?;
+                validate_answer(role, family, key_as, &bytes, &request)
+            }
+        };
         for slip in validation.slips() {
             eprintln!("warning: {slip}");
         }

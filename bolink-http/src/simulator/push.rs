@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::observe::{Direction, Exchange, Link};
-use super::state::{order_of, Outbound, Queued, Route, State};
+use super::state::{Outbound, Queued, Route, State};
 use super::verdict::{judge, Verdict};
 
 /// What became of a downstream message pushed to a lot
@@ -145,12 +145,12 @@ async fn run(state: &State, push: &Push<'_>) -> PushReport {
         }
     };
     let instance = (push.park_id.to_string(), routed.local_id.clone());
-    let order_id = sdk_http::Envelope::parse(&push.body)
-        .ok()
-        .and_then(|envelope| order_of(envelope.data_bytes()));
+    let request = sdk_http::Envelope::parse(&push.body)
+        .map(|envelope| envelope.data_bytes().to_vec())
+        .unwrap_or_default();
     let answer = state
         .books()
-        .await_answer(instance.clone(), push.service_name, order_id);
+        .await_answer(instance.clone(), push.service_name, &request);
     let link = match routed.route {
         Route::Http(_) => Link::Http,
         Route::Tcp(_) => Link::Tcp,
@@ -228,7 +228,8 @@ async fn run(state: &State, push: &Push<'_>) -> PushReport {
             return report;
         }
     };
-    let judged = judge(push.service_name, link, &data);
+    let request = serde_json::from_slice(&request).unwrap_or(serde_json::Value::Null);
+    let judged = judge(push.service_name, link, &data, &request);
     PushReport {
         delivered: true,
         verdict: judged.verdict,

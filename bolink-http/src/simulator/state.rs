@@ -184,6 +184,8 @@ pub(crate) struct Routed {
 /// any, and where the answer goes.
 pub(crate) struct Waiter {
     order_id: Option<String>,
+    /// The data of the message sent down, which the answer is judged against.
+    request: serde_json::Value,
     answer: oneshot::Sender<Vec<u8>>,
 }
 
@@ -387,14 +389,17 @@ impl Books {
         })
     }
 
-    /// Registers a driver waiting for `instance`'s answer to `service_name`
-    /// about `order_id` (when its message named one).
+    /// Registers a driver waiting for `instance`'s answer to the message
+    /// `service_name` whose data is `request` (matched by its `order_id`
+    /// when it names one).
     pub fn await_answer(
         &mut self,
         instance: Instance,
         service_name: &str,
-        order_id: Option<String>,
+        request: &[u8],
     ) -> oneshot::Receiver<Vec<u8>> {
+        let order_id = order_of(request);
+        let request = serde_json::from_slice(request).unwrap_or(serde_json::Value::Null);
         let (tx, rx) = oneshot::channel();
         let waiting = self
             .awaiting
@@ -404,6 +409,7 @@ impl Books {
         waiting.retain(|waiter| !waiter.answer.is_closed());
         waiting.push_back(Waiter {
             order_id,
+            request,
             answer: tx,
         });
         rx
@@ -423,24 +429,30 @@ impl Books {
     /// Hands an instance's answer to the oldest driver still waiting for
     /// it: the oldest whose message named the answer's `order_id`, when both
     /// name one (answers computed concurrently may come back in another
-    /// order), else the oldest; `false` when none waits.
-    pub fn hand_answer(&mut self, instance: Instance, service_name: &str, data: &[u8]) -> bool {
+    /// order), else the oldest. Returns the data of the message answered,
+    /// `None` when none waits.
+    pub fn hand_answer(
+        &mut self,
+        instance: Instance,
+        service_name: &str,
+        data: &[u8],
+    ) -> Option<serde_json::Value> {
         let key = (instance, service_name.to_string());
-        let Some(queue) = self.awaiting.get_mut(&key) else {
-            return false;
-        };
+        let queue = self.awaiting.get_mut(&key)?;
         queue.retain(|waiter| !waiter.answer.is_closed());
         let answered = order_of(data);
         let fits = |waiter: &Waiter| match (&waiter.order_id, &answered) {
             (Some(asked), Some(answered)) => asked == answered,
             _ => true,
         };
-        let handed = match queue.iter().position(fits) {
-            Some(at) => queue
-                .remove(at)
-                .is_some_and(|waiter| waiter.answer.send(data.to_vec()).is_ok()),
-            None => false,
-        };
+        let handed = queue
+            .iter()
+            .position(fits)
+            .and_then(|at| queue.remove(at))
+            .and_then(|waiter| {
+                let request = waiter.request;
+                waiter.answer.send(data.to_vec()).ok().map(|()| request)
+            });
         if queue.is_empty() {
             self.awaiting.remove(&key);
         }

@@ -196,11 +196,14 @@ fn login(state: &State, envelope: &Envelope<'_>) -> Response {
 /// waiting for this instance's answer.
 fn answer(state: &State, session: &SessionRef, service_name: &str, data: &[u8]) -> Response {
     let instance = (session.park_id.clone(), session.local_id.clone());
-    if state.books().hand_answer(instance, service_name, data) {
-        // As strict as the platform: an answer that breaks its table is
-        // handed to the driver (whose verdict is `invalid`) and refused
-        // here with what is wrong, not acknowledged with state 1.
-        let judged = super::verdict::judge(service_name, super::observe::Link::Http, data);
+    let answered = state.books().hand_answer(instance, service_name, data);
+    if let Some(request) = answered {
+        // As strict as the platform: an answer that breaks its table (or
+        // a rule naming the request it answers) is handed to the driver
+        // (whose verdict is `invalid`) and refused here with what is
+        // wrong, not acknowledged with state 1.
+        let judged =
+            super::verdict::judge(service_name, super::observe::Link::Http, data, &request);
         if !judged.violations.is_empty() {
             let why = format!("error:应答数据有误: {}", judged.violations.join("; "));
             return reject(state, Some(session), StatusCode::OK, service_name, why);

@@ -11,7 +11,7 @@
 //! page has only one of the two tables is judged against that one.
 
 use bolink_types::sdk::Ack;
-use bolink_types::{decode, sdk, DecodeError, Role};
+use bolink_types::{answer_rules, decode, sdk, DecodeError, Role};
 
 use super::observe::Link;
 
@@ -76,8 +76,15 @@ pub(crate) fn state_of(json: &serde_json::Value) -> Option<i64> {
 }
 
 /// Judges `answer`, the data of a lot's answer to `service_name` that
-/// came over `link`.
-pub(crate) fn judge(service_name: &str, link: Link, answer: &[u8]) -> Judged {
+/// came over `link`, against its table and the rules that name `request`
+/// (the data of the message it answers: query_order_no is due when the
+/// query had pay_scene 1 or 2).
+pub(crate) fn judge(
+    service_name: &str,
+    link: Link,
+    answer: &[u8],
+    request: &serde_json::Value,
+) -> Judged {
     let json = match serde_json::from_slice::<serde_json::Value>(answer) {
         Ok(json) if json.is_object() => json,
         Ok(_) => return unreadable(answer, "(message): not a JSON object".into()),
@@ -95,6 +102,10 @@ pub(crate) fn judge(service_name: &str, link: Link, answer: &[u8]) -> Judged {
         match sdk::Message::decode_as(candidate, service_name, &form) {
             Ok(decoded) => {
                 role = Some(candidate);
+                violations = answer_rules::check(decoded.schema(), &json, request)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
                 message = Some(decoded);
                 break;
             }
@@ -197,15 +208,17 @@ fn unreadable(answer: &[u8], violation: String) -> Judged {
 mod tests {
     use super::*;
 
+    const NO_REQUEST: serde_json::Value = serde_json::Value::Null;
+
     const PRICE: &str = r#"{"service_name":"query_price","state":1,"duration":60,"park_id":"21835","order_id":"o-1","price":"5.00"}"#;
 
     #[test]
     fn the_link_picks_the_table() {
-        let http = judge("query_price", Link::Http, PRICE.as_bytes());
+        let http = judge("query_price", Link::Http, PRICE.as_bytes(), &NO_REQUEST);
         assert_eq!(http.verdict, Verdict::Answered, "{:?}", http.violations);
         assert_eq!(http.role, Some(Role::HttpReturn));
         // SDK mode's table wants data_target as well.
-        let tcp = judge("query_price", Link::Tcp, PRICE.as_bytes());
+        let tcp = judge("query_price", Link::Tcp, PRICE.as_bytes(), &NO_REQUEST);
         assert_eq!(tcp.verdict, Verdict::Invalid);
         assert_eq!(tcp.role, Some(Role::SdkReturn));
         assert!(
@@ -218,6 +231,7 @@ mod tests {
             "prepay_order",
             Link::Http,
             br#"{"service_name":"prepay_order","state":0}"#,
+            &NO_REQUEST,
         );
         assert_eq!(prepay.role, Some(Role::SdkReturn));
     }
@@ -228,6 +242,7 @@ mod tests {
             "query_price",
             Link::Http,
             br#"{"state":0,"errmsg":"no such car"}"#,
+            &NO_REQUEST,
         );
         assert_eq!(refused.verdict, Verdict::Refused);
         // The table requires these even in a refusal.
@@ -237,10 +252,36 @@ mod tests {
             refused.violations
         );
         for junk in [&b"[1]"[..], b"nope", b"{\"price\":\"5\"}", b"{\"state\":7}"] {
-            let judged = judge("query_price", Link::Http, junk);
+            let judged = judge("query_price", Link::Http, junk, &NO_REQUEST);
             assert_eq!(judged.verdict, Verdict::Invalid);
             assert!(!judged.violations.is_empty());
         }
         assert_eq!(state_of(&serde_json::json!({"state": "1"})), Some(1));
+    }
+
+    #[test]
+    fn rules_naming_the_request_are_judged_with_it() {
+        // A query at the exit (pay_scene 1) must be answered with its
+        // query_order_no; the same answer to an in-lot query (0) lacks
+        // in_time and car_number instead.
+        let at_exit = serde_json::json!({"pay_scene": 1, "query_order_no": "q-9"});
+        let judged = judge("query_price", Link::Http, PRICE.as_bytes(), &at_exit);
+        assert_eq!(judged.verdict, Verdict::Invalid);
+        assert_eq!(
+            judged.violations,
+            ["query_order_no: required when the request's pay_scene was 1 or 2"]
+        );
+        let in_lot = serde_json::json!({"pay_scene": "0"});
+        let judged = judge("query_price", Link::Http, PRICE.as_bytes(), &in_lot);
+        assert_eq!(
+            judged.violations,
+            [
+                "in_time: required when the request's pay_scene was 0 or 2",
+                "car_number: required when the request's pay_scene was 0 or 2"
+            ]
+        );
+        let answered = PRICE.replace("\"price\"", "\"query_order_no\":\"q-9\",\"price\"");
+        let judged = judge("query_price", Link::Http, answered.as_bytes(), &at_exit);
+        assert_eq!(judged.verdict, Verdict::Answered, "{:?}", judged.violations);
     }
 }

@@ -11,7 +11,7 @@
 //! Only malformed JSON stops a decode.
 
 mod nested;
-mod number;
+pub(crate) mod number;
 mod scalar;
 
 use serde::{Deserializer, Serializer};

@@ -15,7 +15,7 @@ use bolink_sign::{sdk_http, Key};
 use bolink_types::catalog::Document;
 use bolink_types::enums::State;
 use bolink_types::sdk::{outpark, query_price};
-use bolink_types::{newapi, sdk, Role, INTERFACES};
+use bolink_types::{answer_rules, newapi, sdk, Role, INTERFACES};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
@@ -104,8 +104,17 @@ fn every_sdk_refusal_is_valid_in_its_table_on_both_wires() {
                         }
                     }
                     let bytes = serde_json::to_vec(&full).unwrap();
-                    if let Err(e) = sdk::Message::decode_as(role, service, &bytes) {
-                        panic!("{service} {role} ({mode:?}): {e}\n{answer}");
+                    match sdk::Message::decode_as(role, service, &bytes) {
+                        Err(e) => panic!("{service} {role} ({mode:?}): {e}\n{answer}"),
+                        // And the rules that name the request it answers.
+                        Ok(message) => {
+                            let broken = answer_rules::check(
+                                message.schema(),
+                                &full,
+                                &serde_json::Value::Object(value.clone()),
+                            );
+                            assert!(broken.is_empty(), "{service} {role}: {broken:?}\n{data}");
+                        }
                     }
                     checked += 1;
                 }
@@ -171,6 +180,56 @@ impl Handler for Talkative {
         }
         Err(Refusal::new("这辆车不在本停车场的在场车辆记录里".repeat(4)))
     }
+}
+
+/// Answers every price query with a price, and nothing the request asks
+/// to be echoed.
+struct Forgetful;
+
+impl Handler for Forgetful {
+    async fn query_price(&self, request: query_price::Request) -> Answer<query_price::HttpReturn> {
+        Ok(query_price::HttpReturn::new(
+            State::Success,
+            30,
+            request.park_id,
+            request.order_id.unwrap_or_default(),
+            bolink_types::Money::from_cents(500),
+        ))
+    }
+}
+
+#[test]
+fn an_answer_that_breaks_a_rule_naming_its_request_is_not_sent() {
+    // At the exit (pay_scene 1), 3.1 wants the query's query_order_no back.
+    let data = r#"{"service_name":"query_price","park_id":"21835","pay_scene":1,"out_channel_id":"A1","query_order_no":"q-77","order_id":"o-1"}"#;
+    let body = sdk_http::build("query_price", None, data, &Key::new(KEY)).unwrap();
+    let done = block_on(session().answer(&Forgetful, &body, Instant::now())).unwrap();
+    let report = done
+        .invalid_answer
+        .expect("the answer lacked query_order_no");
+    assert_eq!(
+        report.to_string(),
+        "query_order_no: required when the request's pay_scene was 1 or 2"
+    );
+    // The refusal sent instead carries it, from the request.
+    let answer: serde_json::Value = serde_json::from_slice(&done.answer).unwrap();
+    assert_eq!(answer["state"], 0);
+    assert_eq!(answer["query_order_no"], "q-77", "{answer}");
+    // The same answer to an in-lot query (pay_scene 0) needs in_time and
+    // car_number instead; with them it goes out.
+    let data = r#"{"service_name":"query_price","park_id":"21835","pay_scene":0,"car_number":"京A12345","order_id":"o-1"}"#;
+    let body = sdk_http::build("query_price", None, data, &Key::new(KEY)).unwrap();
+    let done = block_on(session().answer(&Forgetful, &body, Instant::now())).unwrap();
+    assert_eq!(
+        done.invalid_answer.map(|r| r.to_string()).as_deref(),
+        Some(
+            "in_time: required when the request's pay_scene was 0 or 2\n\
+             car_number: required when the request's pay_scene was 0 or 2"
+        )
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&done.answer).unwrap();
+    assert_eq!(answer["car_number"], "京A12345", "{answer}");
+    assert!(answer["in_time"].is_number(), "{answer}");
 }
 
 fn price_query(car: &str) -> Vec<u8> {

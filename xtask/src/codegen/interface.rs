@@ -330,6 +330,21 @@ fn field_tokens(f: &Field) -> TokenStream {
             let idents = rule.when_present.iter().map(|n| field_ident(n));
             attrs.push(quote!(required_if_present(#(#idents),*)));
         }
+        Required::WhenRequest(rule) => {
+            // The request's wire name, as an identifier (the derive reads it back as text).
+            let target = Ident::new(&rule.request_when, Span::call_site());
+            let (codes, negated) = match (&rule.is_in, &rule.not_in) {
+                (Some(codes), _) => (codes, false),
+                (None, Some(codes)) => (codes, true),
+                (None, None) => (&Vec::new(), false),
+            };
+            let codes = codes.iter().map(code_literal);
+            if negated {
+                attrs.push(quote!(required_if_request_not(#target = [#(#codes),*])));
+            } else {
+                attrs.push(quote!(required_if_request(#target = [#(#codes),*])));
+            }
+        }
         Required::External(rule) => {
             let text = &rule.external;
             attrs.push(quote!(external = #text));
@@ -376,6 +391,19 @@ fn field_doc(f: &Field) -> String {
             doc.push_str(&format!(
                 " Required when {} are present.",
                 rule.when_present.join(" and ")
+            ));
+        }
+        Required::WhenRequest(rule) => {
+            let (codes, verb) = match (&rule.is_in, &rule.not_in) {
+                (Some(c), _) => (c, "was"),
+                (None, Some(c)) => (c, "was not"),
+                _ => return doc,
+            };
+            let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+            doc.push_str(&format!(
+                " Required when the request's `{}` {verb} {} (checked against the request: `bolink_types::answer_rules`).",
+                rule.request_when,
+                codes.join(" or ")
             ));
         }
         Required::External(rule) => {

@@ -250,10 +250,10 @@ pub(crate) fn handle(state: &State, conn: &mut Conn, line: &[u8]) -> Reply {
     }
     if is_downstream(&service_name) || CLOUD_ANSWERS.contains(&service_name.as_str()) {
         let instance = (session.park_id.clone(), session.local_id.clone());
-        if state
+        let answered = state
             .books()
-            .hand_answer(instance, &service_name, bytes.as_bytes())
-        {
+            .hand_answer(instance, &service_name, bytes.as_bytes());
+        if answered.is_some() {
             emit(state, who, &service_name, "answer taken");
         } else {
             note(

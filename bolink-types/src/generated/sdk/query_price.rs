@@ -125,13 +125,10 @@ The document's required cell: 否(默认显示10分钟)*/
     ///订单记录号(车辆在停车场停车唯一订单编号,对应入场订单编号) (`order_id`). Required. At most 48 characters. Example: `10000`.
     #[bolink(max_len = 48)]
     pub order_id: String,
-    /**查询价格编号:本次收费系统查询价格的编号,返回时,原值返回,在预付通知中返回给收费系统 (`query_order_no`). Required when the query had pay_scene 1 or 2 (echo the request's query_order_no) (not checked: the condition lies outside the message). At most 48 characters. Example: `300022`.
+    /**查询价格编号:本次收费系统查询价格的编号,返回时,原值返回,在预付通知中返回给收费系统 (`query_order_no`). Required when the request's `pay_scene` was 1 or 2 (checked against the request: `bolink_types::answer_rules`). At most 48 characters. Example: `300022`.
 
 The document's required cell: 否,查询调用pay_scene为1,2时必传*/
-    #[bolink(
-        max_len = 48,
-        external = "required when the query had pay_scene 1 or 2 (echo the request's query_order_no)"
-    )]
+    #[bolink(max_len = 48, required_if_request(pay_scene = [1, 2]))]
     pub query_order_no: Option<String>,
     /**方法返回描述 (`errmsg`). Required when `state` is 0. At most 48 characters. Example: `State=0时不能为空`.
 
@@ -149,21 +146,15 @@ The required cell says 'when it has a value' but the example cell says it must n
     ///停车位置 (`position`). Optional. At most 24 characters. Example: `A001`.
     #[bolink(max_len = 24)]
     pub position: Option<String>,
-    /**进场时间,unix时间戳格式,精确到秒 (`in_time`). Required when the query had pay_scene 0 or 2; sent together with car_number, which allows paying an order that was never uploaded (not checked: the condition lies outside the message). At most 15 characters. Example: `1490875218`.
+    /**进场时间,unix时间戳格式,精确到秒 (`in_time`). Required when the request's `pay_scene` was 0 or 2 (checked against the request: `bolink_types::answer_rules`). At most 15 characters. Example: `1490875218`.
 
 The document's required cell: 否, pay_scene为0,2时必传;(与car_number同时返回,可以支付未上传的订单)*/
-    #[bolink(
-        max_len = 15,
-        external = "required when the query had pay_scene 0 or 2; sent together with car_number, which allows paying an order that was never uploaded"
-    )]
+    #[bolink(max_len = 15, required_if_request(pay_scene = [0, 2]))]
     pub in_time: Option<::bolink_types::UnixSeconds>,
-    /**车牌 (`car_number`). Required when the query had pay_scene 0 or 2; sent together with in_time (not checked: the condition lies outside the message). At most 8 characters. Example: `京GH0093`.
+    /**车牌 (`car_number`). Required when the request's `pay_scene` was 0 or 2 (checked against the request: `bolink_types::answer_rules`). At most 8 characters. Example: `京GH0093`.
 
 The document's required cell: 否, pay_scene为0,2时必传;(与in_time同时返回,可以支付未上传的订单)*/
-    #[bolink(
-        max_len = 8,
-        external = "required when the query had pay_scene 0 or 2; sent together with in_time"
-    )]
+    #[bolink(max_len = 8, required_if_request(pay_scene = [0, 2]))]
     pub car_number: Option<String>,
     /**有了这字段我们就不显示入场时间和停车时长等需要入场信息的字段 (`hide_inpark_info`). Optional. At most 2 characters. Example: `1是 0否`.
 
@@ -269,13 +260,10 @@ The document's required cell: 否(默认显示10分钟)*/
     ///订单记录号(车辆在停车场停车唯一订单编号,对应入场订单编号) (`order_id`). Required. At most 48 characters. Example: `10000`.
     #[bolink(max_len = 48)]
     pub order_id: String,
-    /**查询价格编号 (`query_order_no`). Required when the query had pay_scene 1 or 2 (echo the request's query_order_no) (not checked: the condition lies outside the message). At most 48 characters. Example: `300022`.
+    /**查询价格编号 (`query_order_no`). Required when the request's `pay_scene` was 1 or 2 (checked against the request: `bolink_types::answer_rules`). At most 48 characters. Example: `300022`.
 
 The document's required cell: 否,查询调用pay_scene为1,2时必传*/
-    #[bolink(
-        max_len = 48,
-        external = "required when the query had pay_scene 1 or 2 (echo the request's query_order_no)"
-    )]
+    #[bolink(max_len = 48, required_if_request(pay_scene = [1, 2]))]
     pub query_order_no: Option<String>,
     /**方法返回描述 (`errmsg`). Required when `state` is 0. At most 48 characters. Example: `State=0时不能为空`.
 
@@ -291,21 +279,15 @@ The document's required cell: 否(有值时必传)*/
     ///停车位置 (`position`). Optional. At most 24 characters. Example: `A001`.
     #[bolink(max_len = 24)]
     pub position: Option<String>,
-    /**进场时间unix时间戳格式,精确到秒 (`in_time`). Required when the query had pay_scene 0 or 2; sent together with car_number (not checked: the condition lies outside the message). At most 15 characters. Example: `1490875218`.
+    /**进场时间unix时间戳格式,精确到秒 (`in_time`). Required when the request's `pay_scene` was 0 or 2 (checked against the request: `bolink_types::answer_rules`). At most 15 characters. Example: `1490875218`.
 
 The document's required cell: 否, pay_scene为0,2时必传;(与car_number同时返回,可以支付未上传的订单)*/
-    #[bolink(
-        max_len = 15,
-        external = "required when the query had pay_scene 0 or 2; sent together with car_number"
-    )]
+    #[bolink(max_len = 15, required_if_request(pay_scene = [0, 2]))]
     pub in_time: Option<::bolink_types::UnixSeconds>,
-    /**车牌 (`car_number`). Required when the query had pay_scene 0 or 2; sent together with in_time (not checked: the condition lies outside the message). At most 8 characters. Example: `京GH0093`.
+    /**车牌 (`car_number`). Required when the request's `pay_scene` was 0 or 2 (checked against the request: `bolink_types::answer_rules`). At most 8 characters. Example: `京GH0093`.
 
 The document's required cell: 否, pay_scene为0,2时必传;(与in_time同时返回,可以支付未上传的订单)*/
-    #[bolink(
-        max_len = 8,
-        external = "required when the query had pay_scene 0 or 2; sent together with in_time"
-    )]
+    #[bolink(max_len = 8, required_if_request(pay_scene = [0, 2]))]
     pub car_number: Option<String>,
     ///0不支持多次预付,1支持多次预付;默认0 (`multiple_prepay`). Optional. At most 1 characters. Example: `0不支持,1支持`.
     #[bolink(max_len = 1)]
