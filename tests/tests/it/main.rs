@@ -8,4 +8,5 @@ mod examples;
 #[rustfmt::skip]
 mod generated_properties;
 mod refusals;
+mod schema_matches_spec;
 mod signed_pipeline;
