@@ -1,6 +1,7 @@
 //! Cross-crate conformance tests (one binary, as STYLE.md suggests).
 
 mod bad_input;
+mod corpus;
 mod decoding;
 mod every_service;
 mod examples;
