@@ -129,6 +129,7 @@ fn rule_difference(spec: &Required, schema: &Rule) -> Option<String> {
                 field,
                 codes,
                 negated,
+                ..
             },
         ) => {
             let (spec_codes, spec_negated): (&[Code], bool) = match (&rule.is_in, &rule.not_in) {
@@ -205,6 +206,8 @@ fn kind_name(kind: &Kind) -> String {
         Kind::Object(schema) => format!("Object({})", schema().rust_name),
         Kind::Array(schema) => format!("Array({})", schema().rust_name),
         Kind::Json => "Json".into(),
+        #[allow(unreachable_patterns)]
+        other => format!("{other:?}"),
     }
 }
 
