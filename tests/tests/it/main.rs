@@ -2,6 +2,7 @@
 
 mod accepted_forms;
 mod bad_input;
+mod corpus;
 mod decoding;
 mod every_service;
 mod examples;
@@ -9,4 +10,5 @@ mod examples;
 #[rustfmt::skip]
 mod generated_properties;
 mod refusals;
+mod schema_matches_spec;
 mod signed_pipeline;
