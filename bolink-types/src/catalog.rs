@@ -3,7 +3,7 @@
 //! messages at run time (`bolink spec list`).
 
 use crate::schema::ObjectSchema;
-use crate::{DecodeError, Object, Role};
+use crate::{DecodeError, Decoded, Object, Role};
 
 /// One of the three Bolink documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -190,13 +190,18 @@ pub struct SharedInfo {
     /// Its schema.
     pub schema: fn() -> &'static ObjectSchema,
     /// Decodes and validates bytes as this shape and returns them re-encoded
-    /// in the spec's wire types, for tools that only know the name.
-    pub reencode: fn(&[u8]) -> Result<Vec<u8>, DecodeError>,
+    /// in the spec's wire types, with what was read leniently, for tools
+    /// that only know the name.
+    pub reencode: Reencode,
 }
 
+/// Decodes bytes as one shape and re-encodes them: [`SharedInfo::reencode`].
+pub type Reencode = fn(&[u8]) -> Result<Decoded<Vec<u8>>, DecodeError>;
+
 /// [`SharedInfo::reencode`] for one type.
-pub(crate) fn reencode<T: Object>(bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
-    crate::decode::<T>(bytes).map(|value| crate::message::encode(&value))
+pub(crate) fn reencode<T: Object>(bytes: &[u8]) -> Result<Decoded<Vec<u8>>, DecodeError> {
+    crate::decode_with_slips::<T>(bytes)
+        .map(|decoded| decoded.map(|value| crate::message::encode(&value)))
 }
 
 /// Per-role enums of a wire family, dispatching on `service_name` (or, in the

@@ -63,7 +63,7 @@ impl Scalar<'_> {
     fn to_i64(&self, expected: &'static str) -> Result<Reading<i64>, ViolationKind> {
         let (text, from_string) = match self {
             Scalar::Number(n) => (&**n, false),
-            Scalar::Str(s) if s.is_empty() => return Ok(Reading::Empty),
+            Scalar::Str(s) if reads_as_null(s) => return Ok(Reading::Empty),
             Scalar::Str(s) => (&**s, true),
             _ => return Err(self.wrong(expected)),
         };
@@ -83,7 +83,7 @@ impl Scalar<'_> {
     ) -> Result<Reading<Decimal>, ViolationKind> {
         let (text, is_text) = match self {
             Scalar::Number(n) => (&**n, false),
-            Scalar::Str(s) if s.is_empty() => return Ok(Reading::Empty),
+            Scalar::Str(s) if reads_as_null(s) => return Ok(Reading::Empty),
             Scalar::Str(s) => (&**s, true),
             _ => return Err(self.wrong(expected)),
         };
@@ -107,13 +107,20 @@ impl Scalar<'_> {
     }
 }
 
+/// Texts that fastjson's number getters (`TypeUtils.castToLong`,
+/// `castToBigDecimal`, ...) read as `null`: the empty string and the word
+/// null, as Java code writes a missing value with `"" + value`.
+fn reads_as_null(text: &str) -> bool {
+    matches!(text, "" | "null" | "NULL")
+}
+
 /// What a lenient reading made of a value.
 pub(crate) enum Reading<T> {
     /// The value, in the field's own wire form.
     Exact(T),
     /// The value, from another form the platform's readers accept.
     Slipped(T),
-    /// `""` where a number is due: absent, as fastjson reads it.
+    /// `""` or `"null"` where a number is due: absent, as fastjson reads it.
     Empty,
 }
 
@@ -621,7 +628,7 @@ pub fn read_code<'de, E: CodeEnum, D: Deserializer<'de>>(
         let (code, exact) = match E::KIND {
             CodeKind::Integer => {
                 let text = match scalar {
-                    Scalar::Str(s) if s.is_empty() => return Ok(Reading::Empty),
+                    Scalar::Str(s) if reads_as_null(s) => return Ok(Reading::Empty),
                     Scalar::Str(s) | Scalar::Number(s) => &**s,
                     other => return Err(other.wrong(expected)),
                 };

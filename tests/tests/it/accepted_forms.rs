@@ -113,10 +113,24 @@ fn integers_as_fastjson_reads_them() {
         refused(r#""count":99999999999999999999"#),
         ["count: expected an integer, found number 99999999999999999999"]
     );
-    // An empty string is what fastjson reads as null.
+    // An empty string, and the text null, are what fastjson reads as null
+    // (Java code writes a missing value with `"" + value`).
     let (forms, slips) = accepted(r#""count":"""#);
     assert_eq!(forms.count, None);
     assert_eq!(slips, [r#"count: string "" read as absent"#]);
+    let (forms, slips) = accepted(r#""count":"null","amount":"NULL""#);
+    assert_eq!((forms.count, forms.amount), (None, None));
+    assert_eq!(
+        slips,
+        [
+            r#"count: string "null" read as absent"#,
+            r#"amount: string "NULL" read as absent"#
+        ]
+    );
+    // In a string field the text null is just text.
+    let (forms, slips) = accepted(r#""text":"null""#);
+    assert_eq!(forms.text.as_deref(), Some("null"));
+    assert!(slips.is_empty());
 }
 
 #[test]

@@ -14,40 +14,31 @@ use std::path::{Path, PathBuf};
 
 use bolink_types::catalog::Family;
 use bolink_types::validate::{validate, Validation};
-use bolink_types::{DecodeError, Role, SHARED_OBJECTS};
+use bolink_types::{DecodeError, Decoded, Role, Slip, SHARED_OBJECTS};
 use serde::Deserialize;
 
-/// What a check found, reduced to what the corpus compares.
-///
-/// The one place that knows the shape of [`Validation`]: `slips` is `None`
-/// while the validator does not report lenient readings. Once it does
-/// (`Validation::Valid { family, encoded, slips }`,
-/// `Validation::Violations { report, slips }`, `Validation::slips()`), this
-/// becomes
-///
-/// ```text
-/// let slips = Some(v.slips().iter().map(|s| s.path.clone()).collect());
-/// Validation::Violations { report, .. } => ...
-/// ```
+/// What a check found, reduced to what the corpus compares: the sorted
+/// violations and the sorted paths of the lenient readings.
 fn outcome_of(v: &Validation) -> Outcome {
+    let slips = Some(v.slips().iter().map(|s| s.path.clone()).collect());
     match v {
-        Validation::Valid { .. } => Outcome::checked(Vec::new(), None),
-        Validation::Violations(report) => Outcome::checked(
+        Validation::Valid { .. } => Outcome::checked(Vec::new(), slips),
+        Validation::Violations { report, .. } => Outcome::checked(
             report.violations.iter().map(|v| v.to_string()).collect(),
-            None,
+            slips,
         ),
         Validation::Malformed(e) => Outcome::malformed(malformed_name(e)),
     }
 }
 
-/// A shared object (`sdk::Ack`) is read through its catalog entry, which
-/// reports no slips.
-fn shared_outcome(result: Result<Vec<u8>, DecodeError>) -> Outcome {
+/// A shared object (`sdk::Ack`) is read through its catalog entry.
+fn shared_outcome(result: Result<Decoded<Vec<u8>>, DecodeError>) -> Outcome {
+    let paths = |slips: &[Slip]| Some(slips.iter().map(|s| s.path.clone()).collect());
     match result {
-        Ok(_) => Outcome::checked(Vec::new(), None),
-        Err(DecodeError::Invalid { report }) => Outcome::checked(
+        Ok(decoded) => Outcome::checked(Vec::new(), paths(&decoded.slips)),
+        Err(DecodeError::Invalid { report, slips }) => Outcome::checked(
             report.violations.iter().map(|v| v.to_string()).collect(),
-            None,
+            paths(&slips),
         ),
         Err(e) => Outcome::malformed(malformed_name(&e)),
     }

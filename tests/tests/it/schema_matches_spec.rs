@@ -162,6 +162,24 @@ fn rule_difference(spec: &Required, schema: &Rule) -> Option<String> {
                 None
             }
         }
+        // The same comparison as a rule on the message's own fields, with
+        // the request's field in place of one of its own.
+        (
+            Required::WhenRequest(rule),
+            &Rule::WhenRequest {
+                field,
+                codes,
+                negated,
+            },
+        ) => rule_difference(
+            &Required::When(rule.as_when()),
+            &Rule::When {
+                field,
+                codes,
+                negated,
+            },
+        )
+        .map(|difference| format!("{difference} (of the request)")),
         (Required::WhenPresent(rule), Rule::WhenPresent(fields)) => {
             if rule
                 .when_present

@@ -11,7 +11,7 @@ Direction: Downstream. Spec: `protocol-spec/sdk/3.7_month_member_sync.toml`.
 Partial: the public page does not show everything. Not known:
 - The kancloud page itself was not found in the search corpus; only a third-party copy titled 月卡会员同步(停车云) was available.
 
-Example vs table: the example has no channel_id, which the table marks required.
+The example's pid (a Number in the table) is the text "null", which Java's readers take for a missing value.
 
 The kancloud page itself was not found in the search corpus; only a third-party copy titled 月卡会员同步(停车云) was available.
 
@@ -29,6 +29,53 @@ group_id/group_name (monthly-card group/department) are present in this copy but
 #[bolink(service = "month_member_sync", role = "request", service_name = "optional")]
 #[non_exhaustive]
 pub struct Request {
+    /**数据 (`data`). Required.
+
+The page's table lists these rows flat, but its example and every sender seen (the parking cloud 2018 and its 2019 back office, a PHP platform imitating it) send them inside data, service_name outside: the types follow the example and the senders; the rows are the page's, as the table gives them.*/
+    pub data: Data,
+}
+impl Request {
+    ///A `Request` with its required fields; optional ones start as `None`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(data: Data) -> Self {
+        Self { data }
+    }
+}
+///3.7月卡会员同步(停车云) `sdk_return` The answer in SDK mode.
+#[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(service = "month_member_sync", role = "sdk_return", service_name = "optional")]
+#[non_exhaustive]
+pub struct SdkReturn {
+    /**上传位置 (`data_target`). Optional. At most 8 characters. Example: `cloud`.
+
+the required cell was not seen*/
+    #[bolink(max_len = 8)]
+    pub data_target: Option<crate::enums::DataTarget>,
+    /**状态 (`state`). Optional. At most 2 characters. Example: `0失败1成功`.
+
+the required cell was not seen*/
+    #[bolink(max_len = 2)]
+    pub state: Option<crate::enums::State>,
+}
+impl SdkReturn {
+    ///A `SdkReturn` with its required fields; optional ones start as `None`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new() -> Self {
+        Self {
+            data_target: None,
+            state: None,
+        }
+    }
+}
+impl ::core::default::Default for SdkReturn {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+///data (nested object of `3.7月卡会员同步(停车云)`).
+#[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[non_exhaustive]
+pub struct Data {
     /**月卡会员编号(收费系统唯一编号) (`card_id`). Optional. At most 24 characters. Example: `201708_1000`.
 
 the required cell was not seen*/
@@ -134,8 +181,8 @@ the required cell was not seen*/
     #[bolink(max_len = 60)]
     pub group_name: Option<String>,
 }
-impl Request {
-    ///A `Request` with its required fields; optional ones start as `None`.
+impl Data {
+    ///A `Data` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(channel_id: String) -> Self {
         Self {
@@ -161,36 +208,5 @@ impl Request {
             group_id: None,
             group_name: None,
         }
-    }
-}
-///3.7月卡会员同步(停车云) `sdk_return` The answer in SDK mode.
-#[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
-#[bolink(service = "month_member_sync", role = "sdk_return", service_name = "optional")]
-#[non_exhaustive]
-pub struct SdkReturn {
-    /**上传位置 (`data_target`). Optional. At most 8 characters. Example: `cloud`.
-
-the required cell was not seen*/
-    #[bolink(max_len = 8)]
-    pub data_target: Option<crate::enums::DataTarget>,
-    /**状态 (`state`). Optional. At most 2 characters. Example: `0失败1成功`.
-
-the required cell was not seen*/
-    #[bolink(max_len = 2)]
-    pub state: Option<crate::enums::State>,
-}
-impl SdkReturn {
-    ///A `SdkReturn` with its required fields; optional ones start as `None`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new() -> Self {
-        Self {
-            data_target: None,
-            state: None,
-        }
-    }
-}
-impl ::core::default::Default for SdkReturn {
-    fn default() -> Self {
-        Self::new()
     }
 }

@@ -27,6 +27,39 @@ request: the page prints an example that is not JSON and has no obvious correcti
 #[bolink(service = "month_pay_sync", role = "request", service_name = "required")]
 #[non_exhaustive]
 pub struct Request {
+    /**数据 (`data`). Required.
+
+The page's table lists these rows flat, but its example and every sender seen (the parking cloud 2018 and its 2019 back office, a PHP platform imitating it) send them inside data, service_name outside: the types follow the example and the senders; the rows are the page's, as the table gives them.*/
+    pub data: Data,
+}
+impl Request {
+    ///A `Request` with its required fields; optional ones start as `None`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(data: Data) -> Self {
+        Self { data }
+    }
+}
+///3.16月卡续费记录下发(停车云) `sdk_return` The answer in SDK mode.
+#[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(service = "month_pay_sync", role = "sdk_return", service_name = "absent")]
+#[non_exhaustive]
+pub struct SdkReturn {}
+impl SdkReturn {
+    ///A `SdkReturn` with its required fields; optional ones start as `None`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new() -> Self {
+        Self {}
+    }
+}
+impl ::core::default::Default for SdkReturn {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+///data (nested object of `3.16月卡续费记录下发(停车云)`).
+#[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[non_exhaustive]
+pub struct Data {
     ///交易流水号 (`trade_no`). Required. At most 64 characters. Example: `20170511810`.
     #[bolink(max_len = 64)]
     pub trade_no: String,
@@ -73,8 +106,8 @@ pub struct Request {
     #[bolink(max_len = 15)]
     pub license_color: Option<crate::enums::LicenseColor>,
 }
-impl Request {
-    ///A `Request` with its required fields; optional ones start as `None`.
+impl Data {
+    ///A `Data` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         trade_no: String,
@@ -103,22 +136,5 @@ impl Request {
             park_id,
             license_color: None,
         }
-    }
-}
-///3.16月卡续费记录下发(停车云) `sdk_return` The answer in SDK mode.
-#[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
-#[bolink(service = "month_pay_sync", role = "sdk_return", service_name = "absent")]
-#[non_exhaustive]
-pub struct SdkReturn {}
-impl SdkReturn {
-    ///A `SdkReturn` with its required fields; optional ones start as `None`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new() -> Self {
-        Self {}
-    }
-}
-impl ::core::default::Default for SdkReturn {
-    fn default() -> Self {
-        Self::new()
     }
 }
