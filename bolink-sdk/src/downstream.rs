@@ -3,7 +3,7 @@
 use bolink_sign::{sdk_http, EnvelopeError, Key, VerifyError};
 use bolink_types::catalog::Document;
 use bolink_types::schema::ObjectSchema;
-use bolink_types::{answer_rules, sdk, DecodeError, Report, Role, INTERFACES};
+use bolink_types::{answer_rules, sdk, DecodeError, Decoded, Report, Role, Slip, INTERFACES};
 
 use crate::answer::{LinkMode, Refusal};
 use crate::generated::handler::dispatch;
@@ -18,6 +18,10 @@ pub struct Downstream {
     pub service_name: String,
     /// The decoded request, when it was valid.
     pub request: Option<sdk::Request>,
+    /// What the request carried in another form than its table gives, read
+    /// as the platform's readers read it (`"5"` for 5, a key the table does
+    /// not have): warnings about the sender, not reasons to refuse.
+    pub slips: Vec<Slip>,
     /// The signed request broke its table: every violation (the handler's
     /// `invalid_message` saw it, and the answer is a refusal).
     pub invalid_request: Option<Report>,
@@ -65,23 +69,33 @@ pub(crate) async fn answer<H: Handler + ?Sized>(
     let data = envelope.data_bytes();
     // HTTP mode may send a smaller `http_request` table; the `request` table
     // is a superset whose extra fields are optional, so it reads both.
-    let (request, invalid_request, outcome) = match sdk::Request::decode_as(&service_name, data) {
-        Ok(request) => {
-            let outcome = dispatch(handler, request.clone()).await;
-            (Some(request), None, outcome)
-        }
-        Err(DecodeError::Invalid { report, .. }) => {
-            // Signed, so trusted: the application sees it, violations and
-            // all, before the platform is told what was wrong.
-            let refusal = Refusal::new(format!("invalid request: {}", first_line(&report)));
-            handler
-                .invalid_message(InvalidMessage::new(&service_name, data, report.clone()))
-                .await;
-            (None, Some(report), Err(refusal))
-        }
-        Err(e) => (None, None, Err(refusal_of(&e))),
-    };
-    finish(
+    let mut slips = Vec::new();
+    let (request, invalid_request, outcome) =
+        match sdk::Request::decode_as_with_slips(&service_name, data) {
+            Ok(Decoded {
+                message: request,
+                slips: read,
+            }) => {
+                slips = read;
+                let outcome = dispatch(handler, request.clone()).await;
+                (Some(request), None, outcome)
+            }
+            Err(DecodeError::Invalid {
+                report,
+                slips: read,
+            }) => {
+                slips = read;
+                // Signed, so trusted: the application sees it, violations and
+                // all, before the platform is told what was wrong.
+                let refusal = Refusal::new(format!("invalid request: {}", first_line(&report)));
+                handler
+                    .invalid_message(InvalidMessage::new(&service_name, data, report.clone()))
+                    .await;
+                (None, Some(report), Err(refusal))
+            }
+            Err(e) => (None, None, Err(refusal_of(&e))),
+        };
+    let mut done = finish(
         service_name,
         data,
         request,
@@ -89,7 +103,9 @@ pub(crate) async fn answer<H: Handler + ?Sized>(
         outcome,
         Keys { key, token },
         mode,
-    )
+    )?;
+    done.slips = slips;
+    Ok(done)
 }
 
 /// Refuses a downstream message without asking a handler (its handler
@@ -183,6 +199,7 @@ fn finish(
     Ok(Downstream {
         service_name,
         request,
+        slips: Vec::new(),
         invalid_request,
         refusal,
         invalid_answer,

@@ -369,19 +369,25 @@ fn print_event(event: &Event) {
         Event::Answered {
             downstream,
             delivered,
-        } => println!(
-            "event answered {}{}{}",
-            downstream.service_name,
-            match &downstream.refusal {
-                Some(refusal) => format!(" ({refusal})"),
-                None => String::new(),
-            },
-            if *delivered {
-                ""
-            } else {
-                ", answer not delivered"
+        } => {
+            println!(
+                "event answered {}{}{}",
+                downstream.service_name,
+                match &downstream.refusal {
+                    Some(refusal) => format!(" ({refusal})"),
+                    None => String::new(),
+                },
+                if *delivered {
+                    ""
+                } else {
+                    ", answer not delivered"
+                }
+            );
+            // What the platform sent in another form than its table gives.
+            for slip in &downstream.slips {
+                println!("warning {}: {slip}", downstream.service_name);
             }
-        ),
+        }
         Event::Unanswered(why) => println!("event not answered: {why}"),
         Event::HandlerPanicked { service_name } => {
             println!("event handler panicked on {service_name}")

@@ -358,3 +358,19 @@ fn a_signed_callback_that_breaks_its_table_still_reaches_the_application() {
         "{answer}"
     );
 }
+
+#[test]
+fn what_a_request_carried_leniently_is_reported_with_its_answer() {
+    // pay_scene as a string, a relay key in data: answered, with both noted.
+    let data = r#"{"service_name":"query_price","park_id":"21835","pay_scene":"1","out_channel_id":"A1","query_order_no":"q-1","msg_id":"m-3"}"#;
+    let body = sdk_http::build("query_price", None, data, &Key::new(KEY)).unwrap();
+    let done = block_on(session().answer(&Closed, &body, Instant::now())).unwrap();
+    let slips: Vec<String> = done.slips.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        slips,
+        [
+            r#"pay_scene: string "1" read as a numeric code"#,
+            r#"msg_id: not in the table, ignored (value "m-3")"#
+        ]
+    );
+}
