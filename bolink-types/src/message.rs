@@ -238,10 +238,14 @@ pub fn decode<T: Object>(bytes: &[u8]) -> Result<T, DecodeError> {
 /// assert_eq!(decoded.slips[0].read_as, SlipKind::Converted("an integer"));
 /// ```
 pub fn decode_with_slips<T: Object>(bytes: &[u8]) -> Result<Decoded<T>, DecodeError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
     let mut ctx = Ctx::new();
-    let read = read_object::<T, _>(&mut de, &mut ctx).map_err(|e| DecodeError::syntax(&e))?;
-    de.end().map_err(|e| DecodeError::syntax(&e))?;
+    // Values are read from their raw text; from text already known to be
+    // UTF-8, serde_json hands it over without checking each value again.
+    // Bytes that are not UTF-8 take the byte reader, for its error position.
+    let read = match std::str::from_utf8(bytes) {
+        Ok(text) => read_all::<T, _>(serde_json::Deserializer::from_str(text), &mut ctx)?,
+        Err(_) => read_all::<T, _>(serde_json::Deserializer::from_slice(bytes), &mut ctx)?,
+    };
     match read {
         Read::Value(message) if ctx.is_clean() => {
             let (_, slips) = ctx.into_parts();
@@ -256,6 +260,16 @@ pub fn decode_with_slips<T: Object>(bytes: &[u8]) -> Result<Decoded<T>, DecodeEr
         }
         _ => Err(invalid(ctx)),
     }
+}
+
+/// Reads one object and checks that nothing follows it.
+fn read_all<'de, T: Object, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    ctx: &mut Ctx,
+) -> Result<Read<T>, DecodeError> {
+    let read = read_object::<T, _>(&mut de, ctx).map_err(|e| DecodeError::syntax(&e))?;
+    de.end().map_err(|e| DecodeError::syntax(&e))?;
+    Ok(read)
 }
 
 fn invalid(ctx: Ctx) -> DecodeError {

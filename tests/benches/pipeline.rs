@@ -15,10 +15,10 @@ use serde::Deserialize;
 const KEY: &str = "8403A41ED5EF20BC";
 
 /// The seed's query_price request (sdk 3.1).
-const REQUEST: &str = r#"{"query_order_no":"218402018060000000p-863","park_id":"20003","car_number":"62000F9","service_name":"query_price","order_id":"15000001195","pay_scene":0,"licence":"AD42F3B"}"#;
+const REQUEST: &str = include_str!("data/query_price_request.json");
 
 /// The seed's query_price SDK return, as corrected in the spec (nested objects and arrays).
-const RETURN: &str = r#"{"service_name":"query_price","data_target":"bolink","errmsg":"我查询成功啦","state":1,"park_id":"21840","order_id":"38320","price":"0.01","duration":1,"query_time":1564538334,"derate_money":"2.00","derate_duration":123,"query_order_no":"2184020190731095912-426","car_number":"","in_time":1561676330,"discount_info":{"member_id":"liu20190729id001","use_type":1,"limit_hour":3,"limit_count":1,"member_points_info":{"member_points":999999666,"points_per_hour":100},"coupon_list":[{"amount":2,"unit":2,"coupon_id":"200002","expires_time":1560000000},{"amount":1,"unit":1,"coupon_id":"100001","expires_time":1564374975}]},"park_info_detail":[{"area_name":"地库一层","duration":"1天3小时10分钟"},{"area_name":"地库二层","duration": "3天3小时10分钟"}],"multiple_prepay":1,"attach":{"should_pay":"0.08"},"position":"A2-1层","isEscape":"1"}"#;
+const RETURN: &str = include_str!("data/query_price_sdk_return.json");
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
