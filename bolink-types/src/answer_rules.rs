@@ -62,7 +62,7 @@ pub fn check(schema: &ObjectSchema, answer: &Value, request: &Value) -> Vec<Viol
         .map(|field| Violation {
             path: field.name.to_string(),
             kind: ViolationKind::RequiredWhen {
-                condition: condition(field.rule),
+                condition: condition(field.rule).unwrap_or_default(),
             },
         })
         .collect()
@@ -107,7 +107,9 @@ fn is_present(object: &Value, name: &str) -> bool {
     object.get(name).is_some_and(|v| !v.is_null())
 }
 
-fn condition(rule: Rule) -> String {
+/// A request-dependent rule's condition in words (`the request's pay_scene
+/// was 1 or 2`); `None` for the other rules.
+pub fn condition(rule: Rule) -> Option<String> {
     match rule {
         Rule::WhenRequest {
             field,
@@ -116,8 +118,11 @@ fn condition(rule: Rule) -> String {
         } => {
             let codes: Vec<String> = codes.iter().map(ToString::to_string).collect();
             let verb = if negated { "was not" } else { "was" };
-            format!("the request's {field} {verb} {}", codes.join(" or "))
+            Some(format!(
+                "the request's {field} {verb} {}",
+                codes.join(" or ")
+            ))
         }
-        _ => String::new(),
+        _ => None,
     }
 }

@@ -148,18 +148,10 @@ fn rule_text(rule: &Rule) -> String {
             format!("required when {field} {verb} {}", codes.join(" or "))
         }
         Rule::WhenPresent(fields) => format!("required when {} present", fields.join(" and ")),
-        Rule::WhenRequest {
-            field,
-            codes,
-            negated,
-        } => {
-            let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
-            let verb = if *negated { "was not" } else { "was" };
-            format!(
-                "required when the request's {field} {verb} {}",
-                codes.join(" or ")
-            )
-        }
+        Rule::WhenRequest { .. } => format!(
+            "required when {}",
+            bolink_types::answer_rules::condition(*rule).unwrap_or_default()
+        ),
         Rule::External(text) => format!("required: {text}"),
     }
 }

@@ -314,11 +314,7 @@ fn field_tokens(f: &Field) -> TokenStream {
     match &f.required {
         Required::When(rule) => {
             let target = field_ident(&rule.when);
-            let (codes, negated) = match (&rule.is_in, &rule.not_in) {
-                (Some(codes), _) => (codes, false),
-                (None, Some(codes)) => (codes, true),
-                (None, None) => (&Vec::new(), false),
-            };
+            let (codes, negated) = rule_codes(&rule.is_in, &rule.not_in);
             let codes = codes.iter().map(code_literal);
             if negated {
                 attrs.push(quote!(required_if_not(#target = [#(#codes),*])));
@@ -333,11 +329,7 @@ fn field_tokens(f: &Field) -> TokenStream {
         Required::WhenRequest(rule) => {
             // The request's wire name, as an identifier (the derive reads it back as text).
             let target = Ident::new(&rule.request_when, Span::call_site());
-            let (codes, negated) = match (&rule.is_in, &rule.not_in) {
-                (Some(codes), _) => (codes, false),
-                (None, Some(codes)) => (codes, true),
-                (None, None) => (&Vec::new(), false),
-            };
+            let (codes, negated) = rule_codes(&rule.is_in, &rule.not_in);
             let codes = codes.iter().map(code_literal);
             if negated {
                 attrs.push(quote!(required_if_request_not(#target = [#(#codes),*])));
@@ -364,6 +356,24 @@ fn field_tokens(f: &Field) -> TokenStream {
     }
 }
 
+/// A rule's codes and whether they are `not_in` ones (the spec check makes
+/// sure a rule has exactly one of the two lists).
+fn rule_codes<'a>(
+    is_in: &'a Option<Vec<Code>>,
+    not_in: &'a Option<Vec<Code>>,
+) -> (&'a [Code], bool) {
+    match (is_in, not_in) {
+        (Some(codes), _) => (codes, false),
+        (None, Some(codes)) => (codes, true),
+        (None, None) => (&[], false),
+    }
+}
+
+fn codes_text(codes: &[Code]) -> String {
+    let codes: Vec<String> = codes.iter().map(ToString::to_string).collect();
+    codes.join(" or ")
+}
+
 fn field_doc(f: &Field) -> String {
     let wire = f.name.get_ref();
     let mut doc = if f.label.is_empty() {
@@ -375,16 +385,12 @@ fn field_doc(f: &Field) -> String {
         Required::Simple(Presence::Always) => doc.push_str(" Required."),
         Required::Simple(Presence::Optional) => doc.push_str(" Optional."),
         Required::When(rule) => {
-            let (codes, verb) = match (&rule.is_in, &rule.not_in) {
-                (Some(c), _) => (c, "is"),
-                (None, Some(c)) => (c, "is not"),
-                _ => return doc,
-            };
-            let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+            let (codes, negated) = rule_codes(&rule.is_in, &rule.not_in);
+            let verb = if negated { "is not" } else { "is" };
             doc.push_str(&format!(
                 " Required when `{}` {verb} {}.",
                 rule.when,
-                codes.join(" or ")
+                codes_text(codes)
             ));
         }
         Required::WhenPresent(rule) => {
@@ -394,16 +400,12 @@ fn field_doc(f: &Field) -> String {
             ));
         }
         Required::WhenRequest(rule) => {
-            let (codes, verb) = match (&rule.is_in, &rule.not_in) {
-                (Some(c), _) => (c, "was"),
-                (None, Some(c)) => (c, "was not"),
-                _ => return doc,
-            };
-            let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+            let (codes, negated) = rule_codes(&rule.is_in, &rule.not_in);
+            let verb = if negated { "was not" } else { "was" };
             doc.push_str(&format!(
                 " Required when the request's `{}` {verb} {} (checked against the request: `bolink_types::answer_rules`).",
                 rule.request_when,
-                codes.join(" or ")
+                codes_text(codes)
             ));
         }
         Required::External(rule) => {
