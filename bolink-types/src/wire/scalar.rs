@@ -603,9 +603,9 @@ impl<'de> Visitor<'de> for RawTextVisitor {
     }
 }
 
-/// Reads an enum code leniently: numeric codes as integers are read (see
-/// [`Scalar::to_i64`]), text codes from strings or from numbers (their
-/// digits as received). A code in the other JSON form than the field's
+/// Reads an enum code leniently: numeric codes as integer fields are read
+/// (see the accepted forms in `protocol-spec/README.md`), text codes from
+/// strings or from numbers (their digits as received). A code in the other JSON form than the field's
 /// (`as_text`: the table writes codes as strings) is a slip. Used by
 /// `#[derive(CodeEnum)]`.
 pub fn read_code<'de, E: CodeEnum, D: Deserializer<'de>>(
