@@ -93,6 +93,10 @@ pub enum SpecStatus {
     Complete,
     /// As far as the public page goes.
     Partial,
+    /// No page was seen: the tables are what public code sends, reads and
+    /// answers, an inference to trust as far as its sources go (each
+    /// field's doc names its source).
+    FromCode,
 }
 
 /// One specified interface.
@@ -144,6 +148,8 @@ pub enum TocStatus {
     Specified,
     /// Specified as far as the public page goes.
     Partial,
+    /// No page was seen; specified from what public code does.
+    FromCode,
     /// No public copy of the page was found.
     NotPublic,
     /// A heading, revision log, download page or prose, not an interface.
@@ -153,11 +159,12 @@ pub enum TocStatus {
 }
 
 impl TocStatus {
-    /// `specified`, `partial`, `not-public`, `not-an-interface` or `protocol`.
+    /// `specified`, `partial`, `from-code`, `not-public`, `not-an-interface` or `protocol`.
     pub fn as_str(self) -> &'static str {
         match self {
             TocStatus::Specified => "specified",
             TocStatus::Partial => "partial",
+            TocStatus::FromCode => "from-code",
             TocStatus::NotPublic => "not-public",
             TocStatus::NotAnInterface => "not-an-interface",
             TocStatus::Protocol => "protocol",

@@ -7,8 +7,8 @@ use std::path::Path;
 use crate::error::SpecError;
 use crate::load::line_of;
 use crate::model::{
-    Code, CodeKind, Completeness, DefinitionsFile, EntryStatus, EnumDef, Family, Field, FieldType,
-    InterfaceFile, Required, RoleName,
+    Code, CodeKind, Completeness, DefinitionsFile, EntryStatus, EnumDef, Family, Field,
+    FieldSource, FieldType, InterfaceFile, Required, RoleName,
 };
 use crate::{LoadedFile, Spec};
 
@@ -145,8 +145,37 @@ fn check_interface(
             "an interface needs a service_name or a url_path".into(),
         ));
     }
-    if iface.status == Completeness::Partial && iface.missing.is_empty() {
-        errors.push(at(None, "a partial spec must say what is `missing`".into()));
+    if iface.status != Completeness::Complete && iface.missing.is_empty() {
+        errors.push(at(
+            None,
+            "a partial or from_code spec must say what is `missing`".into(),
+        ));
+    }
+    if iface.status == Completeness::FromCode {
+        // No page was seen: no row can claim to be the page's.
+        let tables = iface
+            .roles
+            .iter()
+            .map(|(name, role)| (format!("role {}", name.as_str()), &role.fields))
+            .chain(
+                iface
+                    .objects
+                    .iter()
+                    .map(|(name, object)| (format!("object {name}"), &object.fields)),
+            );
+        for (what, fields) in tables {
+            for field in fields.iter() {
+                if matches!(field.provenance(), FieldSource::Page(_)) {
+                    errors.push(at(
+                        Some(line_of(&file.text, field.name.span().start)),
+                        format!(
+                            "{what} field `{}`: a from_code spec has no page rows; give its `source`",
+                            field.name.get_ref()
+                        ),
+                    ));
+                }
+            }
+        }
     }
     if iface.roles.is_empty() {
         errors.push(at(
@@ -536,13 +565,16 @@ fn check_indexes(spec: &Spec, errors: &mut Vec<SpecError>) {
                     format!("entry {} {}: {reason}", entry.section, entry.title),
                 )
             };
-            let wants_spec = matches!(entry.status, EntryStatus::Specified | EntryStatus::Partial);
+            let wants_spec = matches!(
+                entry.status,
+                EntryStatus::Specified | EntryStatus::Partial | EntryStatus::FromCode
+            );
             match (&entry.spec, wants_spec) {
-                (None, true) => {
-                    errors.push(err("specified and partial entries need `spec`".into()))
-                }
+                (None, true) => errors.push(err(
+                    "specified, partial and from_code entries need `spec`".into(),
+                )),
                 (Some(_), false) => errors.push(err(
-                    "only specified and partial entries have a `spec`".into(),
+                    "only specified, partial and from_code entries have a `spec`".into(),
                 )),
                 (Some(spec_path), true) => {
                     match spec
@@ -552,8 +584,13 @@ fn check_indexes(spec: &Spec, errors: &mut Vec<SpecError>) {
                     {
                         None => errors.push(err(format!("spec file `{spec_path}` does not exist"))),
                         Some(target) => {
-                            let complete = target.value.status == Completeness::Complete;
-                            if complete != (entry.status == EntryStatus::Specified) {
+                            let agrees = matches!(
+                                (entry.status, target.value.status),
+                                (EntryStatus::Specified, Completeness::Complete)
+                                    | (EntryStatus::Partial, Completeness::Partial)
+                                    | (EntryStatus::FromCode, Completeness::FromCode)
+                            );
+                            if !agrees {
                                 errors.push(err(format!(
                                     "status `{:?}` disagrees with {} (status {:?})",
                                     entry.status, spec_path, target.value.status
@@ -568,8 +605,10 @@ fn check_indexes(spec: &Spec, errors: &mut Vec<SpecError>) {
             {
                 errors.push(err("say why in `reason`".into()));
             }
-            if entry.status == EntryStatus::Partial && entry.reason.is_none() {
-                errors.push(err("a partial entry needs a `reason`".into()));
+            if matches!(entry.status, EntryStatus::Partial | EntryStatus::FromCode)
+                && entry.reason.is_none()
+            {
+                errors.push(err("a partial or from_code entry needs a `reason`".into()));
             }
         }
     }

@@ -134,6 +134,10 @@ pub enum Completeness {
     Complete,
     /// Part of the page was seen; `missing` says what is not known.
     Partial,
+    /// No page was seen: every field is what public code sends, reads or
+    /// answers (each with its `source`); `missing` says what only the page
+    /// would tell.
+    FromCode,
 }
 
 /// One spec file: one interface of one document.
@@ -258,6 +262,108 @@ pub struct Field {
     pub example: Option<String>,
     /// A discrepancy or remark about this row.
     pub note: Option<String>,
+    /// Where the row comes from; absent means the page's table (`"page"`).
+    pub source: Option<FieldSource>,
+    /// What code does differently from the page's cell, which the row keeps.
+    pub code_disagrees: Option<CodeDisagreement>,
+}
+
+impl Field {
+    /// Where the row comes from, the page's table when it does not say.
+    pub fn provenance(&self) -> &FieldSource {
+        const PAGE: FieldSource = FieldSource::Page(PageMarker::Page);
+        self.source.as_ref().unwrap_or(&PAGE)
+    }
+}
+
+/// Where a row comes from.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum FieldSource {
+    /// `"page"`: a row of the page's table.
+    Page(PageMarker),
+    /// `{ quoted_doc_row = { repo, commit, path, line } }`: a row of the
+    /// page that a developer pasted into code, seen only there.
+    QuotedDocRow {
+        /// Where the quoted row stands.
+        quoted_doc_row: CodeLocation,
+    },
+    /// `{ code = { repo, commit, path, line, type_in_code, rejects_missing } }`:
+    /// what public code sends, reads or answers.
+    Code {
+        /// The evidence.
+        code: CodeEvidence,
+    },
+}
+
+/// The one value of `source = "page"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageMarker {
+    /// The page's table.
+    Page,
+}
+
+/// A place in a public repository, as `shared/reference` records it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeLocation {
+    /// `owner/name` on GitHub.
+    pub repo: String,
+    /// The commit read.
+    pub commit: String,
+    /// The file.
+    pub path: String,
+    /// The line.
+    pub line: u32,
+}
+
+/// What a program does with a field, and how its type was inferred.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeEvidence {
+    /// `owner/name` on GitHub.
+    pub repo: String,
+    /// The commit read.
+    pub commit: String,
+    /// The file.
+    pub path: String,
+    /// The line.
+    pub line: u32,
+    /// The observation in `shared/reference` this comes from.
+    pub observation: Option<String>,
+    /// The getter, cast, bean type or literal the type was inferred from
+    /// (`getString`, `Integer`, `long (getAsLong)`).
+    pub type_in_code: String,
+    /// Whether the code fails without the field (which is not the page's
+    /// 是否必传).
+    #[serde(default)]
+    pub rejects_missing: bool,
+}
+
+/// A page cell that code contradicts: the row keeps the page's cell, this
+/// says what code does and which of the two the generated type follows.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeDisagreement {
+    /// What the code does instead (its type, its key, its required-ness).
+    pub code_says: String,
+    /// Where.
+    pub at: CodeLocation,
+    /// `page` or `code`: which one the type follows.
+    pub follows: Follows,
+    /// Why.
+    pub why: String,
+}
+
+/// Which evidence a disputed row follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Follows {
+    /// The page's cell.
+    Page,
+    /// What code does.
+    Code,
 }
 
 /// The closed vocabulary of field types.
@@ -551,6 +657,8 @@ pub enum EntryStatus {
     Specified,
     /// Specified as far as the public page goes.
     Partial,
+    /// No page was seen; specified from what public code does.
+    FromCode,
     /// No public copy of the page was found: nothing to specify.
     NotPublic,
     /// A heading, revision log, download page or prose chapter, not an interface.

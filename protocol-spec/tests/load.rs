@@ -143,3 +143,22 @@ fn request_rules_name_a_field_of_the_request_and_live_in_answers() {
     let err = load_with(&[("sdk/9.9_r4.toml", &misplaced)]);
     assert!(err.contains("belongs in an answer's table"), "{err}");
 }
+
+#[test]
+fn a_from_code_spec_gives_the_source_of_every_row() {
+    let header = HEADER.replace(
+        "status = \"complete\"",
+        "status = \"from_code\"\nmissing = [\"no page\"]",
+    );
+    let code = "source = { code = { repo = \"o/r\", commit = \"abc\", path = \"A.java\", line = 7, type_in_code = \"getString\" } }";
+    let ok = format!("{header}\n[roles.request]\nfields = [{{ name = \"a\", type = \"string\", required = \"optional\", {code} }}]\n");
+    assert_eq!(load_with(&[("sdk/9.9_c1.toml", &ok)]), "");
+    let page_row = format!("{header}\n[roles.request]\nfields = [\n  {{ name = \"a\", type = \"string\", required = \"optional\", {code} }},\n  {{ name = \"b\", type = \"string\", required = \"optional\" }},\n]\n");
+    let err = load_with(&[("sdk/9.9_c2.toml", &page_row)]);
+    assert!(
+        err.contains("field `b`: a from_code spec has no page rows"),
+        "{err}"
+    );
+    let bad_source = format!("{header}\n[roles.request]\nfields = [{{ name = \"a\", type = \"string\", required = \"optional\", source = {{ code = {{ repo = \"o/r\" }} }} }}]\n");
+    assert!(!load_with(&[("sdk/9.9_c3.toml", &bad_source)]).is_empty());
+}

@@ -364,7 +364,7 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
         service_name: Some("price_sync"),
         url_path: None,
         direction: crate::catalog::Direction::Downstream,
-        status: crate::catalog::SpecStatus::Partial,
+        status: crate::catalog::SpecStatus::FromCode,
         roles: &[
             crate::catalog::RoleInfo {
                 role: crate::Role::Request,
@@ -384,7 +384,7 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
         service_name: Some("month_card_sync"),
         url_path: None,
         direction: crate::catalog::Direction::Downstream,
-        status: crate::catalog::SpecStatus::Partial,
+        status: crate::catalog::SpecStatus::FromCode,
         roles: &[
             crate::catalog::RoleInfo {
                 role: crate::Role::Request,
@@ -424,7 +424,7 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
         service_name: Some("collector_sync"),
         url_path: None,
         direction: crate::catalog::Direction::Downstream,
-        status: crate::catalog::SpecStatus::Partial,
+        status: crate::catalog::SpecStatus::FromCode,
         roles: &[
             crate::catalog::RoleInfo {
                 role: crate::Role::Request,
@@ -464,7 +464,7 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
         service_name: Some("monthcard_pay"),
         url_path: None,
         direction: crate::catalog::Direction::Downstream,
-        status: crate::catalog::SpecStatus::Partial,
+        status: crate::catalog::SpecStatus::FromCode,
         roles: &[
             crate::catalog::RoleInfo {
                 role: crate::Role::Request,
@@ -504,7 +504,7 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
         service_name: Some("deliver_ticket"),
         url_path: None,
         direction: crate::catalog::Direction::Downstream,
-        status: crate::catalog::SpecStatus::Partial,
+        status: crate::catalog::SpecStatus::FromCode,
         roles: &[
             crate::catalog::RoleInfo {
                 role: crate::Role::Request,
@@ -524,7 +524,7 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
         service_name: Some("gate_sync"),
         url_path: None,
         direction: crate::catalog::Direction::Downstream,
-        status: crate::catalog::SpecStatus::Partial,
+        status: crate::catalog::SpecStatus::FromCode,
         roles: &[
             crate::catalog::RoleInfo {
                 role: crate::Role::Request,
@@ -544,7 +544,7 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
         service_name: Some("blackuser_sync"),
         url_path: None,
         direction: crate::catalog::Direction::Downstream,
-        status: crate::catalog::SpecStatus::Partial,
+        status: crate::catalog::SpecStatus::FromCode,
         roles: &[
             crate::catalog::RoleInfo {
                 role: crate::Role::Request,
@@ -564,7 +564,7 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
         service_name: Some("car_type_sync"),
         url_path: None,
         direction: crate::catalog::Direction::Downstream,
-        status: crate::catalog::SpecStatus::Partial,
+        status: crate::catalog::SpecStatus::FromCode,
         roles: &[
             crate::catalog::RoleInfo {
                 role: crate::Role::Request,
@@ -624,7 +624,7 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
         service_name: Some("operate_liftrod"),
         url_path: None,
         direction: crate::catalog::Direction::Downstream,
-        status: crate::catalog::SpecStatus::Partial,
+        status: crate::catalog::SpecStatus::FromCode,
         roles: &[
             crate::catalog::RoleInfo {
                 role: crate::Role::Request,
@@ -644,7 +644,7 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
         service_name: Some("visitor_sync"),
         url_path: None,
         direction: crate::catalog::Direction::Downstream,
-        status: crate::catalog::SpecStatus::Partial,
+        status: crate::catalog::SpecStatus::FromCode,
         roles: &[
             crate::catalog::RoleInfo {
                 role: crate::Role::Request,
@@ -2693,7 +2693,7 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "3.5",
         title: "3.5价格同步(停车云)",
         key: Some("price_sync"),
-        status: crate::catalog::TocStatus::Partial,
+        status: crate::catalog::TocStatus::FromCode,
         spec: Some("sdk/3.5_price_sync.toml"),
         reason: Some(
             "DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.",
@@ -2704,7 +2704,7 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "3.6",
         title: "3.6月卡套餐同步(停车云)",
         key: Some("month_card_sync"),
-        status: crate::catalog::TocStatus::Partial,
+        status: crate::catalog::TocStatus::FromCode,
         spec: Some("sdk/3.6_month_card_sync.toml"),
         reason: Some(
             "DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.",
@@ -2726,7 +2726,7 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "3.8",
         title: "3.8车场收费员信息同步(停车云)",
         key: Some("collector_sync"),
-        status: crate::catalog::TocStatus::Partial,
+        status: crate::catalog::TocStatus::FromCode,
         spec: Some("sdk/3.8_collector_sync.toml"),
         reason: Some(
             "DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.",
@@ -2746,7 +2746,7 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "3.10",
         title: "3.10月卡续费(泊链)",
         key: Some("monthcard_pay"),
-        status: crate::catalog::TocStatus::Partial,
+        status: crate::catalog::TocStatus::FromCode,
         spec: Some("sdk/3.10_monthcard_pay.toml"),
         reason: Some(
             "DOC PAGE NOT FOUND in the search corpus. service_name monthcard_pay is confirmed by a public SDK enum (BolinkBizEnum: monthcard_pay(\"月卡续费\")) and a demo client; field names only.",
@@ -2768,7 +2768,7 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "3.12",
         title: "3.12优惠券信息同步(停车云)",
         key: Some("deliver_ticket"),
-        status: crate::catalog::TocStatus::Partial,
+        status: crate::catalog::TocStatus::FromCode,
         spec: Some("sdk/3.12_deliver_ticket.toml"),
         reason: Some(
             "DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.",
@@ -2779,7 +2779,7 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "3.13",
         title: "3.13通道数据下发 (停车云)",
         key: Some("gate_sync"),
-        status: crate::catalog::TocStatus::Partial,
+        status: crate::catalog::TocStatus::FromCode,
         spec: Some("sdk/3.13_gate_sync.toml"),
         reason: Some(
             "DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.",
@@ -2790,7 +2790,7 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "3.14",
         title: "3.14黑名单下发(停车云)",
         key: Some("blackuser_sync"),
-        status: crate::catalog::TocStatus::Partial,
+        status: crate::catalog::TocStatus::FromCode,
         spec: Some("sdk/3.14_blackuser_sync.toml"),
         reason: Some(
             "DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.",
@@ -2801,7 +2801,7 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "3.15",
         title: "3.15车型数据下发(停车云)",
         key: Some("car_type_sync"),
-        status: crate::catalog::TocStatus::Partial,
+        status: crate::catalog::TocStatus::FromCode,
         spec: Some("sdk/3.15_car_type_sync.toml"),
         reason: Some(
             "DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.",
@@ -2832,7 +2832,7 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "3.18",
         title: "3.18 抬杆/落杆通知(停车云)",
         key: Some("operate_liftrod"),
-        status: crate::catalog::TocStatus::Partial,
+        status: crate::catalog::TocStatus::FromCode,
         spec: Some("sdk/3.18_operate_liftrod.toml"),
         reason: Some(
             "DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.",
@@ -2843,7 +2843,7 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "3.19",
         title: "3.19 访客管理下发 (停车云)",
         key: Some("visitor_sync"),
-        status: crate::catalog::TocStatus::Partial,
+        status: crate::catalog::TocStatus::FromCode,
         spec: Some("sdk/3.19_visitor_sync.toml"),
         reason: Some(
             "DOC PAGE NOT FOUND; only the scenario (from a topic page) and the reply keys read by the open-source cloud server are known.",

@@ -37,6 +37,7 @@ pub fn file(model: &Model, spec: &bolink_spec::Spec) -> TokenStream {
             let status = match s.status {
                 Completeness::Complete => quote!(Complete),
                 Completeness::Partial => quote!(Partial),
+                Completeness::FromCode => quote!(FromCode),
             };
             let opt = |v: &Option<String>| match v {
                 Some(v) => quote!(Some(#v)),
@@ -82,6 +83,7 @@ pub fn file(model: &Model, spec: &bolink_spec::Spec) -> TokenStream {
             let status = match e.status {
                 S::Specified => quote!(Specified),
                 S::Partial => quote!(Partial),
+                S::FromCode => quote!(FromCode),
                 S::NotPublic => quote!(NotPublic),
                 S::NotAnInterface => quote!(NotAnInterface),
                 S::Protocol => quote!(Protocol),

@@ -2,7 +2,8 @@
 //! per message role, one per nested object.
 
 use bolink_spec::model::{
-    Code, Direction, EnumWire, Field, FieldType, Presence, Required, Role, RoleName,
+    Code, CodeLocation, Completeness, Direction, EnumWire, Field, FieldSource, FieldType, Follows,
+    Presence, Required, Role, RoleName,
 };
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
@@ -29,8 +30,19 @@ pub fn file(iface: &IfaceModel, _model: &Model) -> TokenStream {
         "\n\nDirection: {:?}. Spec: `protocol-spec/{}`.",
         spec.direction, iface.spec_path
     ));
+    if spec.status == Completeness::FromCode {
+        doc.push_str(
+            "\n\nFrom code: no page of this interface was seen. Its tables are what public \
+             programs send, read and answer, an inference as good as its sources: each \
+             field names the code it comes from.",
+        );
+    }
     if !spec.missing.is_empty() {
-        doc.push_str("\n\nPartial: the public page does not show everything. Not known:");
+        let heading = match spec.status {
+            Completeness::FromCode => "Not known without the page:",
+            _ => "Partial: the public page does not show everything. Not known:",
+        };
+        doc.push_str(&format!("\n\n{heading}"));
         for m in &spec.missing {
             doc.push_str(&format!("\n- {}", prose(m)));
         }
@@ -432,5 +444,55 @@ fn field_doc(f: &Field) -> String {
     if let Some(note) = &f.note {
         doc.push_str(&format!("\n\n{}", prose(note)));
     }
+    match f.provenance() {
+        FieldSource::Page(_) => {}
+        FieldSource::QuotedDocRow { quoted_doc_row } => doc.push_str(&format!(
+            "\n\nA page row seen only as quoted in code: {}.",
+            code_link(quoted_doc_row)
+        )),
+        FieldSource::Code { code } => {
+            let at = CodeLocation {
+                repo: code.repo.clone(),
+                commit: code.commit.clone(),
+                path: code.path.clone(),
+                line: code.line,
+            };
+            doc.push_str(&format!(
+                "\n\nFrom code, not a page: the type is inferred from `{}` in {}{}.",
+                code.type_in_code.replace('`', "'"),
+                code_link(&at),
+                if code.rejects_missing {
+                    ", which fails without the field"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    if let Some(dispute) = &f.code_disagrees {
+        let follows = match dispute.follows {
+            Follows::Page => "the page",
+            Follows::Code => "the code",
+        };
+        doc.push_str(&format!(
+            "\n\nThe code disagrees ({}): {}. The type follows {follows}: {}",
+            code_link(&dispute.at),
+            prose(&dispute.code_says),
+            prose(&dispute.why)
+        ));
+    }
     doc
+}
+
+/// A link to a line of a public repository at the commit read.
+fn code_link(at: &CodeLocation) -> String {
+    format!(
+        "[{}:{}](https://github.com/{}/blob/{}/{}#L{})",
+        at.path.rsplit('/').next().unwrap_or(&at.path),
+        at.line,
+        at.repo,
+        at.commit,
+        at.path,
+        at.line
+    )
 }

@@ -8,7 +8,9 @@ Pushes a blacklist entry created/changed/deleted in the parking cloud down to th
 
 Direction: Downstream. Spec: `protocol-spec/sdk/3.14_blackuser_sync.toml`.
 
-Partial: the public page does not show everything. Not known:
+From code: no page of this interface was seen. Its tables are what public programs send, read and answer, an inference as good as its sources: each field names the code it comes from.
+
+Not known without the page:
 - DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.
 
 DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.
@@ -23,7 +25,9 @@ The server injects comid itself when reading the reply; the reply handler only r
 pub struct Request {
     /**`data`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `JSONObject (the fields nested under data)` in [ParkSchedule.java:109](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L109).*/
     pub data: Option<Data>,
 }
 impl Request {
@@ -45,11 +49,15 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`state`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUploadImpl.java:1497](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1497).*/
     pub state: Option<crate::enums::State>,
     /**`black_uuid`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (getString)` in [DoUploadImpl.java:1499](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1499).*/
     pub black_uuid: Option<::serde_json::Value>,
 }
 impl SdkReturn {
@@ -73,27 +81,39 @@ impl ::core::default::Default for SdkReturn {
 pub struct Data {
     /**`black_uuid`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [ParkSchedule.java:126](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L126).*/
     pub black_uuid: Option<::serde_json::Value>,
     /**`car_number`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [ParkSchedule.java:127](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L127).*/
     pub car_number: Option<::serde_json::Value>,
     /**`operator`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [ParkSchedule.java:128](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L128).*/
     pub operator: Option<::serde_json::Value>,
     /**`create_time`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `Long (ctime)` in [ParkSchedule.java:129](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L129).*/
     pub create_time: Option<::serde_json::Value>,
     /**`resume`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (remark)` in [ParkSchedule.java:130](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L130).*/
     pub resume: Option<::serde_json::Value>,
     /**`operate_type`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `Integer` in [ParkSchedule.java:131](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L131).*/
     pub operate_type: Option<crate::enums::OperateType>,
 }
 impl Data {

@@ -8,7 +8,9 @@ Pushes a toll-collector (staff) record created/changed/deleted in the parking cl
 
 Direction: Downstream. Spec: `protocol-spec/sdk/3.8_collector_sync.toml`.
 
-Partial: the public page does not show everything. Not known:
+From code: no page of this interface was seen. Its tables are what public programs send, read and answer, an inference as good as its sources: each field names the code it comes from.
+
+Not known without the page:
 - DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.
 
 DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.
@@ -25,7 +27,9 @@ Conditional presence in code: update_time only on modify; sex only if 0/1.*/
 pub struct Request {
     /**`data`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `JSONObject (the fields nested under data)` in [ParkSchedule.java:317](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L317).*/
     pub data: Option<Data>,
 }
 impl Request {
@@ -47,11 +51,15 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`state`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUploadImpl.java:1539](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1539).*/
     pub state: Option<crate::enums::State>,
     /**`user_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (getString)` in [DoUploadImpl.java:1541](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1541).*/
     pub user_id: Option<::serde_json::Value>,
 }
 impl SdkReturn {
@@ -72,27 +80,39 @@ impl ::core::default::Default for SdkReturn {
 pub struct Data {
     /**`update_time`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page: only sent when operate_type==2 (modify)*/
+the required cell was not seen; the page gives no type for this row: only sent when operate_type==2 (modify)
+
+From code, not a page: the type is inferred from `Long (only when operate_type==2)` in [ParkSchedule.java:339](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L339).*/
     pub update_time: Option<::serde_json::Value>,
     /**`sex`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page: only sent when value is 0 or 1*/
+the required cell was not seen; the page gives no type for this row: only sent when value is 0 or 1
+
+From code, not a page: the type is inferred from `Long (only when 0 or 1)` in [ParkSchedule.java:342](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L342).*/
     pub sex: Option<::serde_json::Value>,
     /**`user_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [ParkSchedule.java:346](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L346).*/
     pub user_id: Option<::serde_json::Value>,
     /**`name`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (nickname)` in [ParkSchedule.java:347](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L347).*/
     pub name: Option<::serde_json::Value>,
     /**`create_time`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `Long (reg_time)` in [ParkSchedule.java:348](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L348).*/
     pub create_time: Option<::serde_json::Value>,
     /**`operate_type`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `Integer` in [ParkSchedule.java:349](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L349).*/
     pub operate_type: Option<crate::enums::OperateType>,
 }
 impl Data {

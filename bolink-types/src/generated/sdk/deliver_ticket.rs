@@ -8,7 +8,9 @@ When a merchant discount ticket (减免券) is applied to a car's unpaid order i
 
 Direction: Downstream. Spec: `protocol-spec/sdk/3.12_deliver_ticket.toml`.
 
-Partial: the public page does not show everything. Not known:
+From code: no page of this interface was seen. Its tables are what public programs send, read and answer, an inference as good as its sources: each field names the code it comes from.
+
+Not known without the page:
 - DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.
 
 DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.
@@ -29,52 +31,76 @@ Note the camelCase key shopName among snake_case keys.*/
 pub struct Request {
     /**`ticket_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (Long + "")` in [ShopTicketManagerAction.java:573](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L573).*/
     pub ticket_id: Option<::serde_json::Value>,
     /**`create_time`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `Long` in [ShopTicketManagerAction.java:574](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L574).*/
     pub create_time: Option<::serde_json::Value>,
     /**`limit_day`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `Long` in [ShopTicketManagerAction.java:575](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L575).*/
     pub limit_day: Option<::serde_json::Value>,
     /**`duration`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `Integer (TicketTb.money when type 3)` in [ShopTicketManagerAction.java:576](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L576).*/
     pub duration: Option<::serde_json::Value>,
     /**`money`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (BigDecimal umoney + "")` in [ShopTicketManagerAction.java:577](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L577).*/
     pub money: Option<::serde_json::Value>,
     /**`car_number`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [ShopTicketManagerAction.java:578](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L578).*/
     pub car_number: Option<::serde_json::Value>,
     /**`ticket_type`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `Integer` in [ShopTicketManagerAction.java:579](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L579).*/
     pub ticket_type: Option<::serde_json::Value>,
     /**`time_range`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `Integer` in [ShopTicketManagerAction.java:580](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L580).*/
     pub time_range: Option<::serde_json::Value>,
     /**`shopName`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [ShopTicketManagerAction.java:581](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L581).*/
     #[bolink(rename = "shopName")]
     pub shop_name: Option<::serde_json::Value>,
     /**`ticket_unit`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page: only when ticket_type==1 (duration ticket)*/
+the required cell was not seen; the page gives no type for this row: only when ticket_type==1 (duration ticket)
+
+From code, not a page: the type is inferred from `Integer (ShopTb.ticketUnit), only when ticket_type==1` in [ShopTicketManagerAction.java:584](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L584).*/
     pub ticket_unit: Option<::serde_json::Value>,
     /**`order_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (order_id_local of the unpaid order)` in [ShopTicketManagerAction.java:586](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L586).*/
     pub order_id: Option<::serde_json::Value>,
     /**`remark`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [ShopTicketManagerAction.java:587](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L587).*/
     pub remark: Option<::serde_json::Value>,
 }
 impl Request {
@@ -109,15 +135,21 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`ticket_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (getString; parsed as Long)` in [DoUploadImpl.java:2019](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L2019).*/
     pub ticket_id: Option<::serde_json::Value>,
     /**`state`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUploadImpl.java:2023](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L2023).*/
     pub state: Option<crate::enums::State>,
     /**`order_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (getString)` in [DoUploadImpl.java:2027](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L2027).*/
     pub order_id: Option<::serde_json::Value>,
 }
 impl SdkReturn {

@@ -8,7 +8,9 @@ Pushes a lane/channel record created/changed/deleted in the parking cloud down t
 
 Direction: Downstream. Spec: `protocol-spec/sdk/3.13_gate_sync.toml`.
 
-Partial: the public page does not show everything. Not known:
+From code: no page of this interface was seen. Its tables are what public programs send, read and answer, an inference as good as its sources: each field names the code it comes from.
+
+Not known without the page:
 - DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.
 
 DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.
@@ -23,7 +25,9 @@ The server injects comid itself when reading the reply; the reply handler only r
 pub struct Request {
     /**`data`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `JSONObject (the fields nested under data)` in [ParkSchedule.java:626](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L626).*/
     pub data: Option<Data>,
 }
 impl Request {
@@ -45,11 +49,15 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`state`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUploadImpl.java:1560](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1560).*/
     pub state: Option<crate::enums::State>,
     /**`channel_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (getString)` in [DoUploadImpl.java:1562](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1562).*/
     pub channel_id: Option<::serde_json::Value>,
 }
 impl SdkReturn {
@@ -73,19 +81,27 @@ impl ::core::default::Default for SdkReturn {
 pub struct Data {
     /**`passname`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [ParkSchedule.java:647](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L647).*/
     pub passname: Option<::serde_json::Value>,
     /**`passtype`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (ComPassTb.passtype is a String)` in [ParkSchedule.java:648](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L648).*/
     pub passtype: Option<::serde_json::Value>,
     /**`operate_type`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `Integer` in [ParkSchedule.java:649](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L649).*/
     pub operate_type: Option<crate::enums::OperateType>,
     /**`channel_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [ParkSchedule.java:650](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L650).*/
     pub channel_id: Option<::serde_json::Value>,
 }
 impl Data {

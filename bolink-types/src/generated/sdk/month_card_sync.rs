@@ -8,7 +8,9 @@ Pushes a monthly-card package created/changed/deleted in the parking cloud down 
 
 Direction: Downstream. Spec: `protocol-spec/sdk/3.6_month_card_sync.toml`.
 
-Partial: the public page does not show everything. Not known:
+From code: no page of this interface was seen. Its tables are what public programs send, read and answer, an inference as good as its sources: each field names the code it comes from.
+
+Not known without the page:
 - DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.
 
 DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.
@@ -23,7 +25,9 @@ The server injects comid itself when reading the reply; the reply handler only r
 pub struct Request {
     /**`data`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `JSONObject (the fields nested under data)` in [ParkSchedule.java:376](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L376).*/
     pub data: Option<Data>,
 }
 impl Request {
@@ -45,11 +49,15 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`state`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUploadImpl.java:1479](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1479).*/
     pub state: Option<crate::enums::State>,
     /**`package_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (getString)` in [DoUploadImpl.java:1481](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1481).*/
     pub package_id: Option<::serde_json::Value>,
 }
 impl SdkReturn {
@@ -73,39 +81,57 @@ impl ::core::default::Default for SdkReturn {
 pub struct Data {
     /**`update_time`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `Long` in [ParkSchedule.java:398](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L398).*/
     pub update_time: Option<::serde_json::Value>,
     /**`car_type`. Optional.
 
-the required cell was not seen; from public code, not a documentation page: car type id (cartype_id) resolved from car_type_tb*/
+the required cell was not seen: car type id (cartype_id) resolved from car_type_tb
+
+From code, not a page: the type is inferred from `String (car_type_tb.cartype_id)` in [ParkSchedule.java:403](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L403).*/
     pub car_type: Option<crate::enums::CarType>,
     /**`package_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (ProductPackageTb.cardId)` in [ParkSchedule.java:404](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L404).*/
     pub package_id: Option<::serde_json::Value>,
     /**`name`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [ParkSchedule.java:405](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L405).*/
     pub name: Option<::serde_json::Value>,
     /**`create_time`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `Long` in [ParkSchedule.java:406](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L406).*/
     pub create_time: Option<::serde_json::Value>,
     /**`describe`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [ParkSchedule.java:407](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L407).*/
     pub describe: Option<::serde_json::Value>,
     /**`price`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `BigDecimal` in [ParkSchedule.java:408](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L408).*/
     pub price: Option<::serde_json::Value>,
     /**`period`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [ParkSchedule.java:410](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L410).*/
     pub period: Option<::serde_json::Value>,
     /**`operate_type`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `Integer` in [ParkSchedule.java:411](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L411).*/
     pub operate_type: Option<crate::enums::OperateType>,
 }
 impl Data {

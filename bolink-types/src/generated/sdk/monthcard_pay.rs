@@ -8,7 +8,9 @@ Bolink notifies the charging system that an owner paid a monthly-card renewal (B
 
 Direction: Downstream. Spec: `protocol-spec/sdk/3.10_monthcard_pay.toml`.
 
-Partial: the public page does not show everything. Not known:
+From code: no page of this interface was seen. Its tables are what public programs send, read and answer, an inference as good as its sources: each field names the code it comes from.
+
+Not known without the page:
 - DOC PAGE NOT FOUND in the search corpus. service_name monthcard_pay is confirmed by a public SDK enum (BolinkBizEnum: monthcard_pay("月卡续费")) and a demo client; field names only.
 
 DOC PAGE NOT FOUND in the search corpus. service_name monthcard_pay is confirmed by a public SDK enum (BolinkBizEnum: monthcard_pay("月卡续费")) and a demo client; field names only.
@@ -21,11 +23,15 @@ The related HTTP-API book's 5.8 callback (service_name monthcard_pay) has condit
 pub struct Request {
     /**`trade_no`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [UploadUtil.java:235](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/SDKJavaAPI/src/sdk/UploadUtil.java#L235).*/
     pub trade_no: Option<::serde_json::Value>,
     /**`pay_money`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [UploadUtil.java:236](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/SDKJavaAPI/src/sdk/UploadUtil.java#L236).*/
     pub pay_money: Option<::serde_json::Value>,
 }
 impl Request {
@@ -50,27 +56,39 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`data_target`. Optional.
 
-the required cell was not seen; from public code, not a documentation page: bolink*/
+the required cell was not seen: bolink
+
+From code, not a page: the type is inferred from `String` in [UploadUtil.java:230](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/SDKJavaAPI/src/sdk/UploadUtil.java#L230).*/
     pub data_target: Option<crate::enums::DataTarget>,
     /**`state`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `int` in [UploadUtil.java:233](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/SDKJavaAPI/src/sdk/UploadUtil.java#L233).*/
     pub state: Option<crate::enums::State>,
     /**`trade_no`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (getString)` in [InterFaceParking.java:350](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/JavaTest/src/_Test/InterFaceParking.java#L350).*/
     pub trade_no: Option<::serde_json::Value>,
     /**`errmsg`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [UploadUtil.java:231](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/SDKJavaAPI/src/sdk/UploadUtil.java#L231).*/
     pub errmsg: Option<::serde_json::Value>,
     /**`park_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (from init)` in [UploadUtil.java:228](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/SDKJavaAPI/src/sdk/UploadUtil.java#L228).*/
     pub park_id: Option<::serde_json::Value>,
     /**`pay_money`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (getString)` in [InterFaceParking.java:351](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/JavaTest/src/_Test/InterFaceParking.java#L351).*/
     pub pay_money: Option<::serde_json::Value>,
 }
 impl SdkReturn {

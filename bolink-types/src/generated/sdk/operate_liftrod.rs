@@ -8,7 +8,9 @@ The parking cloud's central-control screen asks the charging system to raise or 
 
 Direction: Downstream. Spec: `protocol-spec/sdk/3.18_operate_liftrod.toml`.
 
-Partial: the public page does not show everything. Not known:
+From code: no page of this interface was seen. Its tables are what public programs send, read and answer, an inference as good as its sources: each field names the code it comes from.
+
+Not known without the page:
 - DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.
 
 DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.
@@ -27,11 +29,15 @@ operate enum taken from upstream 2.11 upload_liftrod: 0-抬杆 1-落杆.*/
 pub struct Request {
     /**`channel_name`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (URL-decoded)` in [SendMessageByTCPAction.java:75](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/SendMessageByTCPAction.java#L75).*/
     pub channel_name: Option<::serde_json::Value>,
     /**`channel_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [SendMessageByTCPAction.java:76](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/SendMessageByTCPAction.java#L76).*/
     pub channel_id: Option<::serde_json::Value>,
 }
 impl Request {
@@ -56,15 +62,21 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`state`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `Integer (getInteger)` in [SensorServerHandler.java:367](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/netty/SensorServerHandler.java#L367).*/
     pub state: Option<crate::enums::State>,
     /**`channel_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (getString)` in [SensorServerHandler.java:368](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/netty/SensorServerHandler.java#L368).*/
     pub channel_id: Option<::serde_json::Value>,
     /**`operate`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `Integer (getInteger)` in [SensorServerHandler.java:369](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/netty/SensorServerHandler.java#L369).*/
     pub operate: Option<::serde_json::Value>,
 }
 impl SdkReturn {

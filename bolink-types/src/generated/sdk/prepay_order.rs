@@ -37,7 +37,9 @@ pub struct Request {
     pub query_time: ::bolink_types::UnixSeconds,
     /**预付类型 (`prepay_type`). Optional.
 
-from public code, not a documentation page: 1 electronic, 2 cash*/
+1 electronic, 2 cash
+
+From code, not a page: the type is inferred from `""` in [NewPayService.php:2766](https://github.com/songrenru/v20/blob/70d62fc4a0cb3b9188b013de87a4cdf4bb455b9d/app/community/model/service/NewPayService.php#L2766).*/
     pub prepay_type: Option<crate::enums::PrepayType>,
 }
 impl Request {
@@ -77,28 +79,30 @@ Every field here is from public code (a demo client), not a documentation page.*
 pub struct SdkReturn {
     /**状态 (`state`). Required. Example: `1`.
 
-from public code, not a documentation page*/
+From code, not a page: the type is inferred from `int` in [UploadUtil.java:220](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/SDKJavaAPI/src/sdk/UploadUtil.java#L220).*/
     pub state: crate::enums::State,
     /**返回描述 (`errmsg`). Optional.
 
-from public code, not a documentation page*/
+From code, not a page: the type is inferred from `String` in [UploadUtil.java:217](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/SDKJavaAPI/src/sdk/UploadUtil.java#L217).*/
     pub errmsg: Option<String>,
     /**车场编号 (`park_id`). Optional.
 
-from public code, not a documentation page*/
+From code, not a page: the type is inferred from `String (from init)` in [UploadUtil.java:222](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/SDKJavaAPI/src/sdk/UploadUtil.java#L222).*/
     pub park_id: Option<String>,
     /**订单记录号 (`order_id`). Optional.
 
-from public code, not a documentation page*/
+From code, not a page: the type is inferred from `String (getString)` in [InterFaceParking.java:103](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/JavaTest/src/_Test/InterFaceParking.java#L103).*/
     pub order_id: Option<String>,
     /**金额 (`prepay`). Optional.
 
-from public code, not a documentation page (sent as a string there)*/
+ (sent as a string there)
+
+From code, not a page: the type is inferred from `String (getString; parsed as double)` in [InterFaceParking.java:101](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/JavaTest/src/_Test/InterFaceParking.java#L101).*/
     #[bolink(wire = "text")]
     pub prepay: Option<::bolink_types::Money>,
     /**查询价格时间 (`query_time`). Optional.
 
-from public code, not a documentation page*/
+From code, not a page: the type is inferred from `int (epoch s)` in [NewPayService.php:2772](https://github.com/songrenru/v20/blob/70d62fc4a0cb3b9188b013de87a4cdf4bb455b9d/app/community/model/service/NewPayService.php#L2772).*/
     pub query_time: Option<::bolink_types::UnixSeconds>,
 }
 impl SdkReturn {

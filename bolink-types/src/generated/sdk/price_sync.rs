@@ -8,7 +8,9 @@ Pushes a price (tariff) record created/changed/deleted in the parking cloud back
 
 Direction: Downstream. Spec: `protocol-spec/sdk/3.5_price_sync.toml`.
 
-Partial: the public page does not show everything. Not known:
+From code: no page of this interface was seen. Its tables are what public programs send, read and answer, an inference as good as its sources: each field names the code it comes from.
+
+Not known without the page:
 - DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.
 
 DOC PAGE NOT FOUND in the search corpus (kancloud sdk book and mirrors). Field NAMES below come from the open-source parking-cloud server ParkingOS_cloud (the 停车云 side that sends these messages and parses the replies); desc/type/max_len/example/required are unknown (null). Treat as a hint, not as the protocol table.
@@ -25,7 +27,9 @@ Same field set as the upstream 2.9 upload_price table (price_id, create_time, up
 pub struct Request {
     /**`data`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `JSONObject (the fields nested under data)` in [ParkSchedule.java:438](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L438).*/
     pub data: Option<Data>,
 }
 impl Request {
@@ -47,11 +51,15 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`state`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUploadImpl.java:1621](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1621).*/
     pub state: Option<crate::enums::State>,
     /**`price_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String (getString)` in [DoUploadImpl.java:1623](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1623).*/
     pub price_id: Option<::serde_json::Value>,
 }
 impl SdkReturn {
@@ -75,27 +83,39 @@ impl ::core::default::Default for SdkReturn {
 pub struct Data {
     /**`update_time`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `Long (PriceTb.updateTime)` in [ParkSchedule.java:460](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L460).*/
     pub update_time: Option<::serde_json::Value>,
     /**`price_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [ParkSchedule.java:462](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L462).*/
     pub price_id: Option<::serde_json::Value>,
     /**`car_type`. Optional.
 
-the required cell was not seen; from public code, not a documentation page: filled from price_tb.car_type_zh (Chinese car-type name)*/
+the required cell was not seen: filled from price_tb.car_type_zh (Chinese car-type name)
+
+From code, not a page: the type is inferred from `String (PriceTb.carTypeZh, a Chinese name)` in [ParkSchedule.java:463](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L463).*/
     pub car_type: Option<crate::enums::CarType>,
     /**`create_time`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `Long` in [ParkSchedule.java:465](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L465).*/
     pub create_time: Option<::serde_json::Value>,
     /**`describe`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page*/
+the required cell was not seen; the page gives no type for this row
+
+From code, not a page: the type is inferred from `String` in [ParkSchedule.java:466](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L466).*/
     pub describe: Option<::serde_json::Value>,
     /**`operate_type`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `Integer` in [ParkSchedule.java:469](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L469).*/
     pub operate_type: Option<crate::enums::OperateType>,
 }
 impl Data {

@@ -8,7 +8,9 @@ Visitor management: (1) pre-booking QR code — a visitor submits plate and expe
 
 Direction: Downstream. Spec: `protocol-spec/sdk/3.19_visitor_sync.toml`.
 
-Partial: the public page does not show everything. Not known:
+From code: no page of this interface was seen. Its tables are what public programs send, read and answer, an inference as good as its sources: each field names the code it comes from.
+
+Not known without the page:
 - DOC PAGE NOT FOUND; only the scenario (from a topic page) and the reply keys read by the open-source cloud server are known.
 
 DOC PAGE NOT FOUND; only the scenario (from a topic page) and the reply keys read by the open-source cloud server are known.
@@ -38,11 +40,15 @@ impl ::core::default::Default for Request {
 pub struct SdkReturn {
     /**`state`. Optional.
 
-the required cell was not seen; from public code, not a documentation page*/
+the required cell was not seen
+
+From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUploadImpl.java:2278](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L2278).*/
     pub state: Option<crate::enums::State>,
     /**`visitor_id`. Optional.
 
-the required cell was not seen; the page gives no type for this row; from public code, not a documentation page: must be numeric (server checks Check.isLong)*/
+the required cell was not seen; the page gives no type for this row: must be numeric (server checks Check.isLong)
+
+From code, not a page: the type is inferred from `String (getString; must parse as Long, else logged "visitor_id error")` in [DoUploadImpl.java:2280](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L2280).*/
     pub visitor_id: Option<::serde_json::Value>,
 }
 impl SdkReturn {
