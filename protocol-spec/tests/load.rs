@@ -162,3 +162,48 @@ fn a_from_code_spec_gives_the_source_of_every_row() {
     let bad_source = format!("{header}\n[roles.request]\nfields = [{{ name = \"a\", type = \"string\", required = \"optional\", source = {{ code = {{ repo = \"o/r\" }} }} }}]\n");
     assert!(!load_with(&[("sdk/9.9_c3.toml", &bad_source)]).is_empty());
 }
+
+#[test]
+fn every_row_learnt_from_code_names_its_source() {
+    use bolink_spec::model::{Completeness, FieldSource};
+    let spec = Spec::load(bolink_spec::default_root()).unwrap_or_else(|e| panic!("{e}"));
+    let mut unsourced = Vec::new();
+    let mut from_code = 0;
+    for file in &spec.interfaces {
+        let iface = &file.value;
+        let fields = iface
+            .roles
+            .values()
+            .flat_map(|role| &role.fields)
+            .chain(iface.objects.values().flat_map(|object| &object.fields));
+        for field in fields {
+            let says_code = field
+                .note
+                .as_deref()
+                .is_some_and(|note| note.to_lowercase().contains("from public code"));
+            match field.provenance() {
+                FieldSource::Page(_) if says_code => {
+                    unsourced.push(format!("{}: {}", file.path.display(), field.name.get_ref()))
+                }
+                FieldSource::Code { code } => {
+                    from_code += 1;
+                    assert!(
+                        code.commit.len() == 40 && code.line > 0,
+                        "{}: {}: a source names its commit and line",
+                        file.path.display(),
+                        field.name.get_ref()
+                    );
+                }
+                _ => {}
+            }
+        }
+        if iface.status == Completeness::FromCode {
+            assert!(!iface.missing.is_empty(), "{}", file.path.display());
+        }
+    }
+    assert!(
+        unsourced.is_empty(),
+        "rows that say they come from code but give no source: {unsourced:#?}"
+    );
+    assert!(from_code >= 100, "{from_code} rows from code");
+}

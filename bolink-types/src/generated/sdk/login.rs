@@ -69,16 +69,22 @@ The examples are those answers: the success template with the token that the sdk
 pub struct HttpReturn {
     /**状态 (`state`). Required. Example: `1`.
 
-1 logged in, 0 refused; from public code, not a documentation page*/
+1 logged in, 0 refused
+
+From code, not a page: the type is inferred from `int literal in the reply template (1, or 0 on failure at line 503)` in [SensorServerHandler.java:500](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/netty/SensorServerHandler.java#L500).*/
     pub state: crate::enums::State,
     /**方法返回描述 (`errmsg`). Required when `state` is 0. Example: `error:签名错误`.
 
-why the login was refused; from public code, not a documentation page*/
+why the login was refused
+
+From code, not a page: the type is inferred from `String: the error text doLogin returns` in [SensorServerHandler.java:503](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/netty/SensorServerHandler.java#L503).*/
     #[bolink(required_if(state = [0]))]
     pub errmsg: Option<String>,
     /**令牌 (`token`). Required when `state` is 1. At most 64 characters. Example: `b1ce1026cb794d8ca515159b4b5cecea`.
 
-From public code, not a documentation page: the server issues a dash-less UUID (32 hexadecimal characters), and the HTTP-mode tables of chapter 3 give the envelope's token 32 characters. 64 leaves room for a longer token from another server version rather than refusing a login that succeeded.*/
+the server issues a dash-less UUID (32 hexadecimal characters), and the HTTP-mode tables of chapter 3 give the envelope's token 32 characters. 64 leaves room for a longer token from another server version rather than refusing a login that succeeded.
+
+From code, not a page: the type is inferred from `String: a UUID without dashes from doUpload.doLogin` in [SensorServerHandler.java:500](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/netty/SensorServerHandler.java#L500).*/
     #[bolink(max_len = 64, required_if(state = [1]))]
     pub token: Option<String>,
 }
