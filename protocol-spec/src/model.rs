@@ -611,6 +611,9 @@ pub struct Variant {
     pub name: String,
     /// The document's meaning of the code.
     pub label: String,
+    /// Where the code comes from; absent means the page (or the enum's
+    /// `source`).
+    pub source: Option<FieldSource>,
 }
 
 /// An index file: one document's table of contents.

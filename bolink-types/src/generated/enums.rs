@@ -556,6 +556,64 @@ pub enum State {
     /// A code this version does not know, kept as received and written back unchanged.
     Unknown(::bolink_types::UnknownCode),
 }
+/**减免券类型 ticket_type (sdk 3.12).
+
+Source: public code only: the parking cloud's shop-ticket sender and an SDK demo client; the 3.12 page is not public.
+
+The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.
+
+Codes learnt from code: each variant names the line it comes from.*/
+#[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
+#[bolink(codes = "integer")]
+#[non_exhaustive]
+pub enum TicketType {
+    /**减免金额 (code 0).
+
+From code, not a page: the type is inferred from `Integer (ShopTb.ticketType)` in [ShopTicketManagerAction.java:510](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L510).*/
+    #[bolink(code = 0, label = "减免金额")]
+    Money,
+    /**减免时长 (code 1).
+
+From code, not a page: the type is inferred from `Integer (ShopTb.ticketType)` in [ShopTicketManagerAction.java:510](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L510).*/
+    #[bolink(code = 1, label = "减免时长")]
+    Duration,
+    /**全免 (code 2).
+
+From code, not a page: the type is inferred from `Integer (ShopTb.ticketType)` in [ShopTicketManagerAction.java:510](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L510).*/
+    #[bolink(code = 2, label = "全免")]
+    Free,
+    /// A code this version does not know, kept as received and written back unchanged.
+    Unknown(::bolink_types::UnknownCode),
+}
+/**减免时长单位 ticket_unit (sdk 3.12).
+
+Source: public code only: an SDK demo client reading deliver_ticket; the 3.12 page is not public.
+
+The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.
+
+Codes learnt from code: each variant names the line it comes from.*/
+#[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
+#[bolink(codes = "integer")]
+#[non_exhaustive]
+pub enum TicketUnit {
+    /**分钟 (code 1).
+
+From code, not a page: the type is inferred from `int (getInteger)` in [InterFaceParking.java:284](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/JavaTest/src/_Test/InterFaceParking.java#L284).*/
+    #[bolink(code = 1, label = "分钟")]
+    Minute,
+    /**小时 (code 2).
+
+From code, not a page: the type is inferred from `int (getInteger)` in [InterFaceParking.java:284](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/JavaTest/src/_Test/InterFaceParking.java#L284).*/
+    #[bolink(code = 2, label = "小时")]
+    Hour,
+    /**天 (code 3).
+
+From code, not a page: the type is inferred from `int (getInteger)` in [InterFaceParking.java:284](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/JavaTest/src/_Test/InterFaceParking.java#L284).*/
+    #[bolink(code = 3, label = "天")]
+    Day,
+    /// A code this version does not know, kept as received and written back unchanged.
+    Unknown(::bolink_types::UnknownCode),
+}
 /**员工上下班类型 state (sdk 5.1.7).
 
 Source: sdk 2.5 work_record conditional rules (start_time when state=0, end_time when state=1); the 5.1.7 table is not public.

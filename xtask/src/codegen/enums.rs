@@ -5,7 +5,7 @@ use heck::ToPascalCase;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 
-use super::names::{prose, Model};
+use super::names::{prose, provenance_doc, Model};
 
 pub fn file(model: &Model) -> TokenStream {
     let enums = model.enums.iter().map(|e| {
@@ -30,7 +30,10 @@ pub fn file(model: &Model) -> TokenStream {
                 Code::Str(s) => Literal::string(s),
             };
             let label = &v.label;
-            let vdoc = format!("{} (code {}).", prose(&v.label), v.code);
+            let mut vdoc = format!("{} (code {}).", prose(&v.label), v.code);
+            if let Some(text) = v.source.as_ref().and_then(provenance_doc) {
+                vdoc.push_str(&format!("\n\n{text}"));
+            }
             quote! {
                 #[doc = #vdoc]
                 #[bolink(code = #code, label = #label)]

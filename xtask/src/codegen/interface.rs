@@ -2,13 +2,15 @@
 //! per message role, one per nested object.
 
 use bolink_spec::model::{
-    Code, CodeLocation, Completeness, Direction, EnumWire, Field, FieldSource, FieldType, Follows,
-    Presence, Required, Role, RoleName,
+    Code, Completeness, Direction, EnumWire, Field, FieldType, Follows, Presence, Required, Role,
+    RoleName,
 };
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 
-use super::names::{field_ident, prose, role_struct, FamilyModel, IfaceModel, Model};
+use super::names::{
+    code_link, field_ident, prose, provenance_doc, role_struct, FamilyModel, IfaceModel, Model,
+};
 
 pub fn file(iface: &IfaceModel, _model: &Model) -> TokenStream {
     let spec = iface.spec;
@@ -444,30 +446,8 @@ fn field_doc(f: &Field) -> String {
     if let Some(note) = &f.note {
         doc.push_str(&format!("\n\n{}", prose(note)));
     }
-    match f.provenance() {
-        FieldSource::Page(_) => {}
-        FieldSource::QuotedDocRow { quoted_doc_row } => doc.push_str(&format!(
-            "\n\nA page row seen only as quoted in code: {}.",
-            code_link(quoted_doc_row)
-        )),
-        FieldSource::Code { code } => {
-            let at = CodeLocation {
-                repo: code.repo.clone(),
-                commit: code.commit.clone(),
-                path: code.path.clone(),
-                line: code.line,
-            };
-            doc.push_str(&format!(
-                "\n\nFrom code, not a page: the type is inferred from `{}` in {}{}.",
-                code.type_in_code.replace('`', "'"),
-                code_link(&at),
-                if code.rejects_missing {
-                    ", which fails without the field"
-                } else {
-                    ""
-                }
-            ));
-        }
+    if let Some(text) = provenance_doc(f.provenance()) {
+        doc.push_str(&format!("\n\n{text}"));
     }
     if let Some(dispute) = &f.code_disagrees {
         let follows = match dispute.follows {
@@ -482,17 +462,4 @@ fn field_doc(f: &Field) -> String {
         ));
     }
     doc
-}
-
-/// A link to a line of a public repository at the commit read.
-fn code_link(at: &CodeLocation) -> String {
-    format!(
-        "[{}:{}](https://github.com/{}/blob/{}/{}#L{})",
-        at.path.rsplit('/').next().unwrap_or(&at.path),
-        at.line,
-        at.repo,
-        at.commit,
-        at.path,
-        at.line
-    )
 }

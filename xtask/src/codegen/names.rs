@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bolink_spec::model::{EnumDef, Family, Field, InterfaceFile, RoleName, SharedObject};
+use bolink_spec::model::{
+    CodeLocation, EnumDef, Family, Field, FieldSource, InterfaceFile, RoleName, SharedObject,
+};
 use bolink_spec::Spec;
 use heck::{ToPascalCase, ToSnakeCase};
 use proc_macro2::{Ident, Span};
@@ -290,6 +292,49 @@ pub fn prose(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// What a generated doc says of a row or code learnt elsewhere than the
+/// page (`None` for the page's own).
+pub fn provenance_doc(source: &FieldSource) -> Option<String> {
+    match source {
+        FieldSource::Page(_) => None,
+        FieldSource::QuotedDocRow { quoted_doc_row } => Some(format!(
+            "A page row seen only as quoted in code: {}.",
+            code_link(quoted_doc_row)
+        )),
+        FieldSource::Code { code } => {
+            let at = CodeLocation {
+                repo: code.repo.clone(),
+                commit: code.commit.clone(),
+                path: code.path.clone(),
+                line: code.line,
+            };
+            Some(format!(
+                "From code, not a page: the type is inferred from `{}` in {}{}.",
+                code.type_in_code.replace('`', "'"),
+                code_link(&at),
+                if code.rejects_missing {
+                    ", which fails without the field"
+                } else {
+                    ""
+                }
+            ))
+        }
+    }
+}
+
+/// A link to a line of a public repository at the commit read.
+pub fn code_link(at: &CodeLocation) -> String {
+    format!(
+        "[{}:{}](https://github.com/{}/blob/{}/{}#L{})",
+        at.path.rsplit('/').next().unwrap_or(&at.path),
+        at.line,
+        at.repo,
+        at.commit,
+        at.path,
+        at.line
+    )
 }
 
 #[cfg(test)]

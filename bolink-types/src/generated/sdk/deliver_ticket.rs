@@ -67,10 +67,10 @@ From code, not a page: the type is inferred from `String` in [ShopTicketManagerA
     pub car_number: Option<::serde_json::Value>,
     /**`ticket_type`. Optional.
 
-the required cell was not seen; the page gives no type for this row
+the required cell was not seen; typed from the code's Integer and the codes it uses
 
 From code, not a page: the type is inferred from `Integer` in [ShopTicketManagerAction.java:579](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L579).*/
-    pub ticket_type: Option<::serde_json::Value>,
+    pub ticket_type: Option<crate::enums::TicketType>,
     /**`time_range`. Optional.
 
 the required cell was not seen; the page gives no type for this row
@@ -86,10 +86,10 @@ From code, not a page: the type is inferred from `String` in [ShopTicketManagerA
     pub shop_name: Option<::serde_json::Value>,
     /**`ticket_unit`. Optional.
 
-the required cell was not seen; the page gives no type for this row: only when ticket_type==1 (duration ticket)
+the required cell was not seen; typed from the code's Integer: only when ticket_type==1 (duration ticket)
 
 From code, not a page: the type is inferred from `Integer (ShopTb.ticketUnit), only when ticket_type==1` in [ShopTicketManagerAction.java:584](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L584).*/
-    pub ticket_unit: Option<::serde_json::Value>,
+    pub ticket_unit: Option<crate::enums::TicketUnit>,
     /**`order_id`. Optional.
 
 the required cell was not seen; the page gives no type for this row
