@@ -571,12 +571,12 @@ pub enum TicketType {
 
 From code, not a page: the type is inferred from `Integer (ShopTb.ticketType)` in [ShopTicketManagerAction.java:510](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L510).*/
     #[bolink(code = 0, label = "减免金额")]
-    Money,
+    AmountOff,
     /**减免时长 (code 1).
 
 From code, not a page: the type is inferred from `Integer (ShopTb.ticketType)` in [ShopTicketManagerAction.java:510](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L510).*/
     #[bolink(code = 1, label = "减免时长")]
-    Duration,
+    TimeOff,
     /**全免 (code 2).
 
 From code, not a page: the type is inferred from `Integer (ShopTb.ticketType)` in [ShopTicketManagerAction.java:510](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L510).*/
