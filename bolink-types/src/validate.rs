@@ -174,30 +174,33 @@ pub fn validate_answer(
         Err(e) => return Validation::Malformed(in_request(&e.to_string(), e.line(), e.column())),
     };
     let validation = validate(role, family, key, bytes);
-    let (found, slips, mut violations) = match validation {
-        Validation::Valid { family, slips, .. } => (family, slips, Vec::new()),
-        Validation::Violations { report, slips } => {
-            // Only the family is needed: the same lookup as validate's.
-            let found = family.unwrap_or_else(|| family_of(role, key, bytes));
-            (found, slips, report.violations)
-        }
-        malformed => return malformed,
+    let found = match &validation {
+        Validation::Valid { family, .. } => *family,
+        // Only the family is needed: the same lookup as validate's.
+        Validation::Violations { .. } => family.unwrap_or_else(|| family_of(role, key, bytes)),
+        Validation::Malformed(_) => return validation,
     };
     let answer: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
     let key = key
         .map(str::to_string)
         .or_else(|| peek_service_name(bytes).ok().flatten());
-    if let Some(schema) = key.as_deref().and_then(|key| schema_of(found, role, key)) {
-        violations.extend(answer_rules::check(schema, &answer, &request));
-    }
-    if violations.is_empty() {
-        // Valid on both counts: the re-encoding is validate's.
-        validate(role, Some(found), key.as_deref(), bytes)
-    } else {
-        Validation::Violations {
-            report: Report { violations },
+    let broken = key
+        .as_deref()
+        .and_then(|key| schema_of(found, role, key))
+        .map(|schema| answer_rules::check(schema, &answer, &request))
+        .unwrap_or_default();
+    match validation {
+        // Valid on both counts.
+        valid @ Validation::Valid { .. } if broken.is_empty() => valid,
+        Validation::Valid { slips, .. } => Validation::Violations {
+            report: Report { violations: broken },
             slips,
+        },
+        Validation::Violations { mut report, slips } => {
+            report.violations.extend(broken);
+            Validation::Violations { report, slips }
         }
+        malformed @ Validation::Malformed(_) => malformed,
     }
 }
 

@@ -3,21 +3,11 @@
 //! and its obvious correction succeeds (or has exactly the violations the
 //! spec lists for it).
 
+use crate::role_of;
 use bolink_spec::model::{Document, Example, Family as SpecFamily, RoleName};
 use bolink_spec::Spec;
 use bolink_types::catalog::{Family, SharedInfo};
 use bolink_types::{DecodeError, Role, SHARED_OBJECTS};
-
-fn role(name: RoleName) -> Role {
-    match name {
-        RoleName::Request => Role::Request,
-        RoleName::HttpRequest => Role::HttpRequest,
-        RoleName::SdkReturn => Role::SdkReturn,
-        RoleName::HttpReturn => Role::HttpReturn,
-        RoleName::AsyncResult => Role::AsyncResult,
-        RoleName::Response => Role::Response,
-    }
-}
 
 /// Pages of the new API (and the related HTTP-API book) print their examples
 /// inside the envelope, `{"data":{...},"sign":"..."}`: the message is the
@@ -96,14 +86,19 @@ fn every_example_decodes_as_the_spec_says() {
                 let part = |text| message_part(text, has_data_row);
                 let outcome = match (&example.broken, &example.corrected) {
                     (Some(_), Some(corrected)) => {
-                        match decode(iface.document, role(*role_name), &key, &part(&example.text)) {
+                        match decode(
+                            iface.document,
+                            role_of(*role_name),
+                            &key,
+                            &part(&example.text),
+                        ) {
                             Err(DecodeError::Syntax { line, column, .. }) => {
                                 assert!(line >= 1 && column >= 1);
                                 expected(
                                     example,
                                     decode(
                                         iface.document,
-                                        role(*role_name),
+                                        role_of(*role_name),
                                         &key,
                                         &part(corrected),
                                     ),
@@ -116,7 +111,12 @@ fn every_example_decodes_as_the_spec_says() {
                     }
                     _ => expected(
                         example,
-                        decode(iface.document, role(*role_name), &key, &part(&example.text)),
+                        decode(
+                            iface.document,
+                            role_of(*role_name),
+                            &key,
+                            &part(&example.text),
+                        ),
                     ),
                 };
                 if let Err(problem) = outcome {

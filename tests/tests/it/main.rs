@@ -12,3 +12,18 @@ mod generated_properties;
 mod refusals;
 mod schema_matches_spec;
 mod signed_pipeline;
+
+use bolink_spec::model::RoleName;
+use bolink_types::Role;
+
+/// The role a spec file's table name stands for.
+fn role_of(name: RoleName) -> Role {
+    match name {
+        RoleName::Request => Role::Request,
+        RoleName::HttpRequest => Role::HttpRequest,
+        RoleName::SdkReturn => Role::SdkReturn,
+        RoleName::HttpReturn => Role::HttpReturn,
+        RoleName::AsyncResult => Role::AsyncResult,
+        RoleName::Response => Role::Response,
+    }
+}

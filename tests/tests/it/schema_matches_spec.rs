@@ -9,10 +9,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::role_of;
 use bolink_spec::model::{
     Code, CodeKind as SpecCodeKind, Document as SpecDocument, EnumDef, EnumWire,
     Family as SpecFamily, Field, FieldType, InterfaceFile, Object, Presence as SpecPresence,
-    Required, RoleName,
+    Required,
 };
 use bolink_spec::Spec;
 use bolink_types::catalog::{Document, Family};
@@ -74,17 +75,6 @@ fn pascal(snake: &str) -> String {
                 .unwrap_or_default()
         })
         .collect()
-}
-
-fn role_of(name: RoleName) -> Role {
-    match name {
-        RoleName::Request => Role::Request,
-        RoleName::HttpRequest => Role::HttpRequest,
-        RoleName::SdkReturn => Role::SdkReturn,
-        RoleName::HttpReturn => Role::HttpReturn,
-        RoleName::AsyncResult => Role::AsyncResult,
-        RoleName::Response => Role::Response,
-    }
 }
 
 fn document_of(document: SpecDocument) -> Document {
