@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use bolink_sdk::engine::TransportError;
 
+/// The content type of every request the clients send.
+pub(crate) const CONTENT_TYPE: &str = "application/json;charset=utf-8";
+
 /// The default largest answer read: 1 MiB (the platform's answers are a
 /// few hundred bytes; a larger one is a fault, not an answer).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -75,7 +78,7 @@ impl Poster {
             let mut response = self
                 .client
                 .post(url)
-                .header("content-type", crate::sdk_http::CONTENT_TYPE)
+                .header("content-type", CONTENT_TYPE)
                 .body(body.clone())
                 .send()
                 .await
@@ -124,7 +127,7 @@ pub(crate) fn status_error(status: u16, body: &[u8]) -> TransportError {
     }
 }
 
-fn failure(error: reqwest::Error, timeout: Duration) -> TransportError {
+pub(crate) fn failure(error: reqwest::Error, timeout: Duration) -> TransportError {
     if error.is_timeout() {
         TransportError::Timeout(timeout)
     } else if error.is_connect() {

@@ -514,3 +514,9 @@ macro_rules! message_properties {
 pub mod __reexport {
     pub use proptest::prelude::*;
 }
+
+/// The workspace README's Rust snippets, compiled and run as doctests so
+/// the front page cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

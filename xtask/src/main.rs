@@ -3,11 +3,13 @@
 //! - `codegen [--check]`: turn `protocol-spec/` into `bolink-types/src/generated/`
 //!   (with `--check`, fail naming the stale file instead of writing);
 //! - `coverage`: per document, interfaces listed / specified / partial / missing;
-//! - `fuzz [--seconds N] [TARGET...]`: seed and run the cargo-fuzz targets.
+//! - `fuzz [--seconds N] [TARGET...]`: seed and run the cargo-fuzz targets;
+//! - `msrv`: check the workspace's `rust-version` against every locked dependency.
 
 mod codegen;
 mod coverage;
 mod fuzz;
+mod msrv;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,8 +23,9 @@ fn main() -> ExitCode {
         }
         Some("coverage") => coverage::run(&workspace_root()),
         Some("fuzz") => fuzz::run(&workspace_root(), &args[1..]),
+        Some("msrv") => msrv::run(&workspace_root()),
         _ => {
-            eprintln!("usage: cargo xtask codegen [--check] | cargo xtask coverage | cargo xtask fuzz [--seconds N] [TARGET...]");
+            eprintln!("usage: cargo xtask codegen [--check] | cargo xtask coverage | cargo xtask fuzz [--seconds N] [TARGET...] | cargo xtask msrv");
             return ExitCode::from(2);
         }
     };

@@ -56,4 +56,4 @@ pub const DOWNLOAD_PATH: &str = "/bpd/download.do";
 /// The body the platform answers a long poll with when no message came.
 pub const NO_MESSAGE: &str = "500";
 /// The content type of every request.
-pub const CONTENT_TYPE: &str = "application/json;charset=utf-8";
+pub const CONTENT_TYPE: &str = crate::http::CONTENT_TYPE;

@@ -23,6 +23,7 @@ use axum::extract::State as Extract;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use bolink_sdk::engine::TransportError;
 use bolink_sdk::newapi::{
     check_upstream, peek_union_id, read_reply, refusal_json, request_body, InboundError, Reply,
     ReplyError, RequestError,
@@ -402,7 +403,7 @@ pub enum CallError {
     Request(#[from] RequestError),
     /// The call did not complete (connect, timeout, reset).
     #[error("transport: {0}")]
-    Transport(#[from] reqwest::Error),
+    Transport(#[from] TransportError),
     /// The answer is unreadable, wrongly signed, or breaks the response table.
     #[error("HTTP {status}: {error}")]
     Reply {
@@ -435,9 +436,13 @@ pub async fn call_callback(
         .timeout(timeout)
         .body(body)
         .send()
-        .await?;
+        .await
+        .map_err(|e| crate::http::failure(e, timeout))?;
     let status = response.status().as_u16();
-    let bytes = response.bytes().await?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| crate::http::failure(e, timeout))?;
     let reply = read_reply(request.key(), &bytes, key)
         .map_err(|error| CallError::Reply { status, error })?;
     Ok(CallbackAnswer { status, reply })

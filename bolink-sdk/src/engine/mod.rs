@@ -322,7 +322,7 @@ impl<T: Transport> std::fmt::Debug for EngineBuilder<T> {
 }
 
 impl<T: Transport> EngineBuilder<T> {
-    /// Keeps the outbox in `store` (a [`RedbStore`](crate::outbox::RedbStore)
+    /// Keeps the outbox in `store` (a `RedbStore` with the `redb` feature
     /// to survive crashes) instead of memory; records an earlier run left
     /// there are sent too.
     pub fn store(mut self, store: impl Store) -> EngineBuilder<T> {

@@ -9,7 +9,7 @@
 //!   a shared one (several engines claiming from one database).
 //! * [`MemoryStore`]: in memory only, for tests and for callers that accept
 //!   losing uploads on a restart.
-//! * [`RedbStore`]: one redb file; every record checksummed, damaged
+//! * `RedbStore` (feature `redb`, on by default): one redb file; every record checksummed, damaged
 //!   records set aside instead of sent, disk errors recovered from without
 //!   a restart.
 //! * [`Record`]: one upload, with the idempotency key that makes a re-send
@@ -22,6 +22,7 @@
 
 mod memory_store;
 mod record;
+#[cfg(feature = "redb")]
 mod redb_store;
 mod schedule;
 mod store;
@@ -30,6 +31,8 @@ use std::time::Duration;
 
 pub use memory_store::MemoryStore;
 pub use record::{idempotency_key, Record};
+#[cfg(feature = "redb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redb")))]
 pub use redb_store::RedbStore;
 pub use store::{Claim, DamagedRecord, NewRecord, Release, Store, StoreError, StoreFuture};
 

@@ -162,6 +162,8 @@ impl Schedule {
     /// Takes a record out of scheduling at once (its removal could not be
     /// committed): never claimed again, no longer holding its order back,
     /// kept until [`forget_hidden`](Self::forget_hidden).
+    // Only the redb store sets records aside and reloads its index.
+    #[cfg_attr(not(feature = "redb"), allow(dead_code))]
     pub(crate) fn hide(&mut self, id: u64) -> Option<Record> {
         let record = self.remove(id)?;
         self.hidden.insert(id, record.clone());
@@ -169,16 +171,22 @@ impl Schedule {
     }
 
     /// A hidden record.
+    // Only the redb store sets records aside and reloads its index.
+    #[cfg_attr(not(feature = "redb"), allow(dead_code))]
     pub(crate) fn hidden(&self, id: u64) -> Option<&Record> {
         self.hidden.get(&id)
     }
 
     /// The hidden records' ids, whose removal is still to be committed.
+    // Only the redb store sets records aside and reloads its index.
+    #[cfg_attr(not(feature = "redb"), allow(dead_code))]
     pub(crate) fn hidden_ids(&self) -> Vec<u64> {
         self.hidden.keys().copied().collect()
     }
 
     /// The removal of these hidden records was committed.
+    // Only the redb store sets records aside and reloads its index.
+    #[cfg_attr(not(feature = "redb"), allow(dead_code))]
     pub(crate) fn forget_hidden(&mut self, ids: &[u64]) {
         for id in ids {
             self.hidden.remove(id);
@@ -222,6 +230,8 @@ impl Schedule {
 
     /// Replaces the records by those read back from disk after a reopen,
     /// keeping the leases of the records still there and the hidden ones.
+    // Only the redb store sets records aside and reloads its index.
+    #[cfg_attr(not(feature = "redb"), allow(dead_code))]
     pub(crate) fn reload(&mut self, records: impl IntoIterator<Item = Record>) {
         let leases: Vec<(u64, Lease)> = self
             .entries

@@ -1,6 +1,6 @@
 //! Where outbox records live: the asynchronous store contract, designed for
 //! an embedded store (one process: [`MemoryStore`](super::MemoryStore),
-//! [`RedbStore`](super::RedbStore)) and for a shared one (several
+//! `RedbStore` with the `redb` feature) and for a shared one (several
 //! processes claiming from one database, e.g. PostgreSQL with
 //! `SELECT ... FOR UPDATE SKIP LOCKED` and a lease column).
 //!

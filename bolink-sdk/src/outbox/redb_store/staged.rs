@@ -259,7 +259,7 @@ impl StorageBackend for Staged {
         if len < overlay.len {
             let first_gone = len.div_ceil(BLOCK);
             overlay.blocks.split_off(&first_gone);
-            if len % BLOCK != 0 {
+            if !len.is_multiple_of(BLOCK) {
                 if let Some(partial) = overlay.blocks.get_mut(&(len / BLOCK)) {
                     partial[(len % BLOCK) as usize..].fill(0);
                 }
