@@ -54,3 +54,8 @@ pub use any::{parse_any, AnyBody, AnyEnvelope};
 pub use error::{EnvelopeError, SignFormatError, VerifyError};
 pub use key::Key;
 pub use sign::{sign, verify, Sign};
+
+/// The crate README's examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -23,6 +23,7 @@
 //! `bolink validate` does, use [`validate::validate`].
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Lets the derives name `::bolink_types` from inside this crate too.
 extern crate self as bolink_types;
@@ -36,6 +37,9 @@ pub(crate) mod message;
 mod money;
 mod report;
 pub mod schema;
+#[cfg(feature = "proptest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
+pub mod strategy;
 mod time;
 pub mod validate;
 pub mod wire;
@@ -66,3 +70,8 @@ pub use money::{Money, MoneyError};
 pub use report::{Report, Slip, SlipKind, TimeUnit, Violation, ViolationKind};
 pub use rust_decimal::Decimal;
 pub use time::{UnixMillis, UnixSeconds};
+
+/// The crate README's examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,7 +1,7 @@
 //! `bolink_types::validate` (behind `bolink validate`) accepts a valid
 //! message of every role of every specified interface, and re-encodes it.
 
-use bolink_conformance::valid_object;
+use bolink_types::strategy::valid_json_for;
 use bolink_types::validate::{validate, Validation};
 use bolink_types::INTERFACES;
 use proptest::strategy::{Strategy, ValueTree};
@@ -18,7 +18,7 @@ fn validate_accepts_every_role_of_every_service() {
             .or(info.url_path)
             .expect("every interface has a key");
         for role in info.roles {
-            let value = valid_object((role.schema)(), 0)
+            let value = valid_json_for((role.schema)())
                 .new_tree(&mut runner)
                 .expect("a value")
                 .current();

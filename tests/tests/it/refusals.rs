@@ -6,7 +6,6 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use bolink_conformance::valid_object;
 use bolink_sdk::newapi::{request_body, BodyEncoding, CallbackEndpoint};
 use bolink_sdk::{
     Answer, CallbackHandler, Credentials, Handler, InvalidMessage, LinkMode, Refusal, Session,
@@ -15,6 +14,7 @@ use bolink_sign::{sdk_http, Key};
 use bolink_types::catalog::Document;
 use bolink_types::enums::State;
 use bolink_types::sdk::{outpark, query_price};
+use bolink_types::strategy::valid_json_for;
 use bolink_types::{answer_rules, newapi, sdk, Role, INTERFACES};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
@@ -63,7 +63,7 @@ fn every_sdk_refusal_is_valid_in_its_table_on_both_wires() {
         for mode in [LinkMode::Http, LinkMode::Sdk] {
             // A few requests each: optional fields come and go.
             for _ in 0..4 {
-                let value = valid_object((request.schema)(), 0)
+                let value = valid_json_for((request.schema)())
                     .new_tree(&mut runner)
                     .unwrap()
                     .current();
@@ -144,7 +144,7 @@ fn every_callback_refusal_is_valid_in_its_response_table() {
             continue; // served at a configured path
         }
         for _ in 0..4 {
-            let value = valid_object((request.schema)(), 0)
+            let value = valid_json_for((request.schema)())
                 .new_tree(&mut runner)
                 .unwrap()
                 .current();
