@@ -6,10 +6,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod commands;
 mod input;
+mod keys;
+
+use commands::Format;
+use keys::KeyArgs;
 
 /// Sign, verify and validate messages of the Bolink parking-payment platform.
 #[derive(Debug, Parser)]
@@ -23,19 +28,26 @@ struct Cli {
 enum Command {
     /// Print the sign of a data JSON text: upper-case hex MD5(data + "key=" + KEY).
     Sign {
-        /// The park's key.
-        #[arg(long)]
-        key: String,
+        #[command(flatten)]
+        keys: KeyArgs,
         /// File holding the data JSON text (stdin when absent); trailing whitespace is trimmed.
         file: Option<PathBuf>,
     },
     /// Check the sign of a whole envelope (SDK-HTTP JSON or new-API JSON/base64, detected).
     ///
-    /// Exit 0 when the sign matches, 1 when it does not, 2 when the input is malformed.
+    /// Exit 0 when the sign matches the first key (either hex case), 1 when it does not
+    /// (also when --explain finds why), 2 when the input or the key is malformed.
+    #[command(after_help = commands::verify::after_help())]
     Verify {
-        /// The park's key.
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// When the sign does not match, print why: one `cause: ID` line per
+        /// mistake that reproduces it (ids below).
         #[arg(long)]
-        key: String,
+        explain: bool,
+        /// Print text, or one JSON object (below).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
         /// File holding the envelope (stdin when absent).
         file: Option<PathBuf>,
     },
@@ -43,6 +55,7 @@ enum Command {
     ///
     /// Exit 0 printing the message re-encoded in the spec's wire types, 1 printing
     /// every violation as `path: problem`, 2 on malformed JSON or an unknown service.
+    #[command(after_help = commands::validate::AFTER_HELP)]
     Validate {
         /// Which table of the page: request, http-request, sdk-return, http-return, async-result, response.
         #[arg(long, default_value = "request")]
@@ -56,6 +69,9 @@ enum Command {
         /// For an answer: the request it answers (a JSON file), so that the rules naming the request are checked too (query_order_no when the query had pay_scene 1 or 2).
         #[arg(long)]
         request: Option<PathBuf>,
+        /// Print text, or one JSON object (below).
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
         /// File holding the message (stdin when absent).
         file: Option<PathBuf>,
     },
@@ -66,6 +82,11 @@ enum Command {
         /// Which table of the page.
         #[arg(long, default_value = "request")]
         role: bolink_types::Role,
+    },
+    /// Print a shell completion script for bolink (e.g. `bolink completions bash > /etc/bash_completion.d/bolink`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
     /// What the protocol spec holds.
     Spec {
@@ -118,24 +139,60 @@ enum SpecCommand {
     },
 }
 
+impl Command {
+    /// The key options of the commands that take a key.
+    fn key_args_mut(&mut self) -> Option<&mut KeyArgs> {
+        match self {
+            Command::Sign { keys, .. } | Command::Verify { keys, .. } => Some(keys),
+            Command::Lot(args) => Some(args.keys_mut()),
+            _ => None,
+        }
+    }
+}
+
+/// Whether the subcommand's `--key` value came from `BOLINK_KEY` (clap
+/// fills the field either way; the precedence of `--key-file` over the
+/// variable needs to know).
+fn key_from_env(matches: &ArgMatches) -> bool {
+    matches.subcommand().is_some_and(|(_, sub)| {
+        sub.ids().any(|id| id.as_str() == "keys")
+            && sub.value_source("keys") == Some(ValueSource::EnvVariable)
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some(keys) = cli.command.key_args_mut() {
+        keys.set_from_env(key_from_env(&matches));
+    }
     let outcome = match cli.command {
-        Command::Sign { key, file } => commands::sign::run(&key, file.as_deref()),
-        Command::Verify { key, file } => commands::verify::run(&key, file.as_deref()),
+        Command::Sign { keys, file } => commands::sign::run(&keys, file.as_deref()),
+        Command::Verify {
+            keys,
+            explain,
+            format,
+            file,
+        } => commands::verify::run(&keys, explain, format, file.as_deref()),
         Command::Validate {
             role,
             family,
             key_as,
             request,
+            format,
             file,
         } => commands::validate::run(
             role,
             family,
             key_as.as_deref(),
             request.as_deref(),
+            format,
             file.as_deref(),
         ),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "bolink", &mut std::io::stdout());
+            commands::Outcome::Success
+        }
         Command::Spec { command } => match command {
             SpecCommand::List { all } => commands::spec::list(all),
             SpecCommand::Show { key } => commands::spec::show(&key),

@@ -5,20 +5,30 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn bolink(args: &[&str], stdin: &[u8]) -> Output {
+    bolink_env(args, stdin, &[])
+}
+
+/// As [`bolink`], with these environment variables (and no `BOLINK_KEY`
+/// from the caller's environment unless given here).
+fn bolink_env(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_bolink"))
         .args(args)
+        .env_remove("BOLINK_KEY")
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the bolink binary runs");
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(stdin)
-        .expect("stdin accepts the input");
+    // A command that fails before reading its input (a missing key) may
+    // exit before the input is written: that is a broken pipe, not a failure.
+    match child.stdin.take().expect("piped stdin").write_all(stdin) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            panic!("stdin refused the input: {e}")
+        }
+        _ => {}
+    }
     child.wait_with_output().expect("bolink exits")
 }
 
@@ -286,4 +296,337 @@ fn validate_checks_an_answer_against_its_request() {
         "README.md",
     ];
     assert_eq!(bolink(&broken, answer.as_bytes()).status.code(), Some(2));
+}
+
+// ---- verify --explain, keys from files and the environment, completions,
+// ---- --format json
+
+/// A new-API envelope whose sign is `sign` of the hand-written `signed_text`
+/// (the text the sender hashed, without `key=...`) with `key`.
+fn envelope_signed_over(data: &str, signed_text: &str, key: &str) -> String {
+    let sign = bolink_sign::sign(signed_text.as_bytes(), &bolink_sign::Key::new(key));
+    format!(r#"{{"data":{data},"sign":"{sign}"}}"#)
+}
+
+fn cause_lines(output: &Output) -> Vec<String> {
+    stdout(output)
+        .lines()
+        .filter_map(|line| line.strip_prefix("cause: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A file in a fresh temporary directory, removed on drop.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, contents: &str) -> TempFile {
+        let dir = std::env::temp_dir().join(format!("bolink-cli-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        TempFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temp path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+#[test]
+fn verify_explain_names_sorted_keys_and_still_exits_1() {
+    let body = envelope_signed_over(r#"{"b":1,"a":2}"#, r#"{"a":2,"b":1}"#, KEY);
+    let plain = bolink(&["verify", "--key", KEY], body.as_bytes());
+    assert_eq!(plain.status.code(), Some(1));
+    assert!(cause_lines(&plain).is_empty(), "causes only with --explain");
+    let output = bolink(&["verify", "--key", KEY, "--explain"], body.as_bytes());
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert_eq!(cause_lines(&output), ["sorted-keys"], "{}", stdout(&output));
+    assert!(stdout(&output).starts_with("sign does not match"));
+}
+
+#[test]
+fn verify_explain_prints_unknown_and_malformed_sign() {
+    let body = envelope_signed_over(DATA, "not what was sent", KEY);
+    let output = bolink(&["verify", "--key", KEY, "--explain"], body.as_bytes());
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(cause_lines(&output), ["unknown"]);
+    let body = format!(r#"{{"data":{DATA},"sign":"ABC"}}"#);
+    let output = bolink(&["verify", "--key", KEY, "--explain"], body.as_bytes());
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(cause_lines(&output), ["malformed-sign"]);
+}
+
+#[test]
+fn verify_explain_notes_a_lower_case_sign_that_still_verifies() {
+    let body = format!(
+        r#"{{"service_name":"login","sign":"{}","data":{DATA}}}"#,
+        DATA_SIGN.to_lowercase()
+    );
+    let output = bolink(&["verify", "--key", KEY, "--explain"], body.as_bytes());
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "as today: either case verifies"
+    );
+    assert_eq!(stdout(&output), "sign ok\ncause: lowercase-hex\n");
+}
+
+#[test]
+fn verify_explain_names_the_labelled_key_that_matched() {
+    let keys = ["--key", "ukey=UKEY0000", "--key", &format!("ckey={KEY}")];
+    let with = |body: &str| {
+        bolink(
+            &[&["verify", "--explain"][..], &keys[..]].concat(),
+            body.as_bytes(),
+        )
+    };
+    let alone = with(&envelope_signed_over(DATA, DATA, KEY));
+    assert_eq!(
+        alone.status.code(),
+        Some(1),
+        "the first key is the expected one"
+    );
+    assert_eq!(cause_lines(&alone), ["other-key:ckey"]);
+    let combined = with(&envelope_signed_over(DATA, &format!("{DATA}&"), KEY));
+    // `DATA&key=KEY`: amp-key, made with ckey.
+    assert_eq!(cause_lines(&combined), ["amp-key+other-key:ckey"]);
+    // Unlabelled keys are named by position.
+    let output = bolink(
+        &["verify", "--explain", "--key", "UKEY0000", "--key", KEY],
+        envelope_signed_over(DATA, DATA, KEY).as_bytes(),
+    );
+    assert_eq!(cause_lines(&output), ["other-key:2"]);
+    // Signed with the first key: ok, whatever the others.
+    let output = with(&envelope_signed_over(DATA, DATA, "UKEY0000"));
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "sign ok\n");
+}
+
+#[test]
+fn verify_help_lists_every_cause_id() {
+    let output = bolink(&["verify", "--help"], b"");
+    let text = stdout(&output);
+    for mistake in bolink_sign::explain::Mistake::ALL {
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().next() == Some(mistake.id())),
+            "{} missing from\n{text}",
+            mistake.id()
+        );
+    }
+    for id in [
+        "other-key:LABEL",
+        "unknown",
+        "malformed-sign",
+        "--format json",
+    ] {
+        assert!(text.contains(id), "{id} missing from\n{text}");
+    }
+}
+
+#[test]
+fn keys_come_from_a_file() {
+    let file = TempFile::new("key", &format!("{KEY}\n"));
+    let output = bolink(&["sign", "--key-file", file.path()], DATA.as_bytes());
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), format!("{DATA_SIGN}\n"));
+    let body = format!(r#"{{"data":{DATA},"sign":"{DATA_SIGN}"}}"#);
+    let output = bolink(&["verify", "--key-file", file.path()], body.as_bytes());
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    // Labelled, as a second key.
+    let signed_by_file = envelope_signed_over(DATA, DATA, KEY);
+    let labelled = format!("ckey={}", file.path());
+    let output = bolink(
+        &[
+            "verify",
+            "--explain",
+            "--key-file",
+            &labelled,
+            "--key-file",
+            &labelled.replace("ckey", "other"),
+        ],
+        signed_by_file.as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(0), "first file's key signed it");
+    let missing = bolink(
+        &["sign", "--key-file", "/nonexistent/bolink-key"],
+        DATA.as_bytes(),
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/bolink-key"));
+}
+
+#[test]
+fn keys_come_from_bolink_key_with_the_lowest_precedence() {
+    let env = [("BOLINK_KEY", KEY)];
+    let output = bolink_env(&["sign"], DATA.as_bytes(), &env);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), format!("{DATA_SIGN}\n"));
+    let body = format!(r#"{{"data":{DATA},"sign":"{DATA_SIGN}"}}"#);
+    assert_eq!(
+        bolink_env(&["verify"], body.as_bytes(), &env).status.code(),
+        Some(0)
+    );
+    // --key and --key-file both outrank the variable...
+    let wrong = [("BOLINK_KEY", "wrong")];
+    let output = bolink_env(&["verify", "--key", KEY], body.as_bytes(), &wrong);
+    assert_eq!(output.status.code(), Some(0));
+    let file = TempFile::new("precedence", KEY);
+    let output = bolink_env(
+        &["verify", "--key-file", file.path()],
+        body.as_bytes(),
+        &wrong,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    // ...and --key outranks --key-file.
+    let output = bolink(
+        &["verify", "--key", "wrong", "--key-file", file.path()],
+        body.as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    // The variable's value never shows in --help.
+    let help = bolink_env(
+        &["verify", "--help"],
+        b"",
+        &[("BOLINK_KEY", "s3cr3t-value")],
+    );
+    assert!(!stdout(&help).contains("s3cr3t-value"));
+    assert!(stdout(&help).contains("BOLINK_KEY"));
+}
+
+#[test]
+fn a_missing_key_is_a_clear_error() {
+    for args in [&["sign"][..], &["verify"][..]] {
+        let output = bolink(args, DATA.as_bytes());
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("no key")
+                && stderr.contains("--key-file")
+                && stderr.contains("BOLINK_KEY"),
+            "{stderr}"
+        );
+    }
+    let output = bolink(&["sign", "--key", "a", "--key", "b"], DATA.as_bytes());
+    assert_eq!(output.status.code(), Some(2), "sign takes one key");
+    // lot: the key inline in --park, or from the key options, not both.
+    let lot = ["lot", "--base-url", "http://127.0.0.1:9"];
+    let output = bolink(&[&lot[..], &["--park", "200208:21835"]].concat(), b"");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no key"));
+    let output = bolink(
+        &[&lot[..], &["--park", "200208:21835:k", "--key", "k"]].concat(),
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("twice"));
+}
+
+#[test]
+fn completions_print_a_script() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = bolink(&["completions", shell], b"");
+        assert_eq!(output.status.code(), Some(0), "{shell}");
+        let text = stdout(&output);
+        assert!(
+            text.contains("bolink") && text.contains("verify"),
+            "{shell}: {text}"
+        );
+    }
+    assert_eq!(
+        bolink(&["completions", "no-such-shell"], b"").status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn verify_format_json_is_one_object() {
+    let parse = |output: &Output| -> serde_json::Value {
+        serde_json::from_str(stdout(output).trim_end()).expect("one JSON object")
+    };
+    let good = format!(r#"{{"service_name":"login","sign":"{DATA_SIGN}","data":{DATA}}}"#);
+    let output = bolink(
+        &["verify", "--key", KEY, "--format", "json"],
+        good.as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        parse(&output),
+        serde_json::json!({"valid": true, "family": "sdk-http", "encoding": "json",
+                           "expected": DATA_SIGN, "causes": null})
+    );
+    let sorted = envelope_signed_over(r#"{"b":1,"a":2}"#, r#"{"a":2,"b":1}"#, KEY);
+    let output = bolink(
+        &["verify", "--key", KEY, "--format", "json", "--explain"],
+        base64_of(&sorted).as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let object = parse(&output);
+    assert_eq!(object["valid"], false);
+    assert_eq!(object["family"], "newapi");
+    assert_eq!(object["encoding"], "base64");
+    assert_eq!(object["causes"], serde_json::json!(["sorted-keys"]));
+    // Malformed: exit 2, nothing on stdout.
+    let output = bolink(&["verify", "--key", KEY, "--format", "json"], b"{");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn validate_format_json_is_one_object() {
+    let output = bolink(
+        &[
+            "validate",
+            "--format",
+            "json",
+            "samples/query_price_request_invalid.json",
+        ],
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        output.stderr.is_empty(),
+        "slips are in the object, not on stderr"
+    );
+    let object: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(object["valid"], false);
+    assert_eq!(object["family"], serde_json::Value::Null);
+    assert_eq!(object["encoded"], serde_json::Value::Null);
+    assert_eq!(
+        object["violations"][0],
+        serde_json::json!({"path": "order_id", "message": "49 characters, at most 48"})
+    );
+    assert_eq!(object["violations"].as_array().map(Vec::len), Some(4));
+    let input = r#"{"service_name":"query_price","park_id":"20003","pay_scene":"0","car_number":"京HP00G6","order_id":"1","extra":true}"#;
+    let output = bolink(&["validate", "--format", "json"], input.as_bytes());
+    assert_eq!(output.status.code(), Some(0));
+    // The re-encoded message keeps its field order.
+    assert!(
+        stdout(&output).contains(r#""encoded":{"service_name":"query_price","car_number":"京HP00G6","order_id":"1","park_id":"20003","pay_scene":0}"#),
+        "{}",
+        stdout(&output)
+    );
+    let object: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(object["valid"], true);
+    assert_eq!(object["family"], "sdk");
+    assert_eq!(object["violations"], serde_json::json!([]));
+    assert_eq!(
+        object["slips"],
+        serde_json::json!([
+            {"path": "pay_scene", "received": "string \"0\"", "read_as": "a numeric code"},
+            {"path": "extra", "received": "true", "read_as": "ignored"},
+        ])
+    );
+    let output = bolink(&["validate", "--format", "json"], b"[1]");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
 }

@@ -12,6 +12,8 @@
 //! * [`newapi`]: `{"data","sign"[,"union_id"]}` messages, sent as JSON or
 //!   base64.
 //! * [`parse_any`]: either of the two, detected from the body.
+//! * [`explain`]: why a sign does not match (which integrator's mistake
+//!   reproduces it).
 //!
 //! No I/O and no async: callers bring the bytes.
 //!
@@ -47,6 +49,7 @@ mod key;
 mod object;
 mod sign;
 
+pub mod explain;
 pub mod newapi;
 pub mod sdk_http;
 

@@ -27,8 +27,37 @@ use bolink_types::sdk::{in_park, out_park};
 use bolink_types::UnixSeconds;
 
 use super::sample_lot::{price_of, SampleLot};
-use super::simulate::ParkArg;
 use super::Outcome;
+use crate::keys::KeyArgs;
+
+/// The lot: `UNION_ID:PARK_ID`, or `UNION_ID:PARK_ID:KEY` with the key
+/// inline (as `--key` would give it).
+#[derive(Debug, Clone)]
+pub struct LotPark {
+    union_id: String,
+    park_id: String,
+    key: Option<String>,
+}
+
+impl std::str::FromStr for LotPark {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<LotPark, String> {
+        let mut parts = s.splitn(3, ':');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(union_id), Some(park_id), key)
+                if !union_id.is_empty() && !park_id.is_empty() && key != Some("") =>
+            {
+                Ok(LotPark {
+                    union_id: union_id.into(),
+                    park_id: park_id.into(),
+                    key: key.map(str::to_owned),
+                })
+            }
+            _ => Err(format!("expected UNION_ID:PARK_ID[:KEY], got {s:?}")),
+        }
+    }
+}
 
 /// Which link a lot uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -53,9 +82,12 @@ pub struct LotArgs {
     /// for `bolink simulate --tcp-listen`).
     #[arg(long, required_if_eq("transport", "tcp"))]
     tcp_address: Option<String>,
-    /// The lot, as UNION_ID:PARK_ID:KEY.
+    /// The lot, as UNION_ID:PARK_ID (the key from --key, --key-file or
+    /// BOLINK_KEY) or UNION_ID:PARK_ID:KEY.
     #[arg(long)]
-    park: ParkArg,
+    park: LotPark,
+    #[command(flatten)]
+    keys: KeyArgs,
     /// This charging-system instance (may bind lanes: `mac001_channels_A1_A2`).
     #[arg(long, default_value = "bolink-lot")]
     local_id: String,
@@ -127,9 +159,32 @@ impl Progress {
     }
 }
 
+impl LotArgs {
+    /// The key options, for `main` to complete.
+    pub fn keys_mut(&mut self) -> &mut KeyArgs {
+        &mut self.keys
+    }
+
+    /// The lot's key: inline in --park, or from the key options.
+    fn key(&self) -> Result<Key, Outcome> {
+        match &self.park.key {
+            Some(_) if self.keys.on_command_line() => Err(Outcome::malformed(
+                "the key is given twice: in --park and by --key or --key-file",
+            )),
+            // Inline, the key is a --key: it outranks BOLINK_KEY.
+            Some(key) => Ok(Key::new(key.clone())),
+            None => self.keys.single(),
+        }
+    }
+}
+
 /// Runs the lot.
 pub fn run(args: LotArgs) -> Outcome {
-    super::on_runtime(lot(args))
+    let key = match args.key() {
+        Ok(key) => key,
+        Err(outcome) => return outcome,
+    };
+    super::on_runtime(lot(args, key))
 }
 
 fn plate(i: u64) -> String {
@@ -142,24 +197,24 @@ fn in_time(start: i64, i: u64) -> UnixSeconds {
     UnixSeconds(start - 3600 + i as i64 % 3600)
 }
 
-async fn lot(args: LotArgs) -> Outcome {
+async fn lot(args: LotArgs, key: Key) -> Outcome {
     match args.transport {
         Link::Http => {
             let base_url = args.base_url.clone().unwrap_or_default();
             let transport = SdkHttpTransport::new(ClientConfig::with_base_url(base_url))
                 .observe(print_http_exchange);
-            lot_over(args, transport).await
+            lot_over(args, key, transport).await
         }
         Link::Tcp => {
             let address = args.tcp_address.clone().unwrap_or_default();
             let transport =
                 TcpTransport::new(TcpConfig::with_address(address)).observe(print_tcp_exchange);
-            lot_over(args, transport).await
+            lot_over(args, key, transport).await
         }
     }
 }
 
-async fn lot_over<T: Transport>(args: LotArgs, transport: T) -> Outcome {
+async fn lot_over<T: Transport>(args: LotArgs, key: Key, transport: T) -> Outcome {
     let outbox = args.outbox.as_deref();
     let mut progress = match Progress::load(outbox) {
         Ok(progress) => progress,
@@ -169,7 +224,7 @@ async fn lot_over<T: Transport>(args: LotArgs, transport: T) -> Outcome {
         args.park.union_id.clone(),
         args.park.park_id.clone(),
         args.local_id.clone(),
-        Key::new(args.park.key.clone()),
+        key,
     );
     let pacing = match args.upload_rate {
         0 => Pacing::unlimited(),

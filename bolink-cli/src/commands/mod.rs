@@ -11,6 +11,16 @@ pub mod spec;
 pub mod validate;
 pub mod verify;
 
+/// `--format`: how `verify` and `validate` print their result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Lines for a person (the default).
+    #[default]
+    Text,
+    /// One JSON object on one line, for scripts.
+    Json,
+}
+
 /// How a command ended; each maps to the exit code of the CLI contract.
 #[derive(Debug)]
 pub enum Outcome {
@@ -53,6 +63,11 @@ pub fn on_runtime<F: std::future::Future<Output = Outcome>>(body: F) -> Outcome 
         Ok(runtime) => runtime.block_on(body),
         Err(e) => Outcome::malformed(format!("cannot start the async runtime: {e}")),
     }
+}
+
+/// `value` as one line of JSON.
+pub fn to_json(value: &impl serde::Serialize) -> Result<String, Outcome> {
+    serde_json::to_string(value).map_err(|e| Outcome::malformed(format!("cannot write JSON: {e}")))
 }
 
 /// Runs a command body written with `?` on [`Outcome`] errors.
