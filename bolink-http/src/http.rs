@@ -15,7 +15,7 @@ pub(crate) const CONTENT_TYPE: &str = "application/json;charset=utf-8";
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// One HTTP exchange, as seen by an observer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 #[non_exhaustive]
 pub struct Exchange<'a> {
     /// The URL path POSTed to.
@@ -26,6 +26,18 @@ pub struct Exchange<'a> {
     pub status: u16,
     /// The response body.
     pub response: &'a [u8],
+}
+
+// Payloads print as text, not as lists of byte values.
+impl std::fmt::Debug for Exchange<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exchange")
+            .field("path", &self.path)
+            .field("request", &bolink_sdk::Text(self.request))
+            .field("status", &self.status)
+            .field("response", &bolink_sdk::Text(self.response))
+            .finish()
+    }
 }
 
 /// A callback that sees every exchange (for logs and demos).

@@ -249,11 +249,10 @@ fn engine_config() -> EngineConfig {
             Duration::from_millis(100),
             Duration::from_secs(1),
         ))
-        .retry(RetryPolicy {
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(200),
-            ..RetryPolicy::default()
-        })
+        .retry(
+            RetryPolicy::default()
+                .backoff_between(Duration::from_millis(20), Duration::from_millis(200)),
+        )
         .pacing(Pacing::unlimited().rate_limited_pause(Duration::from_millis(200)))
 }
 

@@ -305,11 +305,11 @@ async fn the_simulator_calls_the_callback_server_too() {
 
 #[tokio::test]
 async fn bad_input_gets_the_protocols_error_answer_and_a_fitting_status() {
-    let base = vendor_server(CallbackConfig {
-        body_limit: 2048,
-        timeout: Duration::from_millis(600),
-        ..CallbackConfig::new(key())
-    })
+    let base = vendor_server(
+        CallbackConfig::new(key())
+            .body_limit(2048)
+            .timeout(Duration::from_millis(600)),
+    )
     .await;
     let http = reqwest::Client::new();
     let data = r#"{"service_name":"outpark","state":1,"park_id":"21835","order_id":"o-1","trade_no":"t-1","pay_type":"wallet","errmsg":""}"#;
@@ -524,13 +524,10 @@ async fn uploads_go_through_the_outbox_and_survive_an_absent_platform() {
     let quick = BackoffPolicy::new(Duration::from_millis(50), Duration::from_millis(200));
     let client = NewApiClient::builder(key(), NewApiConfig::new(format!("http://{addr}")))
         .engine_config(
-            EngineConfig::default()
-                .link_backoff(quick)
-                .retry(RetryPolicy {
-                    initial_backoff: Duration::from_millis(50),
-                    max_backoff: Duration::from_millis(200),
-                    ..RetryPolicy::default()
-                }),
+            EngineConfig::default().link_backoff(quick).retry(
+                RetryPolicy::default()
+                    .backoff_between(Duration::from_millis(50), Duration::from_millis(200)),
+            ),
         )
         .build();
     let engine = client.engine().clone();

@@ -75,11 +75,10 @@ fn client(base_url: String) -> SdkHttpClient {
     let config = EngineConfig::default()
         .link_backoff(quick)
         .login_backoff(quick)
-        .retry(RetryPolicy {
-            initial_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_millis(200),
-            ..RetryPolicy::default()
-        });
+        .retry(
+            RetryPolicy::default()
+                .backoff_between(Duration::from_millis(50), Duration::from_millis(200)),
+        );
     lot_client(
         Credentials::new(UNION, PARK, "lane-1", Key::new(KEY)),
         ClientConfig::with_base_url(base_url),

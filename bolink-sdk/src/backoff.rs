@@ -8,6 +8,7 @@ use std::time::Duration;
 /// each wait drawn from its upper half ("equal jitter"), so that clients
 /// that failed together spread out without waiting much less than planned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BackoffPolicy {
     /// The wait after the first failure (before jitter).
     pub initial: Duration,

@@ -11,7 +11,7 @@ use crate::invalid::InvalidMessage;
 use crate::Handler;
 
 /// A downstream message and the answer to send back.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Downstream {
     /// The service the platform called.
@@ -35,6 +35,22 @@ pub struct Downstream {
     pub answer: Vec<u8>,
     /// The signed envelope of the answer, to POST to the upload address.
     pub envelope: Vec<u8>,
+}
+
+// Payloads print as text, not as lists of byte values.
+impl std::fmt::Debug for Downstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Downstream")
+            .field("service_name", &self.service_name)
+            .field("request", &self.request)
+            .field("slips", &self.slips)
+            .field("invalid_request", &self.invalid_request)
+            .field("refusal", &self.refusal)
+            .field("invalid_answer", &self.invalid_answer)
+            .field("answer", &crate::Text(&self.answer))
+            .field("envelope", &crate::Text(&self.envelope))
+            .finish()
+    }
 }
 
 /// Why a downstream message was not answered at all.

@@ -6,7 +6,7 @@ use bolink_types::Report;
 
 /// A message whose sign verified but whose table check failed. The
 /// protocol answer (a refusal naming the first violation) is sent as well.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct InvalidMessage {
     /// The service it names (`service_name`, or the new API's interface key).
@@ -18,6 +18,18 @@ pub struct InvalidMessage {
     pub fields: serde_json::Map<String, serde_json::Value>,
     /// Every violation.
     pub report: Report,
+}
+
+// Payloads print as text, not as lists of byte values.
+impl std::fmt::Debug for InvalidMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvalidMessage")
+            .field("service_name", &self.service_name)
+            .field("data", &crate::Text(&self.data))
+            .field("fields", &self.fields)
+            .field("report", &self.report)
+            .finish()
+    }
 }
 
 impl InvalidMessage {

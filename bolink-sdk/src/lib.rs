@@ -55,6 +55,7 @@ pub mod login;
 pub mod newapi;
 pub mod outbox;
 mod session;
+mod text;
 
 pub use answer::{Answer, LinkMode, Refusal};
 pub use downstream::{Downstream, DownstreamError};
@@ -62,3 +63,4 @@ pub use generated::handler::{CallbackHandler, Handler, CALLBACK_SERVICES, DOWNST
 pub use identity::Credentials;
 pub use invalid::InvalidMessage;
 pub use session::{Session, SessionError, DEFAULT_TOKEN_MAX_AGE};
+pub use text::Text;

@@ -337,11 +337,9 @@ async fn ids_increase_and_len_counts_live_records(h: Harness) {
 
 #[test]
 fn backoff_grows_is_capped_and_jittered() {
-    let policy = RetryPolicy {
-        initial_backoff: Duration::from_millis(100),
-        max_backoff: Duration::from_secs(10),
-        expiry: Duration::from_secs(3600),
-    };
+    let policy = RetryPolicy::default()
+        .backoff_between(Duration::from_millis(100), Duration::from_secs(10))
+        .expiry(Duration::from_secs(3600));
     let waits: Vec<Duration> = (1..=12).map(|attempt| policy.backoff(7, attempt)).collect();
     for (attempt, wait) in waits.iter().enumerate() {
         let base = (policy.initial_backoff * 2u32.pow(attempt as u32)).min(policy.max_backoff);

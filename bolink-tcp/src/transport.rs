@@ -77,7 +77,7 @@ impl std::fmt::Debug for Inner {
 
 /// One exchange on the link, as an observer sees it: a frame sent and the
 /// answer it got (empty for the platform's empty acknowledgement).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 #[non_exhaustive]
 pub struct Exchange<'a> {
     /// What the frame was for.
@@ -88,6 +88,18 @@ pub struct Exchange<'a> {
     pub request: &'a [u8],
     /// The answer's JSON.
     pub answer: &'a [u8],
+}
+
+// Payloads print as text, not as lists of byte values.
+impl std::fmt::Debug for Exchange<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exchange")
+            .field("kind", &self.kind)
+            .field("service_name", &self.service_name)
+            .field("request", &bolink_sdk::Text(self.request))
+            .field("answer", &bolink_sdk::Text(self.answer))
+            .finish()
+    }
 }
 
 /// A callback that sees every exchange (for logs and demos).

@@ -23,6 +23,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the callback server checks, bounds and answers requests.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CallbackConfig {
     /// The vendor key, how answers are written, and freely chosen
     /// callback addresses.
@@ -42,6 +43,19 @@ impl CallbackConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    /// Sets the largest body accepted (413 beyond it).
+    pub fn body_limit(mut self, limit: usize) -> CallbackConfig {
+        self.body_limit = limit;
+        self
+    }
+
+    /// Sets how long reading a request and answering it may take (408
+    /// beyond it).
+    pub fn timeout(mut self, timeout: Duration) -> CallbackConfig {
+        self.timeout = timeout;
+        self
     }
 
     /// Sets how answers are written.

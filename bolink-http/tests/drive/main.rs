@@ -182,11 +182,10 @@ pub fn engine_config() -> EngineConfig {
     EngineConfig::default()
         .link_backoff(quick)
         .login_backoff(quick)
-        .retry(RetryPolicy {
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(200),
-            ..RetryPolicy::default()
-        })
+        .retry(
+            RetryPolicy::default()
+                .backoff_between(Duration::from_millis(20), Duration::from_millis(200)),
+        )
 }
 
 /// Runs an engine (uploads and downstream messages) until dropped.

@@ -24,7 +24,7 @@ pub enum FrameKind {
 }
 
 /// One signed message, ready for the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Frame {
     /// What it is for.
     pub kind: FrameKind,
@@ -34,6 +34,18 @@ pub struct Frame {
     pub path: Option<&'static str>,
     /// The bytes to send (an envelope, signed).
     pub body: Vec<u8>,
+}
+
+// Payloads print as text, not as lists of byte values.
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("kind", &self.kind)
+            .field("service_name", &self.service_name)
+            .field("path", &self.path)
+            .field("body", &crate::Text(&self.body))
+            .finish()
+    }
 }
 
 /// Why a frame got no answer, or an answer the engine cannot use as one.

@@ -168,7 +168,7 @@ impl InboundError {
 }
 
 /// A checked inbound body: verified, its interface found, decoded and valid.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Inbound {
     /// How the body was encoded.
     pub encoding: BodyEncoding,
@@ -178,6 +178,18 @@ pub struct Inbound {
     pub data: Vec<u8>,
     /// The vendor account: the top-level `union_id`, else the data's.
     pub union_id: Option<i64>,
+}
+
+// Payloads print as text, not as lists of byte values.
+impl std::fmt::Debug for Inbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbound")
+            .field("encoding", &self.encoding)
+            .field("request", &self.request)
+            .field("data", &crate::Text(&self.data))
+            .field("union_id", &self.union_id)
+            .finish()
+    }
 }
 
 /// A body decoded into envelope JSON (borrowed when it was JSON already).
@@ -354,7 +366,7 @@ pub enum CallbackOutcome {
 }
 
 /// The answer to one callback, ready to send.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct CallbackReply {
     /// The body: the answer JSON (or `{"state":0,"errmsg":...}`), signed and
     /// encoded as the [`ReplyForm`] says.
@@ -363,6 +375,17 @@ pub struct CallbackReply {
     pub encoding: BodyEncoding,
     /// What happened.
     pub outcome: CallbackOutcome,
+}
+
+// Payloads print as text, not as lists of byte values.
+impl std::fmt::Debug for CallbackReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackReply")
+            .field("body", &crate::Text(&self.body))
+            .field("encoding", &self.encoding)
+            .field("outcome", &self.outcome)
+            .finish()
+    }
 }
 
 /// A vendor's callback endpoint: the key the platform signs with, how
@@ -711,7 +734,7 @@ pub fn request_body(
 
 /// The other side's answer to a new-API request (the platform's response to
 /// an upload, or a vendor's answer to a callback).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Reply {
     /// `state` (1 success, 0 failure, 2 pending on some interfaces), read
     /// from a number or a numeric string; `None` when absent.
@@ -725,6 +748,19 @@ pub struct Reply {
     pub signed: bool,
     /// The answer JSON (the envelope's `data` when signed).
     pub json: Vec<u8>,
+}
+
+// Payloads print as text, not as lists of byte values.
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("state", &self.state)
+            .field("errmsg", &self.errmsg)
+            .field("response", &self.response)
+            .field("signed", &self.signed)
+            .field("json", &crate::Text(&self.json))
+            .finish()
+    }
 }
 
 impl Reply {

@@ -38,6 +38,7 @@ pub use store::{Claim, DamagedRecord, NewRecord, Release, Store, StoreError, Sto
 
 /// How uploads are retried and when they expire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Wait after the first failure.
     pub initial_backoff: Duration,
@@ -58,6 +59,21 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Waits from `initial` doubling up to `max` between attempts (the
+    /// default: 1 s to 5 min).
+    pub fn backoff_between(mut self, initial: Duration, max: Duration) -> RetryPolicy {
+        self.initial_backoff = initial;
+        self.max_backoff = max;
+        self
+    }
+
+    /// Expires a record still unacknowledged `expiry` after enqueueing (the
+    /// default: 7 days).
+    pub fn expiry(mut self, expiry: Duration) -> RetryPolicy {
+        self.expiry = expiry;
+        self
+    }
+
     /// The wait before attempt `attempts + 1` of record `id`: exponential,
     /// capped, scaled into its upper half by a jitter fixed per record and
     /// attempt (so records that failed together spread out, reproducibly).

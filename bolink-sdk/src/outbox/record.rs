@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// An upload written to the outbox before it is sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// Enqueue sequence number: increasing, never reused.
     pub id: u64,
@@ -26,6 +26,23 @@ pub struct Record {
     pub next_attempt_ms: u64,
     /// Why the last send failed.
     pub last_error: Option<String>,
+}
+
+// Payloads print as text, not as lists of byte values.
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.id)
+            .field("service_name", &self.service_name)
+            .field("idempotency_key", &self.idempotency_key)
+            .field("order_key", &self.order_key)
+            .field("data", &crate::Text(&self.data))
+            .field("enqueued_at_ms", &self.enqueued_at_ms)
+            .field("attempts", &self.attempts)
+            .field("next_attempt_ms", &self.next_attempt_ms)
+            .field("last_error", &self.last_error)
+            .finish()
+    }
 }
 
 impl Record {

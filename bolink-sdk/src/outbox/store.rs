@@ -55,7 +55,7 @@ pub enum StoreError {
 
 /// An upload to store; the store allocates its id and derives its keys
 /// (see [`Record`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewRecord {
     /// The service (SDK `service_name`, or the new API's interface key).
     pub service_name: String,
@@ -63,6 +63,17 @@ pub struct NewRecord {
     pub data: Vec<u8>,
     /// When the upload was accepted (unix milliseconds).
     pub enqueued_at_ms: u64,
+}
+
+// Payloads print as text, not as lists of byte values.
+impl std::fmt::Debug for NewRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewRecord")
+            .field("service_name", &self.service_name)
+            .field("data", &crate::Text(&self.data))
+            .field("enqueued_at_ms", &self.enqueued_at_ms)
+            .finish()
+    }
 }
 
 /// A request for records to send.
@@ -99,7 +110,7 @@ pub struct Release {
 /// A stored record that could not be read back (bad checksum, unreadable
 /// bytes, a damaged page). It is set aside, never sent: changed bytes must
 /// not be signed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DamagedRecord {
     /// Its id, when that much could be read.
     pub id: Option<u64>,
@@ -107,6 +118,17 @@ pub struct DamagedRecord {
     pub reason: String,
     /// The stored bytes as found (empty when even they were unreadable).
     pub bytes: Vec<u8>,
+}
+
+// Payloads print as text, not as lists of byte values.
+impl std::fmt::Debug for DamagedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DamagedRecord")
+            .field("id", &self.id)
+            .field("reason", &self.reason)
+            .field("bytes", &crate::Text(&self.bytes))
+            .finish()
+    }
 }
 
 /// Durable (or not) storage of outbox records, with claims and leases.

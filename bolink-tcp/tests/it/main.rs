@@ -54,11 +54,10 @@ pub fn engine_config() -> EngineConfig {
             Duration::from_millis(50),
             Duration::from_millis(500),
         ))
-        .retry(RetryPolicy {
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(200),
-            ..RetryPolicy::default()
-        })
+        .retry(
+            RetryPolicy::default()
+                .backoff_between(Duration::from_millis(20), Duration::from_millis(200)),
+        )
         .pacing(Pacing::unlimited().rate_limited_pause(Duration::from_millis(200)))
         .exchange_timeout(Duration::from_secs(5))
         .shutdown_grace(Duration::from_secs(2))
