@@ -83,6 +83,19 @@ enum Command {
         #[arg(long, default_value = "request")]
         role: bolink_types::Role,
     },
+    /// Generate the Rust types of a spec of your own (the format of protocol-spec/: definitions/,
+    /// sdk/, newapi/), on bolink-types' runtime and shared enums.
+    ///
+    /// Exit 0 (the module written to --out, or printed), 1 when the spec breaks the format
+    /// (every problem on stderr, with file and line), 2 when it cannot be read or written.
+    Codegen {
+        /// The spec folder.
+        #[arg(long)]
+        spec: PathBuf,
+        /// Where to write the module (printed when absent); written only when it changed.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print a shell completion script for bolink (e.g. `bolink completions bash > /etc/bash_completion.d/bolink`).
     Completions {
         /// The shell.
@@ -198,6 +211,7 @@ fn main() -> ExitCode {
             SpecCommand::Show { key } => commands::spec::show(&key),
         },
         Command::Schema { key, role } => commands::spec::schema(&key, role),
+        Command::Codegen { spec, out } => commands::codegen::run(&spec, out.as_deref()),
         Command::Demo { transport } => commands::demo::run(transport),
         Command::Simulate {
             listen,

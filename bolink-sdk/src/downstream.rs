@@ -8,6 +8,7 @@ use bolink_types::{answer_rules, sdk, DecodeError, Decoded, Report, Role, Slip, 
 use crate::answer::{LinkMode, Refusal};
 use crate::generated::handler::dispatch;
 use crate::invalid::InvalidMessage;
+use crate::other::OtherService;
 use crate::Handler;
 
 /// A downstream message and the answer to send back.
@@ -108,6 +109,15 @@ pub(crate) async fn answer<H: Handler + ?Sized>(
                     .invalid_message(InvalidMessage::new(&service_name, data, report.clone()))
                     .await;
                 (None, Some(report), Err(refusal))
+            }
+            // A service of a spec of one's own: signed, so the application
+            // sees it, and answers it with a message of that spec.
+            Err(DecodeError::UnknownService { .. }) => {
+                let outcome = handler
+                    .other_service(OtherService::new(&service_name, data))
+                    .await
+                    .map(|answer| answer.0);
+                (None, None, outcome)
             }
             Err(e) => (None, None, Err(refusal_of(&e))),
         };

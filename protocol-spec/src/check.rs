@@ -12,9 +12,37 @@ use crate::model::{
 };
 use crate::{LoadedFile, Spec};
 
-pub(crate) fn check(spec: &Spec, errors: &mut Vec<SpecError>) {
-    let enums = check_enums(spec, errors);
+pub(crate) fn check(spec: &Spec, base: Option<&Spec>, errors: &mut Vec<SpecError>) {
+    let mut enums = check_enums(spec, errors);
     let mut keys: BTreeMap<(crate::model::Family, String), &Path> = BTreeMap::new();
+    // A spec of one's own extends this repository's: it may name its enums,
+    // but may not redefine one of them or specify one of its services again.
+    if let Some(base) = base {
+        for (name, def) in base.enums() {
+            if enums.insert(name, def).is_some() {
+                let file = spec
+                    .definitions
+                    .iter()
+                    .find(|f| f.value.enums.contains_key(name))
+                    .map(|f| f.path.as_path())
+                    .unwrap_or(Path::new("definitions"));
+                errors.push(SpecError::new(
+                    file,
+                    None,
+                    format!("enum {name} is already defined by bolink-types (use it, or name yours differently)"),
+                ));
+            }
+        }
+        for file in &base.interfaces {
+            let iface = &file.value;
+            let key = iface
+                .service_name
+                .clone()
+                .or_else(|| iface.url_path.clone())
+                .unwrap_or_default();
+            keys.insert((iface.document.family(), key), &file.path);
+        }
+    }
     for file in &spec.interfaces {
         check_interface(file, &enums, errors);
         let iface = &file.value;
@@ -28,8 +56,9 @@ pub(crate) fn check(spec: &Spec, errors: &mut Vec<SpecError>) {
                 &file.path,
                 None,
                 format!(
-                    "`{key}` is already specified in {} (one spec per service_name per wire family; \
+                    "`{key}` is already specified in {}{} (one spec per service_name per wire family; \
                      point the other document's index entry at that file)",
+                    if base.is_some_and(|b| b.interfaces.iter().any(|f| f.path == other)) { "bolink-types' " } else { "" },
                     other.display()
                 ),
             ));

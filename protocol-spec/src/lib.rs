@@ -53,7 +53,16 @@ impl Spec {
     /// Reads and checks every file under `root`; on failure returns every
     /// problem found, each with its file, line and reason.
     pub fn load(root: impl AsRef<Path>) -> Result<Spec, SpecErrors> {
-        load::load(root.as_ref())
+        load::load(root.as_ref(), None)
+    }
+
+    /// Reads and checks a spec of one's own (a vendor's private interfaces,
+    /// in the same format) that extends `base` (this repository's spec,
+    /// [`default_root`]): its fields may name `base`'s enums, and it may
+    /// neither redefine one of them nor specify one of `base`'s services
+    /// again. The result holds only the files under `root`.
+    pub fn load_extending(root: impl AsRef<Path>, base: &Spec) -> Result<Spec, SpecErrors> {
+        load::load(root.as_ref(), Some(base))
     }
 
     /// Looks up an enum definition by name.

@@ -9,8 +9,9 @@ use crate::error::{SpecError, SpecErrors};
 use crate::model::{DefinitionsFile, Document, IndexFile, InterfaceFile};
 use crate::{LoadedFile, Spec};
 
-/// Reads every spec file under `root`, then checks the whole tree.
-pub(crate) fn load(root: &Path) -> Result<Spec, SpecErrors> {
+/// Reads every spec file under `root`, then checks the whole tree (with
+/// `base`'s enums and services known, for a spec that extends it).
+pub(crate) fn load(root: &Path, base: Option<&Spec>) -> Result<Spec, SpecErrors> {
     let mut errors = Vec::new();
     let mut spec = Spec {
         root: root.to_path_buf(),
@@ -36,7 +37,7 @@ pub(crate) fn load(root: &Path) -> Result<Spec, SpecErrors> {
         }
     }
     if errors.is_empty() {
-        crate::check::check(&spec, &mut errors);
+        crate::check::check(&spec, base, &mut errors);
     }
     if errors.is_empty() {
         Ok(spec)

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+pub mod codegen;
 pub mod demo;
 pub mod lot;
 mod sample_lot;

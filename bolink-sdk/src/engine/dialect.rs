@@ -93,6 +93,17 @@ impl Dialect {
 
     /// Checks an upload against its table before it is stored (exact out:
     /// nothing that breaks its table is ever signed).
+    /// What a typed upload (already checked against its own table) still
+    /// needs: for the new API, an address to be sent to.
+    pub(crate) fn check_typed_upload(&self, key: &str) -> Result<(), EngineError> {
+        match self {
+            Dialect::NewApi { .. } if url_path_of(key).is_none() => {
+                Err(EngineError::NoPath(key.to_string()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn check_upload(&self, key: &str, data: &[u8]) -> Result<(), EngineError> {
         let decoded = match self {
             Dialect::Sdk { .. } => sdk::Request::decode_as(key, data).map(drop),

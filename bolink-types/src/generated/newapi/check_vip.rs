@@ -25,7 +25,7 @@ pub struct Request {
     ///车牌 (`car_number`). Required. Example: `京A47829`.
     pub car_number: String,
     ///车牌颜色,0蓝色;1黄色;2白色;3黑色;4、新能源;5、黄绿色;6、蓝白渐变色;7、其他(默认蓝色) (`license_color`). Optional. Example: `0`.
-    pub license_color: Option<crate::enums::LicenseColor>,
+    pub license_color: Option<super::super::enums::LicenseColor>,
     ///用户支付金额,单位是元,保留两位小数 (`amount`). Required. Example: `0.01`.
     pub amount: ::bolink_types::Decimal,
     ///包月开始时间 (`start_time`). Optional. Example: `YYYY-MM-DD`.
@@ -59,7 +59,7 @@ impl Request {
 #[non_exhaustive]
 pub struct Response {
     ///状态 (`state`). Required. Example: `1、成功;0、失败`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**方法返回描述 (`errmsg`). Required when `state` is 0. Example: `发送成功`.
 
 The document's required cell: 否, state=0时必传*/
@@ -69,7 +69,7 @@ The document's required cell: 否, state=0时必传*/
 impl Response {
     ///A `Response` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State) -> Self {
+    pub fn new(state: super::super::enums::State) -> Self {
         Self { state, errmsg: None }
     }
 }

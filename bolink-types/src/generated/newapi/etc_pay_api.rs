@@ -52,7 +52,7 @@ pub struct Data {
     ///出場時間 (`out_time`). Required. Example: `1490879218`.
     pub out_time: ::bolink_types::UnixSeconds,
     ///etc類型, my:螞蟻智行,cj: 暢捷 etc,jyyh:金溢云盒,ystx:宇視 (`pay_type`). Required. Example: `my`.
-    pub pay_type: crate::enums::EtcType,
+    pub pay_type: super::super::enums::EtcType,
     /**空閑車位數 (`empty_plot`). Required when `pay_type` is "my". Example: `20`.
 
 The document's required cell: 否,pay_type為my時必填*/
@@ -78,7 +78,7 @@ impl Data {
         car_number: String,
         in_time: ::bolink_types::UnixSeconds,
         out_time: ::bolink_types::UnixSeconds,
-        pay_type: crate::enums::EtcType,
+        pay_type: super::super::enums::EtcType,
         total: String,
         order_id: String,
         out_channel_id: String,

@@ -36,14 +36,14 @@ impl Request {
 #[non_exhaustive]
 pub struct Response {
     ///结果 0失败,1成功 (`state`). Required. Example: `1`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///提示信息 (`errmsg`). Required. Example: `成功`.
     pub errmsg: String,
 }
 impl Response {
     ///A `Response` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State, errmsg: String) -> Self {
+    pub fn new(state: super::super::enums::State, errmsg: String) -> Self {
         Self { state, errmsg }
     }
 }

@@ -83,7 +83,7 @@ The document's required cell: 否(state=0时必传)*/
     #[bolink(required_if(state = [0]))]
     pub errmsg: Option<String>,
     ///状态 (`state`). Required. Example: `0失败,1成功,2等待处理中`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///车牌(用户身份) (`car_number`). Required. Example: `EA47829`.
     pub car_number: String,
     ///时间截(unix时间截) (`timetemp`). Required. Example: `1679000520`.
@@ -93,7 +93,7 @@ impl Response {
     ///A `Response` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         car_number: String,
         timetemp: ::bolink_types::UnixSeconds,
     ) -> Self {

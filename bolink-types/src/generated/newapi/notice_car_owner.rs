@@ -62,14 +62,14 @@ impl Request {
 #[non_exhaustive]
 pub struct Response {
     ///返回值 (`state`). Required. Example: `0失败1成功`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///说明 (`errmsg`). Optional.
     pub errmsg: Option<String>,
 }
 impl Response {
     ///A `Response` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State) -> Self {
+    pub fn new(state: super::super::enums::State) -> Self {
         Self { state, errmsg: None }
     }
 }

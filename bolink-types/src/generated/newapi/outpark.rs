@@ -24,7 +24,7 @@ Source is the hmoore.net mirror (Traditional Chinese).*/
 #[non_exhaustive]
 pub struct Request {
     ///狀態 (`state`). Required. Example: `0失敗1成功2支付中`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///車場編號 (`park_id`). Required. Example: `1001`.
     pub park_id: String,
     ///訂單記錄號(車輛在停車場停車唯一訂單編號,對應入場訂單編號) (`order_id`). Required. Example: `325101`.
@@ -32,7 +32,7 @@ pub struct Request {
     ///訂單流水號 (`trade_no`). Required. Example: `201704012000121122232`.
     pub trade_no: String,
     ///支付類型,wallet:余額支付,sweepcode:掃碼槍支付,scancode:出場掃碼支付,etc:金溢云盒ETC支付 (`pay_type`). Required. Example: `wallet,sweepcode,scancode,etc`.
-    pub pay_type: crate::enums::PayType,
+    pub pay_type: super::super::enums::PayType,
     /**出口通道 (`out_channel_id`). Required when `pay_type` is "scancode". Example: `A1`.
 
 The document's required cell: 否,pay_type為scancode時,必傳*/
@@ -44,17 +44,17 @@ The document's required cell: 否,pay_type為scancode時,必傳*/
     ///方法返回描述 (`errmsg`). Required. Example: `當state為0時:errmsg:“支付失敗,請求超時或其他(...)”`.
     pub errmsg: String,
     ///支付通道 (`pay_channel`). Optional. Example: `0微信 1支付寶 2余額 3銀聯`.
-    pub pay_channel: Option<crate::enums::PayChannel>,
+    pub pay_channel: Option<super::super::enums::PayChannel>,
 }
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         park_id: String,
         order_id: String,
         trade_no: String,
-        pay_type: crate::enums::PayType,
+        pay_type: super::super::enums::PayType,
         errmsg: String,
     ) -> Self {
         Self {

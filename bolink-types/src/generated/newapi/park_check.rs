@@ -27,7 +27,7 @@ pub struct Request {
     ///车牌 (`car_number`). Required. Example: `京HP00G6`.
     pub car_number: String,
     ///车牌颜色,0蓝色;1黄色;2白色;3黑色;4、新能源;5、黄绿色;6、蓝白渐变色;7、其他(默认蓝色) (`license_color`). Optional. Example: `0`.
-    pub license_color: Option<crate::enums::LicenseColor>,
+    pub license_color: Option<super::super::enums::LicenseColor>,
 }
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
@@ -49,7 +49,7 @@ The table does not mark status, reason, reason_msg and share_status as nested; t
 #[non_exhaustive]
 pub struct Response {
     ///状态 (`state`). Required. Example: `0失败,1成功`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**提示信息 (`errmsg`). Optional. Example: `“上传成功”或“订单已存在”`.
 
 The document's required cell: 否(有值时必传)*/
@@ -63,7 +63,7 @@ The document's required cell: 成功必传*/
 impl Response {
     ///A `Response` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State) -> Self {
+    pub fn new(state: super::super::enums::State) -> Self {
         Self {
             state,
             errmsg: None,
@@ -77,10 +77,10 @@ impl Response {
 pub struct ParkCheckData {
     ///入场判定验证 0:验证不通过 1:验证通过(仅为市级非会员限入和黑名单车辆限入的校验) (`status`). Optional. Example: `1`.
     #[bolink(wire = "text")]
-    pub status: Option<crate::enums::EntryCheckStatus>,
+    pub status: Option<super::super::enums::EntryCheckStatus>,
     ///不通过原因(0无 1非会员限入 2市级黑名单车限入 99其他原因)说明:准入时传0 (`reason`). Optional. Example: `0`.
     #[bolink(wire = "text")]
-    pub reason: Option<crate::enums::EntryRefusalReason>,
+    pub reason: Option<super::super::enums::EntryRefusalReason>,
     /**不通过原因描述,可用于入场显示 (`reason_msg`). Required when `reason` is not 0. Example: `不可以过`.
 
 The document's required cell: 否
@@ -90,7 +90,7 @@ The label says 当reason!=0时必填 (required when reason is not 0).*/
     pub reason_msg: Option<String>,
     ///共享预约状态0:未预约 1已预约共享停车 (`share_status`). Optional. Example: `0`.
     #[bolink(wire = "text")]
-    pub share_status: Option<crate::enums::ShareStatus>,
+    pub share_status: Option<super::super::enums::ShareStatus>,
 }
 impl ParkCheckData {
     ///A `ParkCheckData` with its required fields; optional ones start as `None`.

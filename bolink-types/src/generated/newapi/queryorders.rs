@@ -73,7 +73,7 @@ pub struct Response {
     ///页码 (`page`). Required. Example: `1`.
     pub page: i64,
     ///返回状态 (`state`). Required. Example: `0失败,1成功`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**提示信息,查询错误时提示 (`errmsg`). Required when `state` is 0. Example: `“签名错误”`.
 
 The document's required cell: state=0时有值*/
@@ -87,7 +87,7 @@ the required cell was not seen*/
 impl Response {
     ///A `Response` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(count: i64, page: i64, state: crate::enums::State) -> Self {
+    pub fn new(count: i64, page: i64, state: super::super::enums::State) -> Self {
         Self {
             count,
             page,

@@ -38,7 +38,7 @@ pub struct Request {
     ///出场时间 (`out_time`). Required. Example: `1490879218`.
     pub out_time: ::bolink_types::UnixSeconds,
     ///支付类型:cash:现金,wallet:余额支付,sweepcode:扫码枪支付,escape:逃单出场 (`pay_type`). Required. Example: `cash,wallet,sweepcode,escape`.
-    pub pay_type: crate::enums::PayType,
+    pub pay_type: super::super::enums::PayType,
     ///空闲车位数 (`empty_plot`). Required. Example: `20`.
     pub empty_plot: i64,
     ///订单金额(实时订单金额不包含已预付、已减免的部分) (`total`). Required. Example: `0.01`.
@@ -61,7 +61,7 @@ The document's required cell: 否(被扫、无感离场时传了该字段则支�
     /**车牌颜色,0蓝色;1黄色;2白色;3黑色;4、新能源;5、黄绿色;6、蓝白渐变色 (cut off) (`license_color`). Optional.
 
 the required cell was not seen*/
-    pub license_color: Option<crate::enums::LicenseColor>,
+    pub license_color: Option<super::super::enums::LicenseColor>,
 }
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
@@ -71,7 +71,7 @@ impl Request {
         union_id: i64,
         car_number: String,
         out_time: ::bolink_types::UnixSeconds,
-        pay_type: crate::enums::PayType,
+        pay_type: super::super::enums::PayType,
         empty_plot: i64,
         total: ::bolink_types::Money,
         order_id: String,

@@ -80,14 +80,14 @@ impl Request {
 #[non_exhaustive]
 pub struct Response {
     ///調用結果 0失敗,1成功 (`state`). Required. Example: `1`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///提示信息 (`errmsg`). Optional. Example: `Status為0時必傳`.
     pub errmsg: Option<String>,
 }
 impl Response {
     ///A `Response` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State) -> Self {
+    pub fn new(state: super::super::enums::State) -> Self {
         Self { state, errmsg: None }
     }
 }

@@ -52,7 +52,7 @@ pub struct SdkReturn {
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUploadImpl.java:1497](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1497).*/
-    pub state: Option<crate::enums::State>,
+    pub state: Option<super::super::enums::State>,
     /**`black_uuid`. Optional.
 
 the required cell was not seen; the page gives no type for this row
@@ -114,7 +114,7 @@ From code, not a page: the type is inferred from `String (remark)` in [ParkSched
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer` in [ParkSchedule.java:131](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L131).*/
-    pub operate_type: Option<crate::enums::OperateType>,
+    pub operate_type: Option<super::super::enums::OperateType>,
 }
 impl Data {
     ///A `Data` with its required fields; optional ones start as `None`.

@@ -31,7 +31,7 @@ pub struct Request {
     ///车牌 (`car_number`). Required. Example: `京A47829`.
     pub car_number: String,
     ///车牌颜色,0蓝色;1黄色;2白色;3黑色;4、新能源;5、黄绿色;6、蓝白渐变色;7、其他(默认蓝色) (`license_color`). Optional. Example: `0`.
-    pub license_color: Option<crate::enums::LicenseColor>,
+    pub license_color: Option<super::super::enums::LicenseColor>,
     ///用户支付金额,单位是元,保留两位小数 (`amount`). Required. Example: `0.01`.
     pub amount: ::bolink_types::Decimal,
     ///包月开始时间 (`start_time`). Optional. Example: `YYYY-MM-DD`.
@@ -65,7 +65,7 @@ impl Request {
 #[non_exhaustive]
 pub struct SdkReturn {
     ///固定值 (`data_target`). Required. Example: `bolink`.
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///固定值 (`path`). Required. Example: `commapi/upMessage`.
     pub path: String,
     ///接口数据 (`data`). Required. Example: `{}`.
@@ -74,7 +74,11 @@ pub struct SdkReturn {
 impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(data_target: crate::enums::DataTarget, path: String, data: Data) -> Self {
+    pub fn new(
+        data_target: super::super::enums::DataTarget,
+        path: String,
+        data: Data,
+    ) -> Self {
         Self { data_target, path, data }
     }
 }
@@ -83,7 +87,7 @@ impl SdkReturn {
 #[non_exhaustive]
 pub struct Data {
     ///状态 (`state`). Required. Example: `1、成功;0、失败`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**方法返回描述 (`errmsg`). Required when `state` is 0. Example: `发送成功`.
 
 The document's required cell: 否, state=0时必传*/
@@ -93,7 +97,7 @@ The document's required cell: 否, state=0时必传*/
 impl Data {
     ///A `Data` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State) -> Self {
+    pub fn new(state: super::super::enums::State) -> Self {
         Self { state, errmsg: None }
     }
 }

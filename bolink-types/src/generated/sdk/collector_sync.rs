@@ -54,7 +54,7 @@ pub struct SdkReturn {
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUploadImpl.java:1539](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1539).*/
-    pub state: Option<crate::enums::State>,
+    pub state: Option<super::super::enums::State>,
     /**`user_id`. Optional.
 
 the required cell was not seen; the page gives no type for this row
@@ -113,7 +113,7 @@ From code, not a page: the type is inferred from `Long (reg_time)` in [ParkSched
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer` in [ParkSchedule.java:349](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L349).*/
-    pub operate_type: Option<crate::enums::OperateType>,
+    pub operate_type: Option<super::super::enums::OperateType>,
 }
 impl Data {
     ///A `Data` with its required fields; optional ones start as `None`.

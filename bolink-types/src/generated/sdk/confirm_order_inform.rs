@@ -77,10 +77,10 @@ impl Request {
 pub struct SdkReturn {
     ///传输位置 (`data_target`). Required. At most 8 characters. Example: `cloud`.
     #[bolink(max_len = 8)]
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///事件编号(在收费系统事件编号唯一,不可重复) (`event_id`). Required. At most 24 characters. Example: `13154`.
     #[bolink(max_len = 24)]
     pub event_id: String,
@@ -94,8 +94,8 @@ impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
-        state: crate::enums::State,
+        data_target: super::super::enums::DataTarget,
+        state: super::super::enums::State,
         event_id: String,
     ) -> Self {
         Self {

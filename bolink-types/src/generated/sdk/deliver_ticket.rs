@@ -70,7 +70,7 @@ From code, not a page: the type is inferred from `String` in [ShopTicketManagerA
 the required cell was not seen; typed from the code's Integer and the codes it uses
 
 From code, not a page: the type is inferred from `Integer` in [ShopTicketManagerAction.java:579](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L579).*/
-    pub ticket_type: Option<crate::enums::TicketType>,
+    pub ticket_type: Option<super::super::enums::TicketType>,
     /**`time_range`. Optional.
 
 the required cell was not seen; the page gives no type for this row
@@ -89,7 +89,7 @@ From code, not a page: the type is inferred from `String` in [ShopTicketManagerA
 the required cell was not seen; typed from the code's Integer: only when ticket_type==1 (duration ticket)
 
 From code, not a page: the type is inferred from `Integer (ShopTb.ticketUnit), only when ticket_type==1` in [ShopTicketManagerAction.java:584](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/ShopTicketManagerAction.java#L584).*/
-    pub ticket_unit: Option<crate::enums::TicketUnit>,
+    pub ticket_unit: Option<super::super::enums::TicketUnit>,
     /**`order_id`. Optional.
 
 the required cell was not seen; the page gives no type for this row
@@ -144,7 +144,7 @@ From code, not a page: the type is inferred from `String (getString; parsed as L
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUploadImpl.java:2023](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L2023).*/
-    pub state: Option<crate::enums::State>,
+    pub state: Option<super::super::enums::State>,
     /**`order_id`. Optional.
 
 the required cell was not seen; the page gives no type for this row

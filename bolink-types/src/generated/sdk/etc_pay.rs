@@ -28,7 +28,7 @@ request: the page prints an example that is not JSON and has no obvious correcti
 #[non_exhaustive]
 pub struct Request {
     ///数据上传位置 (`data_target`). Required. Example: `cloud`.
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///车场编号 (`park_id`). Required. Example: `1001`.
     pub park_id: String,
     ///车牌 (`car_number`). Required. Example: `京GH0093`.
@@ -58,13 +58,13 @@ pub struct Request {
     ///ETC车道编码(和天线进行唯一绑定) (`lane_no`). Required. Example: `000123`.
     pub lane_no: String,
     ///ETC类型,my:蚂蚁智行 ;cj:畅捷etc;jyyh:金溢云盒 (`pay_type`). Required. Example: `my`.
-    pub pay_type: crate::enums::EtcType,
+    pub pay_type: super::super::enums::EtcType,
 }
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
+        data_target: super::super::enums::DataTarget,
         park_id: String,
         car_number: String,
         in_time: ::bolink_types::UnixSeconds,
@@ -79,7 +79,7 @@ impl Request {
         in_channel_id: String,
         parking_time: String,
         lane_no: String,
-        pay_type: crate::enums::EtcType,
+        pay_type: super::super::enums::EtcType,
     ) -> Self {
         Self {
             data_target,

@@ -52,7 +52,7 @@ pub struct SdkReturn {
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUploadImpl.java:1560](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1560).*/
-    pub state: Option<crate::enums::State>,
+    pub state: Option<super::super::enums::State>,
     /**`channel_id`. Optional.
 
 the required cell was not seen; the page gives no type for this row
@@ -96,7 +96,7 @@ From code, not a page: the type is inferred from `String (ComPassTb.passtype is 
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer` in [ParkSchedule.java:649](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L649).*/
-    pub operate_type: Option<crate::enums::OperateType>,
+    pub operate_type: Option<super::super::enums::OperateType>,
     /**`channel_id`. Optional.
 
 the required cell was not seen; the page gives no type for this row

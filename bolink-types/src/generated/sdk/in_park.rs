@@ -34,10 +34,10 @@ pub struct Request {
     pub in_time: ::bolink_types::UnixSeconds,
     ///车型 (`car_type`). Required. At most 8 characters. Example: `大车`.
     #[bolink(max_len = 8)]
-    pub car_type: crate::enums::CarType,
+    pub car_type: super::super::enums::CarType,
     ///进场类型 (`c_type`). Required. At most 8 characters. Example: `通道扫牌`.
     #[bolink(max_len = 8)]
-    pub c_type: crate::enums::EntryExitType,
+    pub c_type: super::super::enums::EntryExitType,
     ///入场收费员id (`uid`). Required. At most 24 characters. Example: `880099`.
     #[bolink(max_len = 24)]
     pub uid: String,
@@ -60,14 +60,14 @@ pub struct Request {
 
 The document's required cell: 否,默认0*/
     #[bolink(max_len = 1)]
-    pub force_update: Option<crate::enums::YesNo>,
+    pub force_update: Option<super::super::enums::YesNo>,
     /**车辆种类(在云的订单记录中显示)1临停车 2月卡车 3白名单车 4无牌车 5贵宾车 6VIP 7内部车 8、月卡多位多车 9、储值车 (`car_cost_type`). Optional. At most 1 characters. Example: `1`.
 
 The document's required cell: 否,不传则不显示
 
 Codes 8 and 9 and the type cells come from the static.kancloud.cn copy; the www.kancloud.cn copy stops at 7.*/
     #[bolink(max_len = 1)]
-    pub car_cost_type: Option<crate::enums::CarCostType>,
+    pub car_cost_type: Option<super::super::enums::CarCostType>,
 }
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
@@ -75,8 +75,8 @@ impl Request {
     pub fn new(
         car_number: String,
         in_time: ::bolink_types::UnixSeconds,
-        car_type: crate::enums::CarType,
-        c_type: crate::enums::EntryExitType,
+        car_type: super::super::enums::CarType,
+        c_type: super::super::enums::EntryExitType,
         uid: String,
         order_id: String,
         empty_plot: i64,

@@ -66,7 +66,7 @@ impl Request {
 pub struct SdkReturn {
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///订单记录号(车辆在停车场停车唯一订单编号,对应入场订单编号) (`order_id`). Required. At most 48 characters. Example: `10098`.
     #[bolink(max_len = 48)]
     pub order_id: String,
@@ -75,7 +75,7 @@ pub struct SdkReturn {
     pub is_locked: i64,
     ///上传位置 (`data_target`). Required. At most 8 characters. Example: `cloud`.
     #[bolink(max_len = 8)]
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     /**方法返回描述 (`errmsg`). Optional. At most 48 characters. Example: `当state为0时有值`.
 
 The document's required cell: 否(有值时必传)*/
@@ -86,10 +86,10 @@ impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         order_id: String,
         is_locked: i64,
-        data_target: crate::enums::DataTarget,
+        data_target: super::super::enums::DataTarget,
     ) -> Self {
         Self {
             state,

@@ -72,7 +72,7 @@ pub struct HttpReturn {
 1 logged in, 0 refused
 
 From code, not a page: the type is inferred from `int literal in the reply template (1, or 0 on failure at line 503)` in [SensorServerHandler.java:500](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/netty/SensorServerHandler.java#L500).*/
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**方法返回描述 (`errmsg`). Required when `state` is 0. Example: `error:签名错误`.
 
 why the login was refused
@@ -91,7 +91,7 @@ From code, not a page: the type is inferred from `String: a UUID without dashes 
 impl HttpReturn {
     ///A `HttpReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State) -> Self {
+    pub fn new(state: super::super::enums::State) -> Self {
         Self {
             state,
             errmsg: None,

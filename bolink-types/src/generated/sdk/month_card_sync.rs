@@ -52,7 +52,7 @@ pub struct SdkReturn {
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUploadImpl.java:1479](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1479).*/
-    pub state: Option<crate::enums::State>,
+    pub state: Option<super::super::enums::State>,
     /**`package_id`. Optional.
 
 the required cell was not seen; the page gives no type for this row
@@ -90,7 +90,7 @@ From code, not a page: the type is inferred from `Long` in [ParkSchedule.java:39
 the required cell was not seen: car type id (cartype_id) resolved from car_type_tb
 
 From code, not a page: the type is inferred from `String (car_type_tb.cartype_id)` in [ParkSchedule.java:403](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L403).*/
-    pub car_type: Option<crate::enums::CarType>,
+    pub car_type: Option<super::super::enums::CarType>,
     /**`package_id`. Optional.
 
 the required cell was not seen; the page gives no type for this row
@@ -132,7 +132,7 @@ From code, not a page: the type is inferred from `String` in [ParkSchedule.java:
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer` in [ParkSchedule.java:411](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L411).*/
-    pub operate_type: Option<crate::enums::OperateType>,
+    pub operate_type: Option<super::super::enums::OperateType>,
 }
 impl Data {
     ///A `Data` with its required fields; optional ones start as `None`.

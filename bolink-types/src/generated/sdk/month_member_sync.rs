@@ -50,12 +50,12 @@ pub struct SdkReturn {
 
 the required cell was not seen*/
     #[bolink(max_len = 8)]
-    pub data_target: Option<crate::enums::DataTarget>,
+    pub data_target: Option<super::super::enums::DataTarget>,
     /**状态 (`state`). Optional. At most 2 characters. Example: `0失败1成功`.
 
 the required cell was not seen*/
     #[bolink(max_len = 2)]
-    pub state: Option<crate::enums::State>,
+    pub state: Option<super::super::enums::State>,
 }
 impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
@@ -154,7 +154,7 @@ the required cell was not seen*/
 
 the required cell was not seen*/
     #[bolink(max_len = 2)]
-    pub operate_type: Option<crate::enums::OperateType>,
+    pub operate_type: Option<super::super::enums::OperateType>,
     /**车场编号 (`park_id`). Optional. At most 24 characters. Example: `test001`.
 
 the required cell was not seen*/

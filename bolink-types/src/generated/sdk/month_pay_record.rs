@@ -25,7 +25,7 @@ SDK method: UploadUtil.uploadData(String jsonData)*/
 pub struct Request {
     ///上传位置 (`data_target`). Required. At most 8 characters. Example: `固定为cloud`.
     #[bolink(max_len = 8)]
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///交易流水号 (`trade_no`). Required. At most 24 characters. Example: `20170511810`.
     #[bolink(max_len = 24)]
     pub trade_no: String,
@@ -43,7 +43,7 @@ pub struct Request {
     pub amount_pay: ::bolink_types::Money,
     ///缴费类型 (`pay_type`). Required. At most 12 characters. Example: `现金`.
     #[bolink(max_len = 12)]
-    pub pay_type: crate::enums::PayType,
+    pub pay_type: super::super::enums::PayType,
     ///收费人 (`collector`). Optional. At most 24 characters. Example: `李磊`.
     #[bolink(max_len = 24)]
     pub collector: Option<String>,
@@ -70,13 +70,13 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
+        data_target: super::super::enums::DataTarget,
         trade_no: String,
         card_id: String,
         pay_time: ::bolink_types::UnixSeconds,
         amount_receivable: ::bolink_types::Money,
         amount_pay: ::bolink_types::Money,
-        pay_type: crate::enums::PayType,
+        pay_type: super::super::enums::PayType,
     ) -> Self {
         Self {
             data_target,
@@ -103,7 +103,7 @@ impl Request {
 pub struct AsyncResult {
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///方法返回描述 (`errmsg`). Required. At most 48 characters. Example: `upload data success!`.
     #[bolink(max_len = 48)]
     pub errmsg: String,
@@ -116,7 +116,7 @@ the required cell was not seen*/
 impl AsyncResult {
     ///A `AsyncResult` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State, errmsg: String) -> Self {
+    pub fn new(state: super::super::enums::State, errmsg: String) -> Self {
         Self {
             state,
             errmsg,

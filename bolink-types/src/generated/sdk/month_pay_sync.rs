@@ -77,7 +77,7 @@ pub struct Data {
     pub amount_pay: ::bolink_types::Money,
     ///缴费类型 (`pay_type`). Required. At most 12 characters. Example: `现金`.
     #[bolink(max_len = 12)]
-    pub pay_type: crate::enums::PayType,
+    pub pay_type: super::super::enums::PayType,
     ///收费人 (`collector`). Optional. At most 24 characters. Example: `李磊`.
     #[bolink(max_len = 24)]
     pub collector: Option<String>,
@@ -104,7 +104,7 @@ pub struct Data {
     pub park_id: String,
     ///车牌颜色,0蓝色;1黄色;2白色;3黑色;4、新能源;5、黄绿色;6、蓝白渐变色;7、其他(默认蓝色) (`license_color`). Optional. At most 15 characters. Example: `1`.
     #[bolink(max_len = 15)]
-    pub license_color: Option<crate::enums::LicenseColor>,
+    pub license_color: Option<super::super::enums::LicenseColor>,
 }
 impl Data {
     ///A `Data` with its required fields; optional ones start as `None`.
@@ -115,7 +115,7 @@ impl Data {
         pay_time: ::bolink_types::UnixSeconds,
         amount_receivable: ::bolink_types::Money,
         amount_pay: ::bolink_types::Money,
-        pay_type: crate::enums::PayType,
+        pay_type: super::super::enums::PayType,
         end_time: ::bolink_types::UnixSeconds,
         park_id: String,
     ) -> Self {

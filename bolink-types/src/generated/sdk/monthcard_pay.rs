@@ -59,13 +59,13 @@ pub struct SdkReturn {
 the required cell was not seen: bolink
 
 From code, not a page: the type is inferred from `String` in [UploadUtil.java:230](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/SDKJavaAPI/src/sdk/UploadUtil.java#L230).*/
-    pub data_target: Option<crate::enums::DataTarget>,
+    pub data_target: Option<super::super::enums::DataTarget>,
     /**`state`. Optional.
 
 the required cell was not seen
 
 From code, not a page: the type is inferred from `int` in [UploadUtil.java:233](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/SDKJavaAPI/src/sdk/UploadUtil.java#L233).*/
-    pub state: Option<crate::enums::State>,
+    pub state: Option<super::super::enums::State>,
     /**`trade_no`. Optional.
 
 the required cell was not seen; the page gives no type for this row

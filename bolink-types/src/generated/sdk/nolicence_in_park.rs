@@ -112,7 +112,7 @@ impl HttpRequest {
 pub struct SdkReturn {
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功2等待处理中`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**方法返回描述 (`errmsg`). Required when `state` is 0. At most 48 characters. Example: `state=0时不能为空`.
 
 The document's required cell: 否(state=0时必传)*/
@@ -129,7 +129,7 @@ impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         car_number: String,
         timetemp: ::bolink_types::UnixSeconds,
     ) -> Self {
@@ -152,7 +152,7 @@ The HTTP return lists only states 0 and 1.*/
 pub struct HttpReturn {
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**方法返回描述 (`errmsg`). Required when `state` is 0. At most 48 characters. Example: `state=0时不能为空`.
 
 The document's required cell: 否(state=0时必传)*/
@@ -169,7 +169,7 @@ impl HttpReturn {
     ///A `HttpReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         car_number: String,
         timetemp: ::bolink_types::UnixSeconds,
     ) -> Self {

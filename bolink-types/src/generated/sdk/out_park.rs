@@ -42,7 +42,7 @@ pub struct Request {
     pub duration: Option<i64>,
     ///支付类型 (`pay_type`). Required. At most 12 characters. Example: `cash`.
     #[bolink(max_len = 12)]
-    pub pay_type: crate::enums::PayType,
+    pub pay_type: super::super::enums::PayType,
     /**授权码,支付类型是sweepcode时必传 (`auth_code`). Required when `pay_type` is "sweepcode". At most 12 characters. Example: `微信或支付宝支付码`.
 
 The document's required cell: 否*/
@@ -74,7 +74,7 @@ impl Request {
         in_time: ::bolink_types::UnixSeconds,
         out_time: ::bolink_types::UnixSeconds,
         uid: String,
-        pay_type: crate::enums::PayType,
+        pay_type: super::super::enums::PayType,
         empty_plot: i64,
         total: ::bolink_types::Money,
         order_id: String,

@@ -20,7 +20,7 @@ pub struct Request {
 
 This page says max 1; the sdk book says 2.*/
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///订单记录号(车辆在停车场停车唯一订单编号,对应入场订单编号) (`order_id`). Required. At most 48 characters. Example: `325101`.
     #[bolink(max_len = 48)]
     pub order_id: String,
@@ -31,12 +31,12 @@ This page says max 1; the sdk book says 2.*/
 
 The example cell misspells wallet as 'allet'; the sdk book adds etc (金溢云盒ETC支付) and says max 10.*/
     #[bolink(max_len = 18)]
-    pub pay_type: crate::enums::PayType,
+    pub pay_type: super::super::enums::PayType,
     /**支付通道(支付通道类型见5.1.4) (`pay_channel`). Optional. At most 2 characters. Example: `0微信`.
 
 This page says max 1 and refers to 5.1.4 of its own book; the sdk book says max 2 and refers to 5.1.12.*/
     #[bolink(max_len = 2)]
-    pub pay_channel: Option<crate::enums::PayChannel>,
+    pub pay_channel: Option<super::super::enums::PayChannel>,
     /**出口通道 (`out_channel_id`). Required when `pay_type` is "scancode". At most 16 characters. Example: `A1`.
 
 The document's required cell: 否,pay_type为scancode时,必传*/
@@ -62,7 +62,7 @@ The document's required cell: 否,pay_type为scancode时,必传*/
     pub fee: ::bolink_types::Money,
     ///到账类型(1-收入 0-支出) (`account_type`). Required. At most 1 characters. Example: `1`.
     #[bolink(max_len = 1)]
-    pub account_type: crate::enums::AccountType,
+    pub account_type: super::super::enums::AccountType,
     /**说明(接口上传过来的title返回下去) (`remark`). Required. At most 128 characters. Example: `收到停车费-京G00000`.
 
 The table marks remark 是 (seed 003), while the page's own example omits it. The types follow the table: a payment result without remark is a violation, and it still reaches the application (Handler::invalid_message, with its data and the violation), so it is never lost.*/
@@ -73,17 +73,17 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         order_id: String,
         trade_no: String,
-        pay_type: crate::enums::PayType,
+        pay_type: super::super::enums::PayType,
         errmsg: String,
         pay_time: ::bolink_types::UnixSeconds,
         total: ::bolink_types::Money,
         car_number: String,
         arrive_money: ::bolink_types::Money,
         fee: ::bolink_types::Money,
-        account_type: crate::enums::AccountType,
+        account_type: super::super::enums::AccountType,
         remark: String,
     ) -> Self {
         Self {
@@ -118,7 +118,7 @@ pub struct SdkReturn {
 
 This page says max 1.*/
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**方法返回描述 (`errmsg`). Required when `state` is 0. At most 48 characters. Example: `state=0时不能为空`.
 
 The document's required cell: 否(state=0时必传)*/
@@ -134,7 +134,11 @@ The document's required cell: 否(state=0时必传)*/
 impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State, trade_no: String, order_id: String) -> Self {
+    pub fn new(
+        state: super::super::enums::State,
+        trade_no: String,
+        order_id: String,
+    ) -> Self {
         Self {
             state,
             errmsg: None,
@@ -152,7 +156,7 @@ The page lists the envelope rows service_name (String 8), token (String 32), sig
 pub struct HttpReturn {
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**方法返回描述 (`errmsg`). Required when `state` is 0. At most 48 characters. Example: `state=0时不能为空`.
 
 The document's required cell: 否(state=0时必传)*/
@@ -172,7 +176,7 @@ impl HttpReturn {
     ///A `HttpReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         trade_no: String,
         order_id: String,
         pay_time: ::bolink_types::UnixSeconds,

@@ -67,7 +67,7 @@ pub struct SdkReturn {
     /**传输位置 (`data_target`). Optional. Example: `cloud`.
 
 the required cell was not seen*/
-    pub data_target: Option<crate::enums::DataTarget>,
+    pub data_target: Option<super::super::enums::DataTarget>,
     /**下发下去的唯一值 (`uuid`). Optional. Example: `asdaskhfaskfhaskfhak`.
 
 the required cell was not seen*/

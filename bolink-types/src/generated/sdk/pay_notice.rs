@@ -68,19 +68,19 @@ impl Request {
 #[non_exhaustive]
 pub struct SdkReturn {
     ///传输位置 (`data_target`). Required. Example: `bolink`.
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///下发下去的唯一值 (`uuid`). Required. Example: `f8d374451fe841eb8d6a5be5356c6a70`.
     pub uuid: String,
     ///状态 (`state`). Required. Example: `1`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
 }
 impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
+        data_target: super::super::enums::DataTarget,
         uuid: String,
-        state: crate::enums::State,
+        state: super::super::enums::State,
     ) -> Self {
         Self { data_target, uuid, state }
     }

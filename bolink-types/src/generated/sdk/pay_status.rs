@@ -44,7 +44,7 @@ impl Request {
 pub struct SdkReturn {
     ///状态,0失败1成功 (`state`). Required. At most 1 characters. Example: `1`.
     #[bolink(max_len = 1)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///车主余额(元) (`balance`). Required. At most 15 characters. Example: `20.0`.
     #[bolink(wire = "text", max_len = 15)]
     pub balance: ::bolink_types::Money,
@@ -53,16 +53,16 @@ pub struct SdkReturn {
     pub is_exist: String,
     ///泊链网络状态 (`net_status`). Required. At most 1 characters. Example: `1`.
     #[bolink(max_len = 1)]
-    pub net_status: crate::enums::NetStatus,
+    pub net_status: super::super::enums::NetStatus,
 }
 impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         balance: ::bolink_types::Money,
         is_exist: String,
-        net_status: crate::enums::NetStatus,
+        net_status: super::super::enums::NetStatus,
     ) -> Self {
         Self {
             state,

@@ -40,7 +40,7 @@ pub struct Request {
 1 electronic, 2 cash
 
 From code, not a page: the type is inferred from `""` in [NewPayService.php:2766](https://github.com/songrenru/v20/blob/70d62fc4a0cb3b9188b013de87a4cdf4bb455b9d/app/community/model/service/NewPayService.php#L2766).*/
-    pub prepay_type: Option<crate::enums::PrepayType>,
+    pub prepay_type: Option<super::super::enums::PrepayType>,
 }
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
@@ -80,7 +80,7 @@ pub struct SdkReturn {
     /**状态 (`state`). Required. Example: `1`.
 
 From code, not a page: the type is inferred from `int` in [UploadUtil.java:220](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/SDKJavaAPI/src/sdk/UploadUtil.java#L220).*/
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**返回描述 (`errmsg`). Optional.
 
 From code, not a page: the type is inferred from `String` in [UploadUtil.java:217](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/SDKJavaAPI/src/sdk/UploadUtil.java#L217).*/
@@ -108,7 +108,7 @@ From code, not a page: the type is inferred from `int (epoch s)` in [NewPayServi
 impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State) -> Self {
+    pub fn new(state: super::super::enums::State) -> Self {
         Self {
             state,
             errmsg: None,

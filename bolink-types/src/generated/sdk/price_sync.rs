@@ -54,7 +54,7 @@ pub struct SdkReturn {
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUploadImpl.java:1621](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1621).*/
-    pub state: Option<crate::enums::State>,
+    pub state: Option<super::super::enums::State>,
     /**`price_id`. Optional.
 
 the required cell was not seen; the page gives no type for this row
@@ -98,7 +98,7 @@ From code, not a page: the type is inferred from `String` in [ParkSchedule.java:
 the required cell was not seen: filled from price_tb.car_type_zh (Chinese car-type name)
 
 From code, not a page: the type is inferred from `String (PriceTb.carTypeZh, a Chinese name)` in [ParkSchedule.java:463](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L463).*/
-    pub car_type: Option<crate::enums::CarType>,
+    pub car_type: Option<super::super::enums::CarType>,
     /**`create_time`. Optional.
 
 the required cell was not seen; the page gives no type for this row
@@ -116,7 +116,7 @@ From code, not a page: the type is inferred from `String` in [ParkSchedule.java:
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer` in [ParkSchedule.java:469](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L469).*/
-    pub operate_type: Option<crate::enums::OperateType>,
+    pub operate_type: Option<super::super::enums::OperateType>,
 }
 impl Data {
     ///A `Data` with its required fields; optional ones start as `None`.

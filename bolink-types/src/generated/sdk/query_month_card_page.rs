@@ -28,7 +28,7 @@ SDK method: UploadUtil.uploadData(String jsonData)*/
 #[non_exhaustive]
 pub struct Request {
     ///上传位置 (`data_target`). Required. Example: `cloud`.
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///车牌 (`car_number`). Required. Example: `京DTTTTTD`.
     pub car_number: String,
     ///随机字符串 (`random_str`). Required. Example: `2019`.
@@ -44,7 +44,7 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
+        data_target: super::super::enums::DataTarget,
         car_number: String,
         random_str: String,
         card_id: String,
@@ -71,7 +71,7 @@ impl Request {
 #[non_exhaustive]
 pub struct SdkReturn {
     ///状态 (`state`). Required. Example: `0失败1成功`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///方法返回描述 (`errmsg`). Required. Example: `查询成功`.
     pub errmsg: String,
     ///车场编号 (`park_id`). Required. Example: `test001`.
@@ -89,7 +89,7 @@ impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         errmsg: String,
         park_id: String,
         count: i64,

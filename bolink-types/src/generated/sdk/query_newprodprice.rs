@@ -87,10 +87,10 @@ impl Request {
 pub struct SdkReturn {
     ///传输位置 (`data_target`). Required. At most 8 characters. Example: `cloud`.
     #[bolink(max_len = 8)]
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///临时交易号 (`trade_no`). Required. At most 48 characters. Example: `2017051814232332510923`.
     #[bolink(max_len = 48)]
     pub trade_no: String,
@@ -103,8 +103,8 @@ impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
-        state: crate::enums::State,
+        data_target: super::super::enums::DataTarget,
+        state: super::super::enums::State,
         trade_no: String,
     ) -> Self {
         Self {

@@ -29,7 +29,7 @@ SDK method: UploadUtil.uploadData(String jsonData)*/
 pub struct Request {
     ///数据发送位置 (`data_target`). Required. At most 8 characters. Example: `固定为:bolink`.
     #[bolink(max_len = 8)]
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///车牌号(非必传;传车牌号时需是与入场订单号对应的车牌号) (`car_number`). Optional. At most 8 characters. Example: `苏BH0355`.
     #[bolink(max_len = 8)]
     pub car_number: Option<String>,
@@ -44,7 +44,7 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
+        data_target: super::super::enums::DataTarget,
         order_id: String,
         time_temp: ::bolink_types::UnixMillis,
     ) -> Self {

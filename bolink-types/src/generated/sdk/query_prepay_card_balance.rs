@@ -23,7 +23,7 @@ SDK method: UploadUtil.uploadData(String jsonData)*/
 #[non_exhaustive]
 pub struct Request {
     ///上传位置 (`data_target`). Required. Example: `固定为cloud`.
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///储值卡会员编号(收费系统唯一编号) (`card_id`). Required. Example: `2017081000`.
     pub card_id: String,
     ///车牌 (`car_number`). Required. Example: `京GH0093`.
@@ -35,7 +35,7 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
+        data_target: super::super::enums::DataTarget,
         card_id: String,
         car_number: String,
         random_str: String,
@@ -58,7 +58,7 @@ impl Request {
 #[non_exhaustive]
 pub struct SdkReturn {
     ///状态 (`state`). Required. Example: `0失败1成功`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///方法返回描述 (`errmsg`). Required. Example: `查询余额成功`.
     pub errmsg: String,
     ///储值卡会员编号(收费系统唯一编号) (`card_id`). Required. Example: `2017081000`.
@@ -79,7 +79,7 @@ impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         errmsg: String,
         card_id: String,
         park_id: String,

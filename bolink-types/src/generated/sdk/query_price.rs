@@ -35,7 +35,7 @@ With pay_scene 0 and no car in the lot, order_id is sent as an empty string.*/
     pub park_id: String,
     ///支付场景,0:场内预付,1:结算待支付,2:无牌车请求结算,默认:0 (`pay_scene`). Required. At most 2 characters. Example: `0`.
     #[bolink(max_len = 2)]
-    pub pay_scene: crate::enums::PayScene,
+    pub pay_scene: super::super::enums::PayScene,
     /**出口通道:字母、数字和下划线组成 (`out_channel_id`). Required when `pay_scene` is 1 or 2. At most 16 characters. Example: `A1`.
 
 The document's required cell: 否,pay_scene为1,2时必传*/
@@ -59,7 +59,7 @@ The document's required cell: 否(只有SDK对接的车场且支付通道是农�
 
 Only sent to SDK-connected lots whose payment channel is the Agricultural Bank of China.*/
     #[bolink(max_len = 2)]
-    pub pay_app: Option<crate::enums::PayApp>,
+    pub pay_app: Option<super::super::enums::PayApp>,
     /**微信openID或者支付宝的BuyerID (`pay_user_id`). Required when the owner pays by scanning with the WeChat or Alipay app and the payment channel is WeChat direct, Alipay direct, Leshua or Huifu (not checked: the condition lies outside the message). At most 100 characters. Example: `ouc2o01Annba-HFNNfij-3xBXHrEEWEW`.
 
 The document's required cell: 否,当车主用微信或者支付宝APP扫码支付时,并且支付通道是微信直连、支付宝直连、乐刷、汇付为必传*/
@@ -72,7 +72,7 @@ The document's required cell: 否,当车主用微信或者支付宝APP扫码支�
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(park_id: String, pay_scene: crate::enums::PayScene) -> Self {
+    pub fn new(park_id: String, pay_scene: super::super::enums::PayScene) -> Self {
         Self {
             car_number: None,
             order_id: None,
@@ -101,7 +101,7 @@ impl Request {
 pub struct SdkReturn {
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**免费离场时间(分钟) (`free_out_time`). Optional. At most 15 characters. Example: `10`.
 
 The document's required cell: 否(默认显示10分钟)*/
@@ -160,10 +160,10 @@ The document's required cell: 否, pay_scene为0,2时必传;(与in_time同时返
 
 The document's required cell: 否(pay_scene为1,2时,返回hide_inpark_info值为1,可以隐藏入场时间和停车时长等需要入场信息)*/
     #[bolink(max_len = 2)]
-    pub hide_inpark_info: Option<crate::enums::YesNo>,
+    pub hide_inpark_info: Option<super::super::enums::YesNo>,
     ///车场返回价格时加上这个参数,0不支持多次预付,1支持多次预付;默认0。 (`multiple_prepay`). Optional. At most 1 characters. Example: `0不支持,1支持`.
     #[bolink(max_len = 1)]
-    pub multiple_prepay: Option<crate::enums::YesNo>,
+    pub multiple_prepay: Option<super::super::enums::YesNo>,
     /**本地积分电子券 (`discount_info`). Optional.
 
 The document's required cell: 否,本地有已对接的积分电子券时返回*/
@@ -175,10 +175,10 @@ The document's required cell: 否,本地有已对接的积分电子券时返回*
     pub park_info_detail: Option<Vec<ParkAreaDetail>>,
     ///是否强缴,0不显示逃单 ,1显示逃单不强缴 ,2显示逃单并强缴,默认传0不显示逃单 (`isEscape`). Optional. At most 1 characters. Example: `0`.
     #[bolink(rename = "isEscape", max_len = 1)]
-    pub is_escape: Option<crate::enums::EscapeDisplay>,
+    pub is_escape: Option<super::super::enums::EscapeDisplay>,
     ///数据是否上传到上海路政平台,0 不上报,1 上报 (`is_report`). Optional. At most 2 characters. Example: `1`.
     #[bolink(max_len = 2)]
-    pub is_report: Option<crate::enums::YesNo>,
+    pub is_report: Option<super::super::enums::YesNo>,
     ///空闲车位数 (`empty_plot`). Optional. At most 12 characters. Example: `20`.
     #[bolink(max_len = 12)]
     pub empty_plot: Option<i64>,
@@ -187,7 +187,7 @@ impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         duration: i64,
         park_id: String,
         order_id: String,
@@ -236,7 +236,7 @@ Unlike the SDK return there is no data_target, hide_inpark_info, discount_info, 
 pub struct HttpReturn {
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**免费离场时间(分钟) (`free_out_time`). Optional. At most 15 characters. Example: `10`.
 
 The document's required cell: 否(默认显示10分钟)*/
@@ -291,7 +291,7 @@ The document's required cell: 否, pay_scene为0,2时必传;(与in_time同时返
     pub car_number: Option<String>,
     ///0不支持多次预付,1支持多次预付;默认0 (`multiple_prepay`). Optional. At most 1 characters. Example: `0不支持,1支持`.
     #[bolink(max_len = 1)]
-    pub multiple_prepay: Option<crate::enums::YesNo>,
+    pub multiple_prepay: Option<super::super::enums::YesNo>,
     ///附加信息,回调时返回 (`attach`). Optional. At most 128 characters. Example: `{"should_pay":"0.08"}`.
     #[bolink(max_len = 128)]
     pub attach: Option<::serde_json::Value>,
@@ -300,7 +300,7 @@ impl HttpReturn {
     ///A `HttpReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         duration: i64,
         park_id: String,
         order_id: String,
@@ -341,7 +341,7 @@ Number; hours or yuan according to unit.*/
     pub amount: ::bolink_types::Decimal,
     ///单位 1-小时 2-元 (`unit`). Required. At most 10 characters. Example: `1`.
     #[bolink(max_len = 10)]
-    pub unit: crate::enums::CouponUnit,
+    pub unit: super::super::enums::CouponUnit,
     ///过期时间 (`expires_time`). Optional. At most 20 characters. Example: `1564419661`.
     #[bolink(max_len = 20)]
     pub expires_time: Option<::bolink_types::UnixSeconds>,
@@ -352,7 +352,7 @@ impl Coupon {
     pub fn new(
         coupon_id: String,
         amount: ::bolink_types::Decimal,
-        unit: crate::enums::CouponUnit,
+        unit: super::super::enums::CouponUnit,
     ) -> Self {
         Self {
             coupon_id,
@@ -373,7 +373,7 @@ pub struct DiscountInfo {
 
 The document's required cell: 否,当积分信息和电子券信息并存时必传*/
     #[bolink(max_len = 1, required_if_present(member_points_info, coupon_list))]
-    pub use_type: Option<crate::enums::DiscountUseType>,
+    pub use_type: Option<super::super::enums::DiscountUseType>,
     ///最大兑换小时 (`limit_hour`). Optional. At most 10 characters. Example: `5`.
     #[bolink(max_len = 10)]
     pub limit_hour: Option<i64>,

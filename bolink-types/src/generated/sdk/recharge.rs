@@ -43,7 +43,7 @@ pub struct Request {
     pub recharge_money: ::bolink_types::Money,
     ///找零状态(0发放失败, 1已发放, 2已领取,3未领取已退回) (`state`). Required. At most 1 characters. Example: `1`.
     #[bolink(max_len = 1)]
-    pub state: crate::enums::RechargeState,
+    pub state: super::super::enums::RechargeState,
     ///找零错误信息 (`errmsg`). Required. At most 48 characters. Example: `找零成功`.
     #[bolink(max_len = 48)]
     pub errmsg: String,
@@ -71,7 +71,7 @@ impl Request {
         park_id: String,
         trade_no: String,
         recharge_money: ::bolink_types::Money,
-        state: crate::enums::RechargeState,
+        state: super::super::enums::RechargeState,
         errmsg: String,
         recharge_channel: i64,
         recharge_time: ::bolink_types::UnixSeconds,
@@ -101,7 +101,7 @@ impl Request {
 pub struct SdkReturn {
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///交易流水号 (`trade_no`). Required. At most 32 characters. Example: `ABC1234567`.
     #[bolink(max_len = 32)]
     pub trade_no: String,
@@ -114,7 +114,7 @@ The document's required cell: 否(state=0时必传)*/
 impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State, trade_no: String) -> Self {
+    pub fn new(state: super::super::enums::State, trade_no: String) -> Self {
         Self {
             state,
             trade_no,

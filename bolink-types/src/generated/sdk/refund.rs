@@ -28,7 +28,7 @@ In the HTTP-API book the refund request (4.2) returns state 0/1/2 (2 = refunding
 #[non_exhaustive]
 pub struct Request {
     ///状态 (`state`). Required. Example: `0失败1成功`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///车场编号 (`park_id`). Required. Example: `1001`.
     pub park_id: String,
     ///订单流水号 (`trade_no`). Required. Example: `201704012000121122232`.
@@ -53,7 +53,7 @@ pub struct Request {
     ///手续费 (`fee`). Required. Example: `1.25`.
     pub fee: ::bolink_types::Decimal,
     ///到账类型(1-收入 0-支出) (`account_type`). Required. Example: `1`.
-    pub account_type: crate::enums::AccountType,
+    pub account_type: super::super::enums::AccountType,
     ///交易订单号 (`order_id`). Required. Example: `A11110000`.
     pub order_id: String,
     ///说明(接口上传过来的title返回下去) (`remark`). Required. Example: `收到停车费-京G00000`.
@@ -63,7 +63,7 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         park_id: String,
         trade_no: String,
         refund_money: ::bolink_types::Money,
@@ -73,7 +73,7 @@ impl Request {
         car_number: String,
         arrive_money: ::bolink_types::Money,
         fee: ::bolink_types::Decimal,
-        account_type: crate::enums::AccountType,
+        account_type: super::super::enums::AccountType,
         order_id: String,
         remark: String,
     ) -> Self {
@@ -101,7 +101,7 @@ impl Request {
 #[non_exhaustive]
 pub struct SdkReturn {
     ///状态 (`state`). Required. Example: `0失败1成功`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**方法返回描述 (`errmsg`). Required when `state` is 0. Example: `state=0时不能为空`.
 
 The document's required cell: 否(state=0时必传)*/
@@ -115,7 +115,7 @@ the required cell was not seen; the row is cut on the page*/
 impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State) -> Self {
+    pub fn new(state: super::super::enums::State) -> Self {
         Self {
             state,
             errmsg: None,

@@ -26,15 +26,15 @@ request: the page prints an example that is not JSON and has no obvious correcti
 #[non_exhaustive]
 pub struct Request {
     ///狀態 (`state`). Required. Example: `0失敗1成功`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///訂單記錄號(車輛在停車場停車唯一訂單編號,對應入場訂單編號) (`order_id`). Required. Example: `325101`.
     pub order_id: String,
     ///訂單流水號 (`trade_no`). Required. Example: `201704012000121122232`.
     pub trade_no: String,
     ///支付類型:repair (`pay_type`). Required. Example: `repair`.
-    pub pay_type: crate::enums::PayType,
+    pub pay_type: super::super::enums::PayType,
     ///支付通道(支付通道類型見5.1.12) (`pay_channel`). Optional. Example: `1支付寶`.
-    pub pay_channel: Option<crate::enums::PayChannel>,
+    pub pay_channel: Option<super::super::enums::PayChannel>,
     ///出口通道 (`out_channel_id`). Optional. Example: `A1`.
     pub out_channel_id: Option<String>,
     ///支付金額 (`total`). Required. Example: `0.04`.
@@ -52,7 +52,7 @@ pub struct Request {
     ///手續費 (`fee`). Required. Example: `1.25`.
     pub fee: ::bolink_types::Decimal,
     ///到賬類型(1-收入 0-支出) (`account_type`). Required. Example: `1`.
-    pub account_type: crate::enums::AccountType,
+    pub account_type: super::super::enums::AccountType,
     ///說明(接口上傳過來的title返回下去) (`remark`). Required. Example: `收到停車費-京G00000`.
     pub remark: String,
 }
@@ -60,17 +60,17 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         order_id: String,
         trade_no: String,
-        pay_type: crate::enums::PayType,
+        pay_type: super::super::enums::PayType,
         total: ::bolink_types::Money,
         errmsg: String,
         pay_time: ::bolink_types::UnixSeconds,
         car_number: String,
         arrive_money: ::bolink_types::Money,
         fee: ::bolink_types::Decimal,
-        account_type: crate::enums::AccountType,
+        account_type: super::super::enums::AccountType,
         remark: String,
     ) -> Self {
         Self {

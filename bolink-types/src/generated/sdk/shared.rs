@@ -20,7 +20,7 @@ pub struct Ack {
     /**状态 (`state`). Required. Example: `1`.
 
 1 when the platform took the message*/
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**方法返回描述 (`errmsg`). Required when `state` is 0. Example: `error:token无效`.
 
 why the platform did not take it*/
@@ -30,7 +30,7 @@ why the platform did not take it*/
 impl Ack {
     ///A `Ack` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State) -> Self {
+    pub fn new(state: super::super::enums::State) -> Self {
         Self { state, errmsg: None }
     }
 }

@@ -55,14 +55,14 @@ impl Request {
 #[non_exhaustive]
 pub struct SdkReturn {
     ///初始化状态,0 失败 1 成功 (`state`). Required. Example: `1`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///返回描述 (`errmsg`). Required. Example: `success`.
     pub errmsg: String,
 }
 impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State, errmsg: String) -> Self {
+    pub fn new(state: super::super::enums::State, errmsg: String) -> Self {
         Self { state, errmsg }
     }
 }

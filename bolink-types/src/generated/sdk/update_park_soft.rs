@@ -58,9 +58,9 @@ impl Request {
 #[non_exhaustive]
 pub struct SdkReturn {
     ///上传位置 (`data_target`). Required. Example: `bolink`.
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///状态 (`state`). Required. Example: `0失败1成功`.
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///方法返回描述 (`errmsg`). Optional.
     pub errmsg: Option<String>,
     ///请求序号 取下发的request_no (`request_no`). Required. Example: `upload_park_log1567218317283`.
@@ -70,8 +70,8 @@ impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
-        state: crate::enums::State,
+        data_target: super::super::enums::DataTarget,
+        state: super::super::enums::State,
         request_no: String,
     ) -> Self {
         Self {

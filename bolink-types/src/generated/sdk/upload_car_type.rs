@@ -24,7 +24,7 @@ SDK method: UploadUtil.uploadData(String jsonData)*/
 pub struct Request {
     ///上传位置 (`data_target`). Required. At most 8 characters. Example: `cloud`.
     #[bolink(max_len = 8)]
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///车型编号(在收费系统中的唯一编号,不可带中文字符) (`car_type_id`). Required. At most 24 characters. Example: `201708_1000`.
     #[bolink(max_len = 24)]
     pub car_type_id: String,
@@ -42,17 +42,17 @@ pub struct Request {
     pub update_time: Option<::bolink_types::UnixSeconds>,
     ///操作类型 (`operate_type`). Required. At most 2 characters. Example: `1添加2修改3删除`.
     #[bolink(max_len = 2)]
-    pub operate_type: crate::enums::OperateType,
+    pub operate_type: super::super::enums::OperateType,
 }
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
+        data_target: super::super::enums::DataTarget,
         car_type_id: String,
         name: String,
         create_time: ::bolink_types::UnixSeconds,
-        operate_type: crate::enums::OperateType,
+        operate_type: super::super::enums::OperateType,
     ) -> Self {
         Self {
             data_target,
@@ -72,7 +72,7 @@ impl Request {
 pub struct AsyncResult {
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///方法返回描述 (`errmsg`). Required. At most 48 characters. Example: `upload data success!`.
     #[bolink(max_len = 48)]
     pub errmsg: String,
@@ -86,7 +86,11 @@ pub struct AsyncResult {
 impl AsyncResult {
     ///A `AsyncResult` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State, errmsg: String, car_type_id: String) -> Self {
+    pub fn new(
+        state: super::super::enums::State,
+        errmsg: String,
+        car_type_id: String,
+    ) -> Self {
         Self {
             state,
             errmsg,

@@ -29,7 +29,7 @@ SDK method: UploadUtil.uploadData(String jsonData)*/
 pub struct Request {
     ///上传位置 (`data_target`). Required. At most 8 characters. Example: `cloud`.
     #[bolink(max_len = 8)]
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///图片来源:上传订单图片:order;上传起落杆记录图片:liftrod;上传模糊匹配订单事件图片:confirm;上传车道监控抓拍图片:capture (`picture_source`). Required. At most 8 characters. Example: `固定为:order或liftrod或confirm或capture`.
     #[bolink(max_len = 8)]
     pub picture_source: String,
@@ -80,7 +80,7 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
+        data_target: super::super::enums::DataTarget,
         picture_source: String,
         create_time: ::bolink_types::UnixSeconds,
         upload_type: String,

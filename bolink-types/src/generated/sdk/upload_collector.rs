@@ -30,7 +30,7 @@ SDK method: UploadUtil.uploadData(String jsonData)*/
 pub struct Request {
     ///上传位置 (`data_target`). Required. At most 8 characters. Example: `cloud`.
     #[bolink(max_len = 8)]
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///车场收费员编号 (`user_id`). Required. At most 24 characters. Example: `1234567`.
     #[bolink(max_len = 24)]
     pub user_id: String,
@@ -48,15 +48,15 @@ pub struct Request {
     pub sex: Option<i64>,
     ///操作类型 (`operate_type`). Required. At most 2 characters. Example: `1 添加或修改;3删除`.
     #[bolink(max_len = 2)]
-    pub operate_type: crate::enums::OperateType,
+    pub operate_type: super::super::enums::OperateType,
 }
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
+        data_target: super::super::enums::DataTarget,
         user_id: String,
-        operate_type: crate::enums::OperateType,
+        operate_type: super::super::enums::OperateType,
     ) -> Self {
         Self {
             data_target,
@@ -76,7 +76,7 @@ impl Request {
 pub struct AsyncResult {
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///方法返回描述 (`errmsg`). Required. At most 48 characters. Example: `Upload data success!`.
     #[bolink(max_len = 48)]
     pub errmsg: String,
@@ -94,7 +94,7 @@ impl AsyncResult {
     ///A `AsyncResult` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         errmsg: String,
         user_id: String,
         cloud_id: i64,

@@ -28,7 +28,7 @@ SDK method: UploadUtil.uploadData(String jsonData)*/
 pub struct Request {
     ///上传位置 (`data_target`). Required. At most 8 characters. Example: `cloud`.
     #[bolink(max_len = 8)]
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///操作编号,对应上传起落杆记录时车场的操作编号 (`liftrod_id`). Required. At most 24 characters. Example: `10093`.
     #[bolink(max_len = 24)]
     pub liftrod_id: String,
@@ -66,7 +66,7 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
+        data_target: super::super::enums::DataTarget,
         liftrod_id: String,
         channel_id: String,
         user_id: String,
@@ -93,7 +93,7 @@ impl Request {
 pub struct AsyncResult {
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///方法返回描述 (`errmsg`). Required. At most 48 characters. Example: `upload data success!`.
     #[bolink(max_len = 48)]
     pub errmsg: String,
@@ -104,7 +104,11 @@ pub struct AsyncResult {
 impl AsyncResult {
     ///A `AsyncResult` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State, errmsg: String, liftrod_id: String) -> Self {
+    pub fn new(
+        state: super::super::enums::State,
+        errmsg: String,
+        liftrod_id: String,
+    ) -> Self {
         Self { state, errmsg, liftrod_id }
     }
 }

@@ -27,7 +27,7 @@ SDK method: UploadUtil.uploadData(String jsonData)*/
 pub struct Request {
     ///数据上传位置 (`data_target`). Required. At most 10 characters. Example: `固定为 cloud`.
     #[bolink(max_len = 10)]
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///车牌 (`car_number`). Required. At most 8 characters. Example: `京GH0093`.
     #[bolink(max_len = 8)]
     pub car_number: String,
@@ -45,16 +45,16 @@ pub struct Request {
     pub duration: Option<i64>,
     ///车型 (`car_type`). Required. At most 12 characters. Example: `小车`.
     #[bolink(max_len = 12)]
-    pub car_type: crate::enums::CarType,
+    pub car_type: super::super::enums::CarType,
     ///进场类型 (`c_type`). Required. At most 12 characters. Example: `通道扫牌`.
     #[bolink(max_len = 12)]
-    pub c_type: crate::enums::EntryExitType,
+    pub c_type: super::super::enums::EntryExitType,
     ///出场类型 (`out_type`). Optional. At most 12 characters. Example: `通道扫牌`.
     #[bolink(max_len = 12)]
-    pub out_type: Option<crate::enums::EntryExitType>,
+    pub out_type: Option<super::super::enums::EntryExitType>,
     ///支付类型 (`pay_type`). Required. At most 12 characters. Example: `cash`.
     #[bolink(max_len = 12)]
-    pub pay_type: crate::enums::PayType,
+    pub pay_type: super::super::enums::PayType,
     ///授权码,支付类型是sweepcode时必传 (`auth_code`). Required when `pay_type` is "sweepcode". At most 64 characters. Example: `微信或支付宝支付码`.
     #[bolink(max_len = 64, required_if(pay_type = ["sweepcode"]))]
     pub auth_code: Option<String>,
@@ -72,14 +72,14 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
+        data_target: super::super::enums::DataTarget,
         car_number: String,
         in_time: ::bolink_types::UnixSeconds,
         out_time: ::bolink_types::UnixSeconds,
         uid: String,
-        car_type: crate::enums::CarType,
-        c_type: crate::enums::EntryExitType,
-        pay_type: crate::enums::PayType,
+        car_type: super::super::enums::CarType,
+        c_type: super::super::enums::EntryExitType,
+        pay_type: super::super::enums::PayType,
         empty_plot: i64,
         total: ::bolink_types::Money,
         order_id: String,

@@ -20,7 +20,7 @@ SDK method: UploadUtil.uploadData(String jsonData)*/
 pub struct Request {
     ///上传位置 (`data_target`). Required. At most 8 characters. Example: `cloud`.
     #[bolink(max_len = 8)]
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///价格编号(价格信息在收费系统的唯一编号) (`price_id`). Required. At most 24 characters. Example: `10093`.
     #[bolink(max_len = 24)]
     pub price_id: String,
@@ -35,19 +35,19 @@ pub struct Request {
     pub describe: Option<String>,
     ///车型 (`car_type`). Required. At most 12 characters. Example: `小车`.
     #[bolink(max_len = 12)]
-    pub car_type: crate::enums::CarType,
+    pub car_type: super::super::enums::CarType,
     ///操作类型 (`operate_type`). Required. At most 2 characters. Example: `1`.
     #[bolink(max_len = 2)]
-    pub operate_type: crate::enums::OperateType,
+    pub operate_type: super::super::enums::OperateType,
 }
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
+        data_target: super::super::enums::DataTarget,
         price_id: String,
-        car_type: crate::enums::CarType,
-        operate_type: crate::enums::OperateType,
+        car_type: super::super::enums::CarType,
+        operate_type: super::super::enums::OperateType,
     ) -> Self {
         Self {
             data_target,
@@ -67,7 +67,7 @@ impl Request {
 pub struct AsyncResult {
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///方法返回描述 (`errmsg`). Required. At most 48 characters. Example: `upload data success!`.
     #[bolink(max_len = 48)]
     pub errmsg: String,
@@ -81,7 +81,11 @@ pub struct AsyncResult {
 impl AsyncResult {
     ///A `AsyncResult` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State, errmsg: String, price_id: String) -> Self {
+    pub fn new(
+        state: super::super::enums::State,
+        errmsg: String,
+        price_id: String,
+    ) -> Self {
         Self {
             state,
             errmsg,

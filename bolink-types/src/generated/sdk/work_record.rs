@@ -22,7 +22,7 @@ SDK method: UploadUtil.uploadData(String jsonData)*/
 pub struct Request {
     ///上传位置 (`data_target`). Required. At most 8 characters. Example: `cloud`.
     #[bolink(max_len = 8)]
-    pub data_target: crate::enums::DataTarget,
+    pub data_target: super::super::enums::DataTarget,
     ///收费员上下班唯一编号 (`uuid`). Required. At most 24 characters. Example: `1234567`.
     #[bolink(max_len = 24)]
     pub uuid: String,
@@ -44,16 +44,16 @@ The document's required cell: 否(state为0时必传)*/
     pub work_station_uuid: Option<String>,
     ///员工上下班类型 (`state`). Required. At most 2 characters. Example: `0`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::WorkState,
+    pub state: super::super::enums::WorkState,
 }
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        data_target: crate::enums::DataTarget,
+        data_target: super::super::enums::DataTarget,
         uuid: String,
         user_id: String,
-        state: crate::enums::WorkState,
+        state: super::super::enums::WorkState,
     ) -> Self {
         Self {
             data_target,
@@ -73,7 +73,7 @@ impl Request {
 pub struct AsyncResult {
     ///状态 (`state`). Required. At most 2 characters. Example: `0失败1成功`.
     #[bolink(max_len = 2)]
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     ///方法返回描述 (`errmsg`). Required. At most 48 characters. Example: `upload data success!`.
     #[bolink(max_len = 48)]
     pub errmsg: String,
@@ -87,7 +87,11 @@ pub struct AsyncResult {
 impl AsyncResult {
     ///A `AsyncResult` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: crate::enums::State, errmsg: String, user_id: String) -> Self {
+    pub fn new(
+        state: super::super::enums::State,
+        errmsg: String,
+        user_id: String,
+    ) -> Self {
         Self {
             state,
             errmsg,

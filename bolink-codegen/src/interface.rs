@@ -12,7 +12,7 @@ use super::names::{
     code_link, field_ident, prose, provenance_doc, role_struct, FamilyModel, IfaceModel, Model,
 };
 
-pub fn file(iface: &IfaceModel, _model: &Model) -> TokenStream {
+pub fn file(iface: &IfaceModel, model: &Model) -> TokenStream {
     let spec = iface.spec;
     let mut doc = format!(
         "{} ({}, section {}): {}.\n\n{}",
@@ -29,8 +29,8 @@ pub fn file(iface: &IfaceModel, _model: &Model) -> TokenStream {
         doc.push_str(&format!("\n\nURL path: `{path}`."));
     }
     doc.push_str(&format!(
-        "\n\nDirection: {:?}. Spec: `protocol-spec/{}`.",
-        spec.direction, iface.spec_path
+        "\n\nDirection: {:?}. Spec: `{}/{}`.",
+        spec.direction, model.spec_dir, iface.spec_path
     ));
     if spec.status == Completeness::FromCode {
         doc.push_str(
@@ -269,7 +269,10 @@ fn value_type(f: &Field) -> TokenStream {
                     .map(|e| e.get_ref().as_str())
                     .unwrap_or_default(),
             );
-            quote!(crate::enums::#name)
+            // Relative, so that the same code works in bolink-types (generated/<family>/<module>.rs
+            // beside generated/enums.rs) and in a vendor's generated file (`enums` beside the
+            // family modules, re-exporting bolink-types' enums).
+            quote!(super::super::enums::#name)
         }
         FieldType::Object => {
             let name = object_ident(f);

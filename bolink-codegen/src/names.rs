@@ -14,6 +14,8 @@ use proc_macro2::{Ident, Span};
 pub struct Model<'a> {
     pub families: Vec<FamilyModel<'a>>,
     pub enums: Vec<EnumModel<'a>>,
+    /// How docs name the spec folder (`protocol-spec`, or a vendor's).
+    pub spec_dir: String,
 }
 
 pub struct EnumModel<'a> {
@@ -198,7 +200,11 @@ impl<'a> Model<'a> {
             });
         }
         if errors.is_empty() {
-            Ok(Model { families, enums })
+            Ok(Model {
+                families,
+                enums,
+                spec_dir: "protocol-spec".to_string(),
+            })
         } else {
             Err(errors.join("\n"))
         }

@@ -64,10 +64,13 @@ pub fn file(model: &Model) -> TokenStream {
             }
         }
     });
+    let doc = format!(
+        "The protocol's enums of codes, from `{}/definitions/`.\n\n\
+         Open enums decode an unknown code to `Unknown` and write it back unchanged.",
+        model.spec_dir
+    );
     quote! {
-        //! The protocol's enums of codes, from `protocol-spec/definitions/`.
-        //!
-        //! Open enums decode an unknown code to `Unknown` and write it back unchanged.
+        #![doc = #doc]
         #(#enums)*
     }
 }

@@ -1,0 +1,53 @@
+//! A vendor's private Bolink interface, typed from `spec/` by
+//! bolink-codegen (see `build.rs`), and a charging system that answers it.
+//!
+//! The generated types are bolink-types messages like any other: they
+//! decode leniently, validate every rule of their table, encode exactly,
+//! and are signed and dispatched by bolink-sdk. The platform's
+//! `query_charge_rule` reaches [`Lot`] through
+//! [`Handler::other_service`], since
+//! bolink-types does not know it.
+
+use bolink_sdk::{Answer, Handler, OtherAnswer, OtherService, Refusal};
+
+/// The types generated from `spec/`.
+pub mod private {
+    include!(concat!(env!("OUT_DIR"), "/private_spec.rs"));
+}
+
+use private::enums::{ChargeMode, State};
+use private::sdk::query_charge_rule;
+
+/// A charging system with one price rule: 5.00 per started hour.
+#[derive(Debug, Default)]
+pub struct Lot;
+
+impl Lot {
+    /// The lot's answer to a charge-rule query.
+    pub fn charge_rule(
+        &self,
+        request: &query_charge_rule::Request,
+    ) -> query_charge_rule::SdkReturn {
+        let mut answer = query_charge_rule::SdkReturn::new(
+            State::Success,
+            request.park_id.clone(),
+            ChargeMode::PerHour,
+        );
+        answer.price_per_hour = Some(bolink_types::Money::from_cents(500));
+        answer
+    }
+}
+
+impl Handler for Lot {
+    async fn other_service(&self, message: OtherService) -> Answer<OtherAnswer> {
+        if !message.is::<query_charge_rule::Request>() {
+            return Err(Refusal::not_supported());
+        }
+        let request = message
+            .decode::<query_charge_rule::Request>()
+            .map_err(|e| Refusal::new(format!("invalid request: {e}")))?
+            .message;
+        OtherAnswer::new(&self.charge_rule(&request))
+            .map_err(|report| Refusal::new(format!("invalid answer: {report}")))
+    }
+}
