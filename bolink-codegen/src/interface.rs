@@ -173,6 +173,12 @@ fn struct_tokens(
                     _ => "optional",
                 });
             struct_attrs.push(quote!(service_name = #presence));
+        } else if let Some(path) = &iface.spec.url_path {
+            // A new-API interface addressed by path: its URL path is its key
+            // as a `Message`, like any other; it carries no service_name.
+            let role = role.as_str();
+            struct_attrs.push(quote!(path = #path));
+            struct_attrs.push(quote!(role = #role));
         }
     }
     for field in fields.iter().filter(|f| f.fixed.is_some()) {

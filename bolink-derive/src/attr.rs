@@ -93,6 +93,9 @@ pub enum Presence {
 #[derive(Default)]
 pub struct StructAttrs {
     pub service: Option<(String, Span)>,
+    /// The URL path of a new-API interface addressed by path: its key as a
+    /// `Message`, while the message carries no service_name.
+    pub path: Option<(String, Span)>,
     pub role: Option<(Ident, Span)>,
     pub service_name: Option<Presence>,
     pub constants: Vec<Constant>,
@@ -130,6 +133,9 @@ pub fn parse_struct_attrs(attrs: &[Attribute]) -> Result<StructAttrs> {
             if meta.path.is_ident("service") {
                 let lit: LitStr = meta.value()?.parse()?;
                 out.service = Some((lit.value(), lit.span()));
+            } else if meta.path.is_ident("path") {
+                let lit: LitStr = meta.value()?.parse()?;
+                out.path = Some((lit.value(), lit.span()));
             } else if meta.path.is_ident("role") {
                 let lit: LitStr = meta.value()?.parse()?;
                 if !ROLES.contains(&lit.value().as_str()) {
@@ -185,7 +191,7 @@ pub fn parse_struct_attrs(attrs: &[Attribute]) -> Result<StructAttrs> {
             } else {
                 return Err(unknown(
                     &meta,
-                    "service, role, service_name, constant, together, at_least_one",
+                    "service, path, role, service_name, constant, together, at_least_one",
                 ));
             }
             Ok(())

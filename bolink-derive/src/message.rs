@@ -99,15 +99,23 @@ pub fn derive(input: DeriveInput) -> Result<TokenStream> {
         });
     }
     check_rules(&fields, &sattrs)?;
-    if sattrs.service.is_some() != sattrs.role.is_some() {
+    if sattrs.service.is_some() && sattrs.path.is_some() {
+        return Err(Error::new(
+            sattrs.path.as_ref().map_or_else(Span::call_site, |p| p.1),
+            "a message is keyed by `service` or by `path`, not both",
+        ));
+    }
+    let keyed = sattrs.service.is_some() || sattrs.path.is_some();
+    if keyed != sattrs.role.is_some() {
         let span = sattrs
             .service
             .as_ref()
+            .or(sattrs.path.as_ref())
             .map(|s| s.1)
             .or(sattrs.role.as_ref().map(|r| r.1));
         return Err(Error::new(
             span.unwrap_or_else(Span::call_site),
-            "a message needs both `service = \"...\"` and `role = \"...\"`",
+            "a message needs both `service = \"...\"` (or `path = \"...\"`) and `role = \"...\"`",
         ));
     }
 
@@ -598,7 +606,8 @@ fn serialize(fields: &[FieldInfo], constants: &[ConstantKey]) -> TokenStream {
 }
 
 fn message_impl(name: &Ident, sattrs: &StructAttrs) -> TokenStream {
-    let (Some((service, _)), Some((role, _))) = (&sattrs.service, &sattrs.role) else {
+    let key = sattrs.service.as_ref().or(sattrs.path.as_ref());
+    let (Some((service, _)), Some((role, _))) = (key, &sattrs.role) else {
         return quote!();
     };
     let role = format_ident!("{}", heck_pascal(&role.to_string()));

@@ -40,7 +40,8 @@ pub trait Object: Sized + Serialize + 'static {
 
 /// A top-level message of one service and role.
 pub trait Message: Object {
-    /// The `service_name` it carries.
+    /// Its interface key: the `service_name` it carries, or for a new-API
+    /// interface addressed by path (which carries none) its URL path.
     const SERVICE_NAME: &'static str;
     /// Which table of the page it is.
     const ROLE: Role;

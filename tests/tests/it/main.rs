@@ -9,6 +9,7 @@ mod examples;
 // Generated and printed by prettyplease (`cargo xtask codegen`), like bolink-types/src/generated.
 #[rustfmt::skip]
 mod generated_properties;
+mod message_keys;
 mod refusals;
 mod schema_matches_spec;
 mod signed_pipeline;

@@ -23,6 +23,7 @@ Source is the hmoore.net mirror (Traditional Chinese).
 Secondary evidence (not from the page): Bolink's own test code (indexed GitHub file id 43549164717, com.es.bolink.Mytest.etc()) posts to <http://s.bolink.club/unionapi/etcPayApi> with union_id top-level and data keys park_id, car_number, in_time, license_color, out_time, total_original, total, order_id, in_channel_id, out_channel_id, inpark_img, outpark_img, parking_time, pay_type ("jyyh"), lane_no (comment: 支付类型为金溢云盒时,lane_no为金溢云盒的编号). These hint at the rows cut off after inpark_img but are not table facts.*/
 ///3.7ETC支付接口 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/etcPayApi", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     ///互聯互通平臺 廠商賬號 (`union_id`). Required. Example: `200188`.

@@ -15,6 +15,7 @@ Envelope here carries union_id at top level next to sign and data (unlike most p
 Prerequisite: call 3.5 first to get the signing URL and complete signing.*/
 ///3.6接收分賬方綁定接口 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/lsbind", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     ///互联互通平台 厂商账号 (`union_id`). Required. Example: `200188`.
@@ -33,6 +34,7 @@ impl Request {
 }
 ///3.6接收分賬方綁定接口 `response` The synchronous HTTP response.
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/lsbind", role = "response")]
 #[non_exhaustive]
 pub struct Response {
     ///结果 0失败,1成功 (`state`). Required. Example: `1`.

@@ -21,6 +21,7 @@ The example uses typographic quotes “ ” for some keys - kept verbatim (not v
 No service_name given; slug 'invoice_notify' is this file's own label.*/
 ///6.4、發票狀態回調接口 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "{notify_url}", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     ///通知时间:格式"2017-09-09 10:20:12" (`notify_time`). Required. Example: `2017-09-09 10:20:12`.

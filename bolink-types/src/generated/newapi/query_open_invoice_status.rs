@@ -23,6 +23,7 @@ status enum: 0 invalid,1 issuing,2 issue failed,3 issued awaiting seal,4 seal fa
 The example has stray spaces in keys ("type ", "union_id ") - kept verbatim.*/
 ///6.5、查詢開票狀態接口 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/queryOpenInvoiceStatus", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     ///数据data的签名值 32位 (`sign`). Required.
@@ -39,6 +40,7 @@ impl Request {
 }
 ///6.5、查詢開票狀態接口 `response` The synchronous HTTP response.
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/queryOpenInvoiceStatus", role = "response")]
 #[non_exhaustive]
 pub struct Response {
     ///接口调用结果 0成功 (`code`). Required. Example: `1`.

@@ -22,7 +22,11 @@ Page cut off at the 'data' row of the response; the per-order element fields wer
 The sign in the example (82A4EA10F60AEE4172AE4F3C774156EB) is the same value as the userapi signing example; it is a placeholder, not the MD5 of this data.*/
 ///4.1 查詢歷史訂單 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
-#[bolink(at_least_one(park_id, order_id, car_number))]
+#[bolink(
+    path = "/unionapi/neworder/queryorders",
+    role = "request",
+    at_least_one(park_id, order_id, car_number)
+)]
 #[non_exhaustive]
 pub struct Request {
     ///厂商平台账户编号 (`union_id`). Required. Example: `联盟编号,如:109010`.
@@ -66,6 +70,7 @@ impl Request {
 }
 ///4.1 查詢歷史訂單 `response` The synchronous HTTP response.
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/neworder/queryorders", role = "response")]
 #[non_exhaustive]
 pub struct Response {
     ///总条数,理论上是一条,如果存在出场没有结算掉的订单,就会有多条。 (`count`). Required. Example: `1`.

@@ -25,6 +25,7 @@ total excludes amounts already prepaid or reduced.
 Secondary evidence (not from the page): a public Java file (indexed GitHub file id 11871934120, com.jinshi.controller.PayTestController) has, in a comment next to a POST to <https://beta.bolink.club/unionapi/neworder/updateorder>, the example {"data":{"park_id":"21798","union_id":200185,"car_number":"京ABC123","in_time":1484369702,"out_time":1484369702,"order_id":"109010","total":"0.01","remark":"出场信息备注","pay_type":"wallet","empty_plot":20,"auth_code": "134789575154465610"},"sign":"629BA006E0E904C0C92552D90D0AA4C7"} - probably copied from this page's example section, which was cut off in the stored excerpt. Note remark there is a plain string, while the table types remark as json.*/
 ///3.2提交停車出場記錄 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/neworder/updateorder", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     ///车场编号 (`park_id`). Required. Example: `1001`.

@@ -21,6 +21,7 @@ The example contains a stray '?' before 200666 (mirror artefact) - kept verbatim
 Source is the hmoore.net mirror (Traditional Chinese auto-conversion).*/
 ///3.11充電減免結果上傳 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/zld/openservice/uploaddurationinfo", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     ///廠商平臺賬戶編號 (`union_id`). Required. Example: `聯盟編號,如:109010`.
@@ -77,6 +78,7 @@ impl Request {
 }
 ///3.11充電減免結果上傳 `response` The synchronous HTTP response.
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/zld/openservice/uploaddurationinfo", role = "response")]
 #[non_exhaustive]
 pub struct Response {
     ///調用結果 0失敗,1成功 (`state`). Required. Example: `1`.
