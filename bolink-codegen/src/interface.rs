@@ -72,12 +72,35 @@ pub fn file(iface: &IfaceModel, model: &Model) -> TokenStream {
             &object.at_least_one,
         )
     });
+    // The request's answer type: the table the handlers answer in (the
+    // HTTP-mode one where the page has both), else the page's only answer.
+    let answered = ANSWER_ROLES
+        .iter()
+        .find(|r| spec.roles.contains_key(r))
+        .filter(|_| spec.roles.contains_key(&RoleName::Request))
+        .map(|answer| {
+            let answer = role_struct(*answer);
+            quote! {
+                impl ::bolink_types::Answered for Request {
+                    type Answer = #answer;
+                }
+            }
+        });
     quote! {
         #![doc = #doc]
         #(#roles)*
+        #answered
         #(#objects)*
     }
 }
+
+/// Which table answers a request, in order of preference.
+const ANSWER_ROLES: [RoleName; 4] = [
+    RoleName::HttpReturn,
+    RoleName::SdkReturn,
+    RoleName::Response,
+    RoleName::AsyncResult,
+];
 
 /// `generated/<family>/shared.rs`: the family's shared objects, one struct
 /// each, read and written like any message but bound to no service.
@@ -210,17 +233,41 @@ fn struct_tokens(
         .collect();
     let field_tokens = data_fields.iter().map(|f| field_tokens(f));
     let required: Vec<&&Field> = data_fields.iter().filter(|f| is_always(f)).collect();
+    // Text arguments take anything that becomes a String (`"A1"` as well
+    // as a `String`); the other types are taken as they are, so that a
+    // literal still infers (`20` for an i64).
+    let is_text = |f: &Field| matches!(f.ty, FieldType::String);
     let args = required.iter().map(|f| {
         let ident = field_ident(f.name.get_ref());
         let ty = value_type(f);
-        quote!(#ident: #ty)
+        if is_text(f) {
+            quote!(#ident: impl ::core::convert::Into<#ty>)
+        } else {
+            quote!(#ident: #ty)
+        }
     });
     let inits = data_fields.iter().map(|f| {
         let ident = field_ident(f.name.get_ref());
-        if is_always(f) {
-            quote!(#ident)
-        } else {
+        if !is_always(f) {
             quote!(#ident: None)
+        } else if is_text(f) {
+            quote!(#ident: #ident.into())
+        } else {
+            quote!(#ident)
+        }
+    });
+    // A builder-style setter per optional field, named as the field.
+    let setters = data_fields.iter().filter(|f| !is_always(f)).map(|f| {
+        let ident = field_ident(f.name.get_ref());
+        let ty = value_type(f);
+        let doc = format!("Sets `{}` (builder style).", f.name.get_ref());
+        quote! {
+            #[doc = #doc]
+            #[must_use]
+            pub fn #ident(mut self, value: impl ::core::convert::Into<#ty>) -> Self {
+                self.#ident = ::core::option::Option::Some(value.into());
+                self
+            }
         }
     });
     let new_doc = format!("A `{ident}` with its required fields; optional ones start as `None`.");
@@ -249,6 +296,8 @@ fn struct_tokens(
             pub fn new(#(#args),*) -> Self {
                 Self { #(#inits),* }
             }
+
+            #(#setters)*
         }
 
         #default_impl

@@ -82,7 +82,7 @@ pub fn derive(input: DeriveInput) -> Result<TokenStream> {
     });
     let fallback = match &unknown {
         Some(u) => {
-            quote!(__other => ::core::option::Option::Some(Self::#u(::bolink_types::UnknownCode::__from_code(__other))),)
+            quote!(__other => ::core::option::Option::Some(Self::#u(::bolink_types::__private::unknown_code(__other))),)
         }
         None => quote!(_ => ::core::option::Option::None,),
     };

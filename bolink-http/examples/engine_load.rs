@@ -30,10 +30,10 @@ fn entry(i: usize) -> in_park::Request {
         UnixSeconds(1_700_000_000),
         CarType::Small,
         EntryExitType::LanePlateScan,
-        "load".into(),
+        "load",
         format!("load-{i}"),
         10,
-        "A1".into(),
+        "A1",
     )
 }
 

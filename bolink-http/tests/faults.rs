@@ -338,14 +338,14 @@ fn run(client: &SdkHttpClient) -> Running {
 
 fn entry(order: &str) -> in_park::Request {
     in_park::Request::new(
-        "京A12345".into(),
+        "京A12345",
         UnixSeconds(1_700_000_000),
         CarType::Small,
         EntryExitType::LanePlateScan,
-        "gate".into(),
-        order.into(),
+        "gate",
+        order,
         10,
-        "A1".into(),
+        "A1",
     )
 }
 
@@ -831,7 +831,7 @@ async fn new_api_answers_are_read_leniently_and_unreadable_ones_keep_the_record(
         .build();
     let engine = client.engine().clone();
     let running = tokio::spawn(async move { engine.run_uploads(std::future::pending()).await });
-    let check = || park_check::Request::new(200208, "21835".into(), "京A12345".into());
+    let check = || park_check::Request::new(200208, "21835", "京A12345");
     for unreadable in [NewApiAnswer::Garbage, NewApiAnswer::ForgedSign] {
         *mode.lock().unwrap() = unreadable;
         let ticket = client.upload(check()).await.unwrap();

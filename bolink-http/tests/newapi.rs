@@ -91,25 +91,19 @@ async fn vendor_server(config: CallbackConfig) -> String {
 }
 
 fn payment(state: State) -> newapi::Request {
-    let mut request = outpark::Request::new(
-        state,
-        "21835".into(),
-        "o-1".into(),
-        "t-1".into(),
-        PayType::Wallet,
-        String::new(),
-    );
+    let mut request =
+        outpark::Request::new(state, "21835", "o-1", "t-1", PayType::Wallet, String::new());
     request.total = Some(Money::from_cents(650));
     request.into()
 }
 
 fn unplated_entry() -> newapi::Request {
     nolicence_in_park::Request::new(
-        "EA47829".into(),
-        "21798".into(),
+        "EA47829",
+        "21798",
         UNION_ID,
         UnixSeconds(1_523_215_123),
-        "A1".into(),
+        "A1",
     )
     .into()
 }
@@ -191,14 +185,7 @@ async fn a_callback_round_trip_is_signed_both_ways_in_json_and_base64() {
 async fn plain_answers_by_default_and_typed_responses() {
     let base = vendor_server(CallbackConfig::new(key())).await;
     let http = reqwest::Client::new();
-    let notice = notice_car_owner::Request::new(
-        UNION_ID,
-        "o-1".into(),
-        "苏K55098".into(),
-        1,
-        "21835".into(),
-        "0.99".into(),
-    );
+    let notice = notice_car_owner::Request::new(UNION_ID, "o-1", "苏K55098", 1, "21835", "0.99");
     // A unified callback address: the data's service_name picks the callback.
     let answer = call_callback(
         &http,
@@ -229,14 +216,7 @@ async fn a_callback_without_service_name_is_found_by_its_configured_path() {
     let base = vendor_server(config).await;
     let http = reqwest::Client::new();
     let notice = |status: &str| -> newapi::Request {
-        notify_url::Request::new(
-            "2022-07-28 10:00:00".into(),
-            "inv-1".into(),
-            "ok".into(),
-            "2022-07-28".into(),
-            status.into(),
-        )
-        .into()
+        notify_url::Request::new("2022-07-28 10:00:00", "inv-1", "ok", "2022-07-28", status).into()
     };
     let url = format!("{base}/invoice/notify");
     let issued = call_callback(
@@ -405,7 +385,7 @@ async fn the_platform_accepts_checks_and_records_upstream_requests() {
     let platform = Platform::new().vendor(UNION_ID, key()).body_limit(4096);
     let store = platform.store();
     let base = serve(platform.router()).await;
-    let check = park_check::Request::new(UNION_ID, "21835".into(), "京A12345".into());
+    let check = park_check::Request::new(UNION_ID, "21835", "京A12345");
     for encoding in [BodyEncoding::Json, BodyEncoding::Base64] {
         let client = NewApiClient::new(key(), NewApiConfig::new(&base).encoding(encoding));
         let reply = client.send(check.clone()).await.unwrap();
@@ -427,7 +407,7 @@ async fn the_platform_accepts_checks_and_records_upstream_requests() {
     let reply = forged.send(check.clone()).await.unwrap();
     assert_eq!(reply.state, Some(0));
     assert!(reply.errmsg.unwrap().starts_with("签名错误"));
-    let stranger = park_check::Request::new(1, "21835".into(), "京A12345".into());
+    let stranger = park_check::Request::new(1, "21835", "京A12345");
     let reply = client.send(stranger).await.unwrap();
     assert!(reply.errmsg.unwrap().starts_with("厂商不存在"));
     let invalid = build(
@@ -484,12 +464,7 @@ async fn the_platform_accepts_checks_and_records_upstream_requests() {
     let refused: Vec<u16> = store.refused().iter().map(|r| r.status).collect();
     assert_eq!(refused, [200, 200, 200, 404, 400, 413]);
     // An interface without a known path is refused before anything is sent.
-    let vip = check_vip::Request::new(
-        "21835".into(),
-        UNION_ID,
-        "京A12345".into(),
-        Decimal::new(1, 2),
-    );
+    let vip = check_vip::Request::new("21835", UNION_ID, "京A12345", Decimal::new(1, 2));
     assert!(matches!(
         client.send(vip).await,
         Err(NewApiError::NoPath(_))
@@ -503,7 +478,7 @@ async fn the_simulator_checks_and_records_upstream_requests() {
         .start(([127, 0, 0, 1], 0).into())
         .await
         .unwrap();
-    let request = park_check::Request::new(UNION_ID, "21835".into(), "京A12345".into());
+    let request = park_check::Request::new(UNION_ID, "21835", "京A12345");
     let client = NewApiClient::new(key(), NewApiConfig::new(sim.base_url()));
     assert!(client.send(request.clone()).await.unwrap().is_success());
     assert_eq!(sim.received().len(), 1);
@@ -532,7 +507,7 @@ async fn uploads_go_through_the_outbox_and_survive_an_absent_platform() {
         .build();
     let engine = client.engine().clone();
     let running = tokio::spawn(async move { engine.run_uploads(std::future::pending()).await });
-    let request = park_check::Request::new(UNION_ID, "21835".into(), "京A12345".into());
+    let request = park_check::Request::new(UNION_ID, "21835", "京A12345");
     let ticket = client.upload(request.clone()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(client.engine().pending().await.unwrap(), 1);
@@ -545,12 +520,7 @@ async fn uploads_go_through_the_outbox_and_survive_an_absent_platform() {
     assert_eq!(sim.received().len(), 1);
     assert_eq!(client.engine().pending().await.unwrap(), 0);
     // An interface without a URL path is refused before anything is stored.
-    let vip = check_vip::Request::new(
-        "21835".into(),
-        UNION_ID,
-        "京A12345".into(),
-        Decimal::new(1, 2),
-    );
+    let vip = check_vip::Request::new("21835", UNION_ID, "京A12345", Decimal::new(1, 2));
     assert!(
         matches!(
             client.upload(vip).await,

@@ -105,7 +105,7 @@ fn run_lot(client: SdkHttpClient) -> Running {
 }
 
 fn price_query(car: &str) -> sdk::Request {
-    let mut request = query_price::Request::new(PARK.into(), PayScene::InLotPrepay);
+    let mut request = query_price::Request::new(PARK, PayScene::InLotPrepay);
     request.car_number = Some(car.into());
     request.order_id = Some("o-1".into());
     request.into()
@@ -135,12 +135,8 @@ async fn a_price_query_is_answered_through_the_handler() {
 async fn an_unplated_entry_is_answered() {
     let sim = simulator(fast(), loopback()).await;
     let _lot = run_lot(client(sim.base_url()));
-    let request = nolicence_in_park::Request::new(
-        "7FEDR54".into(),
-        PARK.into(),
-        "A2".into(),
-        UnixSeconds(1_503_296_359),
-    );
+    let request =
+        nolicence_in_park::Request::new("7FEDR54", PARK, "A2", UnixSeconds(1_503_296_359));
     let answer = sim.call(PARK, &request.into()).await.unwrap();
     assert!(matches!(answer, LotAnswer::Answered(_)), "{answer:?}");
 }
@@ -319,14 +315,14 @@ async fn uploads_without_a_session_log_in_first() {
 fn entry(order_id: &str) -> bolink_types::sdk::in_park::Request {
     use bolink_types::enums::{CarType, EntryExitType};
     bolink_types::sdk::in_park::Request::new(
-        "京A12345".into(),
+        "京A12345",
         UnixSeconds(1_490_875_218),
         CarType::Small,
         EntryExitType::LanePlateScan,
-        "880099".into(),
-        order_id.into(),
+        "880099",
+        order_id,
         20,
-        "A1".into(),
+        "A1",
     )
 }
 
@@ -343,14 +339,14 @@ async fn uploads_are_acknowledged_and_the_platform_tracks_the_order() {
     );
     assert_eq!(sim.in_park().len(), 1);
     let exit = bolink_types::sdk::out_park::Request::new(
-        "京A12345".into(),
+        "京A12345",
         UnixSeconds(1_490_875_218),
         UnixSeconds(1_490_879_218),
-        "880099".into(),
+        "880099",
         PayType::Cash,
         21,
         Money::from_cents(650),
-        "o-7".into(),
+        "o-7",
     );
     assert!(matches!(
         client.upload(&exit).await.unwrap().outcome().await,
@@ -476,12 +472,8 @@ async fn a_panicking_handler_is_answered_as_an_internal_error_and_the_lot_serves
         async move { client.run(lot, std::future::pending()).await }
     });
     let _stop = Running(client.clone());
-    let request = nolicence_in_park::Request::new(
-        "7FEDR54".into(),
-        PARK.into(),
-        "A2".into(),
-        UnixSeconds(1_503_296_359),
-    );
+    let request =
+        nolicence_in_park::Request::new("7FEDR54", PARK, "A2", UnixSeconds(1_503_296_359));
     assert_eq!(
         sim.call(PARK, &request.clone().into()).await.unwrap(),
         LotAnswer::Refused("internal error".into())

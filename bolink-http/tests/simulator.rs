@@ -66,14 +66,14 @@ impl Lot {
 
 fn entry(order_id: &str) -> String {
     let request = in_park::Request::new(
-        "京A12345".into(),
+        "京A12345",
         UnixSeconds(1_490_875_218),
         CarType::Small,
         EntryExitType::LanePlateScan,
-        "880099".into(),
-        order_id.into(),
+        "880099",
+        order_id,
         20,
-        "A1".into(),
+        "A1",
     );
     String::from_utf8(sdk::Request::from(request).encode()).unwrap()
 }
@@ -330,7 +330,7 @@ async fn the_downstream_queue_of_a_lot_that_never_polls_is_bounded() {
     .await;
     // A lot that logs in and never polls: its instance's queue fills.
     Lot::new(&sim).login("lane-1").await;
-    let mut query = query_price::Request::new(PARK.into(), PayScene::InLotPrepay);
+    let mut query = query_price::Request::new(PARK, PayScene::InLotPrepay);
     query.car_number = Some("京A12345".into());
     let query = sdk::Request::from(query);
     for _ in 0..2 {

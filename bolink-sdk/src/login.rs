@@ -34,7 +34,7 @@ mod tests {
 
     #[test]
     fn login_writes_its_service_name_and_accepts_data_without_it() {
-        let mut login = Login::new("200208".into(), "21835".into());
+        let mut login = Login::new("200208", "21835");
         login.local_id = Some("0071cc97102b_1001_qh321_quanhao-atest1".into());
         assert_eq!(
             String::from_utf8(login.encode()).unwrap(),

@@ -23,8 +23,10 @@ impl fmt::Display for CodeRef<'_> {
 /// A code that no variant of an open enum knows; kept so that it is written
 /// back unchanged.
 ///
-/// It can only be made by decoding (or [`CodeEnum::from_code`]), so a known
-/// code is never wrapped in it.
+/// It has no public constructor: it is only made by decoding (or
+/// [`CodeEnum::from_code`]), so a known code is never wrapped in it and
+/// `Unknown` always means "a code this version does not know". Read the
+/// code with [`code`](Self::code) (or [`CodeEnum::code`] on the enum).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UnknownCode(Repr);
 
@@ -35,8 +37,7 @@ enum Repr {
 }
 
 impl UnknownCode {
-    #[doc(hidden)]
-    pub fn __from_code(code: CodeRef<'_>) -> UnknownCode {
+    pub(crate) fn from_code(code: CodeRef<'_>) -> UnknownCode {
         UnknownCode(match code {
             CodeRef::Int(i) => Repr::Int(i),
             CodeRef::Str(s) => Repr::Str(s.into()),

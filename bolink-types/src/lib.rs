@@ -47,6 +47,12 @@ pub mod wire;
 #[doc(hidden)]
 pub mod __private {
     //! Used by the code the derives emit; not a stable API.
+
+    /// The `Unknown` value of an open enum, for a code no variant knows
+    /// (called by `#[derive(CodeEnum)]`'s decoding only).
+    pub fn unknown_code(code: crate::CodeRef<'_>) -> crate::UnknownCode {
+        crate::UnknownCode::from_code(code)
+    }
     pub use crate::rt::*;
     pub use crate::wire::scalar_support::*;
 }
@@ -63,8 +69,8 @@ pub use generated::{
     enums, newapi, sdk,
 };
 pub use message::{
-    decode, decode_with_slips, peek_service_name, DecodeError, Decoded, Message, Object, Role,
-    UnknownRole,
+    decode, decode_with_slips, peek_service_name, Answered, DecodeError, Decoded, Message, Object,
+    Role, UnknownRole,
 };
 pub use money::{Money, MoneyError};
 pub use report::{Report, Slip, SlipKind, TimeUnit, Violation, ViolationKind};

@@ -57,6 +57,27 @@ pub trait Message: Object {
     }
 }
 
+/// A request linked to the type that answers it, so that code generic over
+/// requests (a handler, a test, a client) answers or expects the right
+/// table; implemented for every request with an answer table.
+///
+/// ```
+/// use bolink_types::{sdk, Answered, Message};
+///
+/// fn answer_role<R: Answered>() -> bolink_types::Role {
+///     <R::Answer as Message>::ROLE
+/// }
+/// // The table the handlers answer a price query in (HTTP mode's).
+/// assert_eq!(answer_role::<sdk::query_price::Request>(), bolink_types::Role::HttpReturn);
+/// assert_eq!(answer_role::<sdk::lock_car::Request>(), bolink_types::Role::SdkReturn);
+/// ```
+pub trait Answered: Message {
+    /// The answer: the first of the page's `http_return`, `sdk_return`,
+    /// `response` and `async_result` tables (on the SDK's own link the
+    /// transports add the `data_target` its `sdk_return` fixes).
+    type Answer: Message;
+}
+
 /// Serialises a message to compact JSON.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // The derived Serialize impls write only strings, numbers and JSON values

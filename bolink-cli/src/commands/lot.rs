@@ -326,10 +326,10 @@ async fn generate<T: Transport>(
             car.in_time,
             CarType::Small,
             EntryExitType::LanePlateScan,
-            "lot".into(),
+            "lot",
             car.order_id.clone(),
             100,
-            "A1".into(),
+            "A1",
         );
         client
             .upload(&entry)
@@ -352,7 +352,7 @@ async fn generate<T: Transport>(
             plate(i),
             in_time,
             now,
-            "lot".into(),
+            "lot",
             PayType::Cash,
             100,
             price_of(minutes, prepaid),

@@ -62,14 +62,14 @@ pub fn loopback() -> SocketAddr {
 /// An entry's data JSON (valid against in_park's table).
 pub fn entry(order_id: &str, empty_plot: i64) -> String {
     let request = in_park::Request::new(
-        "京A12345".into(),
+        "京A12345",
         UnixSeconds(1_490_875_218),
         CarType::Small,
         EntryExitType::LanePlateScan,
-        "880099".into(),
-        order_id.into(),
+        "880099",
+        order_id,
         empty_plot,
-        "A1".into(),
+        "A1",
     );
     String::from_utf8(sdk::Request::from(request).encode()).unwrap()
 }

@@ -53,7 +53,7 @@ async fn a_vendors_key_files_nothing_under_another_vendor_or_its_park() {
         "{refused}"
     );
     // Vendor A naming itself, but vendor B's park.
-    let bs_park = park_check::Request::new(VENDOR_A, PARK_B.into(), "京A12345".into());
+    let bs_park = park_check::Request::new(VENDOR_A, PARK_B, "京A12345");
     let reply = a.send(bs_park).await.unwrap();
     assert_eq!(reply.state, Some(0), "{reply:?}");
     assert!(
@@ -66,7 +66,7 @@ async fn a_vendors_key_files_nothing_under_another_vendor_or_its_park() {
     );
     assert!(sim.received().is_empty(), "{:?}", sim.received());
     // Its own data, on a park nobody registered: filed.
-    let own = park_check::Request::new(VENDOR_A, "21835".into(), "京A12345".into());
+    let own = park_check::Request::new(VENDOR_A, "21835", "京A12345");
     assert!(a.send(own).await.unwrap().is_success());
     assert_eq!(sim.received().len(), 1);
     assert_eq!(sim.rejected().len(), 2);

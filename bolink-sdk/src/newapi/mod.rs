@@ -50,7 +50,7 @@
 //!
 //! let key = Key::new("8403A41ED5EF20BC");
 //! // The platform's side: a signed base64 call.
-//! let call = outpark::Request::new(State::Success, "21835".into(), "o-1".into(), "t-1".into(), PayType::Wallet, String::new());
+//! let call = outpark::Request::new(State::Success, "21835", "o-1", "t-1", PayType::Wallet, "");
 //! let body = request_body(&call.into(), &key, None, BodyEncoding::Base64)?;
 //! // The vendor's side.
 //! let endpoint = CallbackEndpoint::new(key.clone()).reply_form(ReplyForm::Signed);
@@ -881,15 +881,7 @@ mod tests {
     }
 
     fn payment(state: State) -> newapi::Request {
-        outpark::Request::new(
-            state,
-            "21835".into(),
-            "o-1".into(),
-            "t-1".into(),
-            PayType::Wallet,
-            String::new(),
-        )
-        .into()
+        outpark::Request::new(state, "21835", "o-1", "t-1", PayType::Wallet, String::new()).into()
     }
 
     fn answer(endpoint: &CallbackEndpoint, path: &str, body: &[u8]) -> (CallbackReply, Vendor) {
@@ -1001,7 +993,7 @@ mod tests {
             }
         ));
         // An upstream interface is not a callback.
-        let check = park_check::Request::new(200208, "21835".into(), "京A12345".into());
+        let check = park_check::Request::new(200208, "21835", "京A12345");
         let body = request_body(&check.into(), &key(), None, BodyEncoding::Json).unwrap();
         let (reply, _) = answer(&endpoint, "/cb/park_check", &body);
         assert!(matches!(rejected(&reply), InboundError::Unknown { .. }));
@@ -1085,11 +1077,11 @@ mod tests {
         struct Closed;
         impl CallbackHandler for Closed {}
         let entry = nolicence_in_park::Request::new(
-            "EA47829".into(),
-            "21798".into(),
+            "EA47829",
+            "21798",
             200208,
             UnixSeconds(1_523_215_123),
-            "A1".into(),
+            "A1",
         );
         let body = request_body(&entry.into(), &key(), None, BodyEncoding::Json).unwrap();
         let reply = block_on(CallbackEndpoint::new(key()).answer(&Closed, "/cb", &body));
@@ -1105,7 +1097,7 @@ mod tests {
 
     #[test]
     fn upstream_requests_are_checked_on_the_platforms_side() {
-        let check = park_check::Request::new(200208, "21835".into(), "京A12345".into());
+        let check = park_check::Request::new(200208, "21835", "京A12345");
         let body = request_body(
             &check.clone().into(),
             &key(),
@@ -1122,9 +1114,9 @@ mod tests {
         // An invalid message is refused before signing.
         let mut scan = outpark::Request::new(
             State::Success,
-            "21835".into(),
-            "o-1".into(),
-            "t-1".into(),
+            "21835",
+            "o-1",
+            "t-1",
             PayType::Scancode,
             String::new(),
         );

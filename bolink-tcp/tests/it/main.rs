@@ -151,14 +151,14 @@ pub fn run(client: &TcpClient, lot: Lot) -> Running {
 
 pub fn entry(order: &str) -> in_park::Request {
     in_park::Request::new(
-        "京A12345".into(),
+        "京A12345",
         UnixSeconds(1_700_000_000),
         CarType::Small,
         EntryExitType::LanePlateScan,
-        "gate".into(),
-        order.into(),
+        "gate",
+        order,
         10,
-        "A1".into(),
+        "A1",
     )
 }
 
@@ -203,7 +203,7 @@ pub async fn eventually(what: &str, check: impl Fn() -> bool) {
 
 /// A signed query_price envelope as the platform pushes it.
 pub fn price_query(order: &str) -> Vec<u8> {
-    let mut request = query_price::Request::new(PARK.into(), PayScene::InLotPrepay);
+    let mut request = query_price::Request::new(PARK, PayScene::InLotPrepay);
     request.car_number = Some("京A12345".into());
     request.order_id = Some(order.into());
     let data = String::from_utf8(request.encode()).unwrap();

@@ -48,7 +48,7 @@ fn the_specs_examples_decode_and_a_broken_message_names_its_fields() {
 
 #[test]
 fn an_answer_that_breaks_its_table_is_never_made() {
-    let answer = SdkReturn::new(State::Success, "21835".into(), ChargeMode::PerHour);
+    let answer = SdkReturn::new(State::Success, "21835", ChargeMode::PerHour);
     let report = OtherAnswer::new(&answer).unwrap_err();
     assert_eq!(
         report.to_string(),

@@ -149,13 +149,8 @@ fn malformed_and_truncated_json_are_syntax_errors_with_place() {
 
 #[test]
 fn built_values_validate_and_encode() {
-    let mut answer = query_price::SdkReturn::new(
-        State::Success,
-        50,
-        "20003".into(),
-        "10000".into(),
-        "4.0".parse().unwrap(),
-    );
+    let mut answer =
+        query_price::SdkReturn::new(State::Success, 50, "20003", "10000", "4.0".parse().unwrap());
     assert!(answer.validate().is_ok());
     answer.state = State::Failure;
     let report = answer.validate().unwrap_err();

@@ -47,8 +47,8 @@ fn a_typed_answer_is_signed_over_its_exact_encoding() {
     let answer = sdk::query_price::HttpReturn::new(
         bolink_types::enums::State::Success,
         50,
-        "20003".into(),
-        "10000".into(),
+        "20003",
+        "10000",
         "4.0".parse().unwrap(),
     );
     let data = String::from_utf8(bolink_types::Message::encode(&answer)).unwrap();

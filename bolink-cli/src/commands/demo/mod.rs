@@ -172,14 +172,14 @@ async fn upload_entry<T: Transport>(
 ) -> StepResult {
     let car = lot.books().enter(plate, at);
     let mut entry = in_park::Request::new(
-        plate.into(),
+        plate,
         at,
         CarType::Small,
         EntryExitType::LanePlateScan,
-        "gate-1".into(),
+        "gate-1",
         car.order_id.clone(),
         120,
-        "A1".into(),
+        "A1",
     );
     entry.car_cost_type = Some(kind);
     let ticket = client.upload(&entry).await.map_err(|e| e.to_string())?;
@@ -203,7 +203,7 @@ async fn car_enters<T: Transport>(
 }
 
 async fn price_query(sim: &SimulatorHandle, plate: &str) -> StepResult {
-    let mut request = query_price::Request::new(PARK_ID.into(), PayScene::InLotPrepay);
+    let mut request = query_price::Request::new(PARK_ID, PayScene::InLotPrepay);
     request.car_number = Some(plate.into());
     request.order_id = Some(String::new());
     // HTTP mode answers in the http_return table, the SDK's link in sdk_return.
@@ -229,11 +229,11 @@ async fn driver_prepays(sim: &SimulatorHandle, lot: &SampleLot, plate: &str) -> 
     let minutes = (UnixSeconds::now().get() - car.in_time.get()) / 60;
     let fee = lot::price_of(minutes, car.prepaid);
     let request = prepay_order::Request::new(
-        plate.into(),
+        plate,
         fee,
         car.order_id.clone(),
-        PARK_ID.into(),
-        "T20261123000001".into(),
+        PARK_ID,
+        "T20261123000001",
         UnixSeconds::now(),
     );
     match answer_of(sim.call(PARK_ID, &request.into()).await)? {
@@ -263,10 +263,10 @@ async fn car_leaves<T: Transport>(
     let now = UnixSeconds::now();
     let due = lot::price_of((now.get() - car.in_time.get()) / 60, car.prepaid);
     let mut exit = out_park::Request::new(
-        plate.into(),
+        plate,
         car.in_time,
         now,
-        "gate-2".into(),
+        "gate-2",
         PayType::Cash,
         121,
         due,
@@ -289,12 +289,7 @@ async fn unplated_entry<T: Transport>(
     client: &Engine<T>,
     lot: &SampleLot,
 ) -> StepResult {
-    let request = nolicence_in_park::Request::new(
-        "QR8842".into(),
-        PARK_ID.into(),
-        "A1".into(),
-        UnixSeconds::now(),
-    );
+    let request = nolicence_in_park::Request::new("QR8842", PARK_ID, "A1", UnixSeconds::now());
     let entered = match answer_of(sim.call(PARK_ID, &request.into()).await)? {
         sdk::Message::HttpReturn(sdk::HttpReturn::NolicenceInPark(a)) => {
             (a.state, a.car_number, a.timetemp)
@@ -323,8 +318,7 @@ async fn unplated_entry<T: Transport>(
 }
 
 async fn forged_message(sim: &SimulatorHandle) -> StepResult {
-    let request: sdk::Request =
-        query_price::Request::new(PARK_ID.into(), PayScene::InLotPrepay).into();
+    let request: sdk::Request = query_price::Request::new(PARK_ID, PayScene::InLotPrepay).into();
     let data = String::from_utf8(request.encode()).map_err(|e| e.to_string())?;
     let forged = sdk_http::build("query_price", None, &data, &Key::new("not-the-key"))
         .map_err(|e| e.to_string())?;

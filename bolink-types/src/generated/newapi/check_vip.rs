@@ -37,20 +37,41 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        park_id: String,
+        park_id: impl ::core::convert::Into<String>,
         union_id: i64,
-        car_number: String,
+        car_number: impl ::core::convert::Into<String>,
         amount: ::bolink_types::Decimal,
     ) -> Self {
         Self {
-            park_id,
+            park_id: park_id.into(),
             union_id,
-            car_number,
+            car_number: car_number.into(),
             license_color: None,
             amount,
             start_time: None,
             end_time: None,
         }
+    }
+    ///Sets `license_color` (builder style).
+    #[must_use]
+    pub fn license_color(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::LicenseColor>,
+    ) -> Self {
+        self.license_color = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `start_time` (builder style).
+    #[must_use]
+    pub fn start_time(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.start_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `end_time` (builder style).
+    #[must_use]
+    pub fn end_time(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.end_time = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///11.2車輛包月賬單信息查詢 `response` The synchronous HTTP response.
@@ -72,4 +93,13 @@ impl Response {
     pub fn new(state: super::super::enums::State) -> Self {
         Self { state, errmsg: None }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = Response;
 }

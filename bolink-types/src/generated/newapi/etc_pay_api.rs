@@ -36,8 +36,16 @@ pub struct Request {
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(union_id: i64, sign: String, data: Data) -> Self {
-        Self { union_id, sign, data }
+    pub fn new(
+        union_id: i64,
+        sign: impl ::core::convert::Into<String>,
+        data: Data,
+    ) -> Self {
+        Self {
+            union_id,
+            sign: sign.into(),
+            data,
+        }
     }
 }
 ///包含下面的所有字段的json對象 (nested object of `3.7ETC支付接口`).
@@ -75,26 +83,38 @@ impl Data {
     ///A `Data` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        park_id: String,
-        car_number: String,
+        park_id: impl ::core::convert::Into<String>,
+        car_number: impl ::core::convert::Into<String>,
         in_time: ::bolink_types::UnixSeconds,
         out_time: ::bolink_types::UnixSeconds,
         pay_type: super::super::enums::EtcType,
-        total: String,
-        order_id: String,
-        out_channel_id: String,
+        total: impl ::core::convert::Into<String>,
+        order_id: impl ::core::convert::Into<String>,
+        out_channel_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
-            park_id,
-            car_number,
+            park_id: park_id.into(),
+            car_number: car_number.into(),
             in_time,
             out_time,
             pay_type,
             empty_plot: None,
             total_original: None,
-            total,
-            order_id,
-            out_channel_id,
+            total: total.into(),
+            order_id: order_id.into(),
+            out_channel_id: out_channel_id.into(),
         }
+    }
+    ///Sets `empty_plot` (builder style).
+    #[must_use]
+    pub fn empty_plot(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.empty_plot = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `total_original` (builder style).
+    #[must_use]
+    pub fn total_original(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.total_original = ::core::option::Option::Some(value.into());
+        self
     }
 }

@@ -28,8 +28,16 @@ pub struct Request {
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(union_id: i64, sign: String, data: Data) -> Self {
-        Self { union_id, sign, data }
+    pub fn new(
+        union_id: i64,
+        sign: impl ::core::convert::Into<String>,
+        data: Data,
+    ) -> Self {
+        Self {
+            union_id,
+            sign: sign.into(),
+            data,
+        }
     }
 }
 ///3.6接收分賬方綁定接口 `response` The synchronous HTTP response.
@@ -45,9 +53,18 @@ pub struct Response {
 impl Response {
     ///A `Response` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: super::super::enums::State, errmsg: String) -> Self {
-        Self { state, errmsg }
+    pub fn new(
+        state: super::super::enums::State,
+        errmsg: impl ::core::convert::Into<String>,
+    ) -> Self {
+        Self {
+            state,
+            errmsg: errmsg.into(),
+        }
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = Response;
 }
 ///包含下面的所有字段的json对象 (nested object of `3.6接收分賬方綁定接口`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
@@ -59,7 +76,7 @@ pub struct Data {
 impl Data {
     ///A `Data` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(park_id: String) -> Self {
-        Self { park_id }
+    pub fn new(park_id: impl ::core::convert::Into<String>) -> Self {
+        Self { park_id: park_id.into() }
     }
 }

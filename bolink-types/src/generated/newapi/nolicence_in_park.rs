@@ -54,22 +54,40 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        car_number: String,
-        park_id: String,
+        car_number: impl ::core::convert::Into<String>,
+        park_id: impl ::core::convert::Into<String>,
         union_id: i64,
         timetemp: ::bolink_types::UnixSeconds,
-        channel_id: String,
+        channel_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
-            car_number,
-            park_id,
+            car_number: car_number.into(),
+            park_id: park_id.into(),
             union_id,
             timetemp,
-            channel_id,
+            channel_id: channel_id.into(),
             pay_user_id: None,
             mobile_number: None,
             order_id: None,
         }
+    }
+    ///Sets `pay_user_id` (builder style).
+    #[must_use]
+    pub fn pay_user_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.pay_user_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `mobile_number` (builder style).
+    #[must_use]
+    pub fn mobile_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.mobile_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///5.7無牌車入場請求 `response` The synchronous HTTP response.
@@ -94,14 +112,23 @@ impl Response {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        car_number: String,
+        car_number: impl ::core::convert::Into<String>,
         timetemp: ::bolink_types::UnixSeconds,
     ) -> Self {
         Self {
             errmsg: None,
             state,
-            car_number,
+            car_number: car_number.into(),
             timetemp,
         }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = Response;
 }

@@ -40,19 +40,19 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         union_id: i64,
-        order_id: String,
-        car_number: String,
+        order_id: impl ::core::convert::Into<String>,
+        car_number: impl ::core::convert::Into<String>,
         is_union_user: i64,
-        park_id: String,
-        rand: String,
+        park_id: impl ::core::convert::Into<String>,
+        rand: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             union_id,
-            order_id,
-            car_number,
+            order_id: order_id.into(),
+            car_number: car_number.into(),
             is_union_user,
-            park_id,
-            rand,
+            park_id: park_id.into(),
+            rand: rand.into(),
         }
     }
 }
@@ -72,4 +72,13 @@ impl Response {
     pub fn new(state: super::super::enums::State) -> Self {
         Self { state, errmsg: None }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = Response;
 }

@@ -42,19 +42,25 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        notify_time: String,
-        invoice_order_no: String,
-        message: String,
-        open_invoice_time: String,
-        status: String,
+        notify_time: impl ::core::convert::Into<String>,
+        invoice_order_no: impl ::core::convert::Into<String>,
+        message: impl ::core::convert::Into<String>,
+        open_invoice_time: impl ::core::convert::Into<String>,
+        status: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
-            notify_time,
-            invoice_order_no,
-            message,
-            open_invoice_time,
+            notify_time: notify_time.into(),
+            invoice_order_no: invoice_order_no.into(),
+            message: message.into(),
+            open_invoice_time: open_invoice_time.into(),
             pdf_url: None,
-            status,
+            status: status.into(),
         }
+    }
+    ///Sets `pdf_url` (builder style).
+    #[must_use]
+    pub fn pdf_url(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.pdf_url = ::core::option::Option::Some(value.into());
+        self
     }
 }

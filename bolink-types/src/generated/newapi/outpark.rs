@@ -51,22 +51,46 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        park_id: String,
-        order_id: String,
-        trade_no: String,
+        park_id: impl ::core::convert::Into<String>,
+        order_id: impl ::core::convert::Into<String>,
+        trade_no: impl ::core::convert::Into<String>,
         pay_type: super::super::enums::PayType,
-        errmsg: String,
+        errmsg: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             state,
-            park_id,
-            order_id,
-            trade_no,
+            park_id: park_id.into(),
+            order_id: order_id.into(),
+            trade_no: trade_no.into(),
             pay_type,
             out_channel_id: None,
             total: None,
-            errmsg,
+            errmsg: errmsg.into(),
             pay_channel: None,
         }
+    }
+    ///Sets `out_channel_id` (builder style).
+    #[must_use]
+    pub fn out_channel_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.out_channel_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `total` (builder style).
+    #[must_use]
+    pub fn total(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.total = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `pay_channel` (builder style).
+    #[must_use]
+    pub fn pay_channel(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::PayChannel>,
+    ) -> Self {
+        self.pay_channel = ::core::option::Option::Some(value.into());
+        self
     }
 }

@@ -32,13 +32,26 @@ pub struct Request {
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(union_id: i64, park_id: String, car_number: String) -> Self {
+    pub fn new(
+        union_id: i64,
+        park_id: impl ::core::convert::Into<String>,
+        car_number: impl ::core::convert::Into<String>,
+    ) -> Self {
         Self {
             union_id,
-            park_id,
-            car_number,
+            park_id: park_id.into(),
+            car_number: car_number.into(),
             license_color: None,
         }
+    }
+    ///Sets `license_color` (builder style).
+    #[must_use]
+    pub fn license_color(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::LicenseColor>,
+    ) -> Self {
+        self.license_color = ::core::option::Option::Some(value.into());
+        self
     }
 }
 /**10.4市级车入场判定 `response` The synchronous HTTP response.
@@ -70,6 +83,21 @@ impl Response {
             data: None,
         }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `data` (builder style).
+    #[must_use]
+    pub fn data(mut self, value: impl ::core::convert::Into<ParkCheckData>) -> Self {
+        self.data = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = Response;
 }
 ///接口数据 (data) (nested object of `10.4市级车入场判定`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
@@ -102,6 +130,39 @@ impl ParkCheckData {
             reason_msg: None,
             share_status: None,
         }
+    }
+    ///Sets `status` (builder style).
+    #[must_use]
+    pub fn status(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::EntryCheckStatus>,
+    ) -> Self {
+        self.status = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `reason` (builder style).
+    #[must_use]
+    pub fn reason(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::EntryRefusalReason>,
+    ) -> Self {
+        self.reason = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `reason_msg` (builder style).
+    #[must_use]
+    pub fn reason_msg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.reason_msg = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `share_status` (builder style).
+    #[must_use]
+    pub fn share_status(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::ShareStatus>,
+    ) -> Self {
+        self.share_status = ::core::option::Option::Some(value.into());
+        self
     }
 }
 impl ::core::default::Default for ParkCheckData {

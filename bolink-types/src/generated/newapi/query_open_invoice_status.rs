@@ -34,8 +34,8 @@ pub struct Request {
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(sign: String, data: Data) -> Self {
-        Self { sign, data }
+    pub fn new(sign: impl ::core::convert::Into<String>, data: Data) -> Self {
+        Self { sign: sign.into(), data }
     }
 }
 ///6.5、查詢開票狀態接口 `response` The synchronous HTTP response.
@@ -56,6 +56,15 @@ impl Response {
     pub fn new(code: i64, data: DataX) -> Self {
         Self { code, message: None, data }
     }
+    ///Sets `message` (builder style).
+    #[must_use]
+    pub fn message(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.message = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = Response;
 }
 ///包含下面的所有字段的json对象 (nested object of `6.5、查詢開票狀態接口`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
@@ -77,14 +86,35 @@ pub struct Data {
 impl Data {
     ///A `Data` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(invoice_order_no: String, union_id: i64) -> Self {
+    pub fn new(
+        invoice_order_no: impl ::core::convert::Into<String>,
+        union_id: i64,
+    ) -> Self {
         Self {
-            invoice_order_no,
+            invoice_order_no: invoice_order_no.into(),
             r#type: None,
             union_id,
             server_id: None,
             park_id: None,
         }
+    }
+    ///Sets `type` (builder style).
+    #[must_use]
+    pub fn r#type(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.r#type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `server_id` (builder style).
+    #[must_use]
+    pub fn server_id(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.server_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///包含下面的所有字段的json对象 (nested object of `6.5、查詢開票狀態接口`).
@@ -104,16 +134,16 @@ impl DataX {
     ///A `DataX` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        invoice_order_no: String,
-        message: String,
-        pdf_url: String,
-        status: String,
+        invoice_order_no: impl ::core::convert::Into<String>,
+        message: impl ::core::convert::Into<String>,
+        pdf_url: impl ::core::convert::Into<String>,
+        status: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
-            invoice_order_no,
-            message,
-            pdf_url,
-            status,
+            invoice_order_no: invoice_order_no.into(),
+            message: message.into(),
+            pdf_url: pdf_url.into(),
+            status: status.into(),
         }
     }
 }

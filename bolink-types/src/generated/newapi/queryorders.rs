@@ -67,6 +67,54 @@ impl Request {
             size: None,
         }
     }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `start_time` (builder style).
+    #[must_use]
+    pub fn start_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.start_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `end_time` (builder style).
+    #[must_use]
+    pub fn end_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.end_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `page` (builder style).
+    #[must_use]
+    pub fn page(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.page = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `size` (builder style).
+    #[must_use]
+    pub fn size(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.size = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 ///4.1 查詢歷史訂單 `response` The synchronous HTTP response.
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
@@ -101,4 +149,22 @@ impl Response {
             data: None,
         }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `data` (builder style).
+    #[must_use]
+    pub fn data(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.data = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = Response;
 }

@@ -68,30 +68,75 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        park_id: String,
+        park_id: impl ::core::convert::Into<String>,
         union_id: i64,
-        car_number: String,
+        car_number: impl ::core::convert::Into<String>,
         out_time: ::bolink_types::UnixSeconds,
         pay_type: super::super::enums::PayType,
         empty_plot: i64,
         total: ::bolink_types::Money,
-        order_id: String,
+        order_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
-            park_id,
+            park_id: park_id.into(),
             union_id,
-            car_number,
+            car_number: car_number.into(),
             in_time: None,
             out_time,
             pay_type,
             empty_plot,
             total,
-            order_id,
+            order_id: order_id.into(),
             auth_code: None,
             remark: None,
             outpark_img: None,
             out_channel_id: None,
             license_color: None,
         }
+    }
+    ///Sets `in_time` (builder style).
+    #[must_use]
+    pub fn in_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.in_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `auth_code` (builder style).
+    #[must_use]
+    pub fn auth_code(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.auth_code = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `remark` (builder style).
+    #[must_use]
+    pub fn remark(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.remark = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `outpark_img` (builder style).
+    #[must_use]
+    pub fn outpark_img(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.outpark_img = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `out_channel_id` (builder style).
+    #[must_use]
+    pub fn out_channel_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.out_channel_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `license_color` (builder style).
+    #[must_use]
+    pub fn license_color(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::LicenseColor>,
+    ) -> Self {
+        self.license_color = ::core::option::Option::Some(value.into());
+        self
     }
 }

@@ -56,24 +56,42 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         union_id: i64,
-        park_id: String,
+        park_id: impl ::core::convert::Into<String>,
         platform_id: i64,
-        car_number: String,
-        start_charge_seq: String,
+        car_number: impl ::core::convert::Into<String>,
+        start_charge_seq: impl ::core::convert::Into<String>,
         calculation_method: i64,
         out_time: ::bolink_types::UnixSeconds,
     ) -> Self {
         Self {
             union_id,
-            park_id,
+            park_id: park_id.into(),
             platform_id,
-            car_number,
-            start_charge_seq,
+            car_number: car_number.into(),
+            start_charge_seq: start_charge_seq.into(),
             calculation_method,
             duration: None,
             reduce_amount: None,
             out_time,
         }
+    }
+    ///Sets `duration` (builder style).
+    #[must_use]
+    pub fn duration(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Decimal>,
+    ) -> Self {
+        self.duration = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `reduce_amount` (builder style).
+    #[must_use]
+    pub fn reduce_amount(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.reduce_amount = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///3.11充電減免結果上傳 `response` The synchronous HTTP response.
@@ -92,4 +110,13 @@ impl Response {
     pub fn new(state: super::super::enums::State) -> Self {
         Self { state, errmsg: None }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = Response;
 }

@@ -36,6 +36,12 @@ impl Request {
     pub fn new() -> Self {
         Self { data: None }
     }
+    ///Sets `data` (builder style).
+    #[must_use]
+    pub fn data(mut self, value: impl ::core::convert::Into<Data>) -> Self {
+        self.data = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Request {
     fn default() -> Self {
@@ -69,11 +75,32 @@ impl SdkReturn {
             black_uuid: None,
         }
     }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `black_uuid` (builder style).
+    #[must_use]
+    pub fn black_uuid(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.black_uuid = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for SdkReturn {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }
 ///data (nested object of `3.14黑名单下发(停车云)`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
@@ -128,6 +155,60 @@ impl Data {
             resume: None,
             operate_type: None,
         }
+    }
+    ///Sets `black_uuid` (builder style).
+    #[must_use]
+    pub fn black_uuid(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.black_uuid = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `operator` (builder style).
+    #[must_use]
+    pub fn operator(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.operator = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `create_time` (builder style).
+    #[must_use]
+    pub fn create_time(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.create_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `resume` (builder style).
+    #[must_use]
+    pub fn resume(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.resume = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `operate_type` (builder style).
+    #[must_use]
+    pub fn operate_type(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::OperateType>,
+    ) -> Self {
+        self.operate_type = ::core::option::Option::Some(value.into());
+        self
     }
 }
 impl ::core::default::Default for Data {

@@ -38,6 +38,12 @@ impl Request {
     pub fn new() -> Self {
         Self { data: None }
     }
+    ///Sets `data` (builder style).
+    #[must_use]
+    pub fn data(mut self, value: impl ::core::convert::Into<Data>) -> Self {
+        self.data = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Request {
     fn default() -> Self {
@@ -71,11 +77,32 @@ impl SdkReturn {
             car_type_id: None,
         }
     }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_type_id` (builder style).
+    #[must_use]
+    pub fn car_type_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.car_type_id = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for SdkReturn {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }
 ///data (nested object of `3.15车型数据下发(停车云)`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
@@ -130,6 +157,60 @@ impl Data {
             update_time: None,
             operate_type: None,
         }
+    }
+    ///Sets `car_type_id` (builder style).
+    #[must_use]
+    pub fn car_type_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.car_type_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `name` (builder style).
+    #[must_use]
+    pub fn name(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.name = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `create_time` (builder style).
+    #[must_use]
+    pub fn create_time(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.create_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `sort` (builder style).
+    #[must_use]
+    pub fn sort(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.sort = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `update_time` (builder style).
+    #[must_use]
+    pub fn update_time(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.update_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `operate_type` (builder style).
+    #[must_use]
+    pub fn operate_type(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::OperateType>,
+    ) -> Self {
+        self.operate_type = ::core::option::Option::Some(value.into());
+        self
     }
 }
 impl ::core::default::Default for Data {

@@ -43,20 +43,41 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        park_id: String,
+        park_id: impl ::core::convert::Into<String>,
         union_id: i64,
-        car_number: String,
+        car_number: impl ::core::convert::Into<String>,
         amount: ::bolink_types::Decimal,
     ) -> Self {
         Self {
-            park_id,
+            park_id: park_id.into(),
             union_id,
-            car_number,
+            car_number: car_number.into(),
             license_color: None,
             amount,
             start_time: None,
             end_time: None,
         }
+    }
+    ///Sets `license_color` (builder style).
+    #[must_use]
+    pub fn license_color(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::LicenseColor>,
+    ) -> Self {
+        self.license_color = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `start_time` (builder style).
+    #[must_use]
+    pub fn start_time(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.start_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `end_time` (builder style).
+    #[must_use]
+    pub fn end_time(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.end_time = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///3.38 车辆包月账单信息查询 `sdk_return` The answer in SDK mode.
@@ -76,11 +97,18 @@ impl SdkReturn {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        path: String,
+        path: impl ::core::convert::Into<String>,
         data: Data,
     ) -> Self {
-        Self { data_target, path, data }
+        Self {
+            data_target,
+            path: path.into(),
+            data,
+        }
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }
 ///接口数据 (nested object of `3.38 车辆包月账单信息查询`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
@@ -99,5 +127,11 @@ impl Data {
     #[allow(clippy::too_many_arguments)]
     pub fn new(state: super::super::enums::State) -> Self {
         Self { state, errmsg: None }
+    }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
     }
 }

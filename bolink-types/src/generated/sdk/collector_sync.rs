@@ -38,6 +38,12 @@ impl Request {
     pub fn new() -> Self {
         Self { data: None }
     }
+    ///Sets `data` (builder style).
+    #[must_use]
+    pub fn data(mut self, value: impl ::core::convert::Into<Data>) -> Self {
+        self.data = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Request {
     fn default() -> Self {
@@ -68,11 +74,32 @@ impl SdkReturn {
     pub fn new() -> Self {
         Self { state: None, user_id: None }
     }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `user_id` (builder style).
+    #[must_use]
+    pub fn user_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.user_id = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for SdkReturn {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }
 ///data (nested object of `3.8车场收费员信息同步(停车云)`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
@@ -127,6 +154,60 @@ impl Data {
             create_time: None,
             operate_type: None,
         }
+    }
+    ///Sets `update_time` (builder style).
+    #[must_use]
+    pub fn update_time(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.update_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `sex` (builder style).
+    #[must_use]
+    pub fn sex(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.sex = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `user_id` (builder style).
+    #[must_use]
+    pub fn user_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.user_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `name` (builder style).
+    #[must_use]
+    pub fn name(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.name = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `create_time` (builder style).
+    #[must_use]
+    pub fn create_time(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.create_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `operate_type` (builder style).
+    #[must_use]
+    pub fn operate_type(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::OperateType>,
+    ) -> Self {
+        self.operate_type = ::core::option::Option::Some(value.into());
+        self
     }
 }
 impl ::core::default::Default for Data {

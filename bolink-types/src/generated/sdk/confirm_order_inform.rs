@@ -48,22 +48,31 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        channel_id: String,
-        order_id: String,
-        car_number: String,
-        event_id: String,
-        comid: String,
-        park_id: String,
+        channel_id: impl ::core::convert::Into<String>,
+        order_id: impl ::core::convert::Into<String>,
+        car_number: impl ::core::convert::Into<String>,
+        event_id: impl ::core::convert::Into<String>,
+        comid: impl ::core::convert::Into<String>,
+        park_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             inform_time: None,
-            channel_id,
-            order_id,
-            car_number,
-            event_id,
-            comid,
-            park_id,
+            channel_id: channel_id.into(),
+            order_id: order_id.into(),
+            car_number: car_number.into(),
+            event_id: event_id.into(),
+            comid: comid.into(),
+            park_id: park_id.into(),
         }
+    }
+    ///Sets `inform_time` (builder style).
+    #[must_use]
+    pub fn inform_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.inform_time = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///3.17手动匹配订单通知(停车云) `sdk_return` The answer in SDK mode.
@@ -96,13 +105,22 @@ impl SdkReturn {
     pub fn new(
         data_target: super::super::enums::DataTarget,
         state: super::super::enums::State,
-        event_id: String,
+        event_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             data_target,
             state,
-            event_id,
+            event_id: event_id.into(),
             errmsg: None,
         }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

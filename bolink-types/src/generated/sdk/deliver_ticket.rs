@@ -122,6 +122,114 @@ impl Request {
             remark: None,
         }
     }
+    ///Sets `ticket_id` (builder style).
+    #[must_use]
+    pub fn ticket_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.ticket_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `create_time` (builder style).
+    #[must_use]
+    pub fn create_time(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.create_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `limit_day` (builder style).
+    #[must_use]
+    pub fn limit_day(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.limit_day = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `duration` (builder style).
+    #[must_use]
+    pub fn duration(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.duration = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `money` (builder style).
+    #[must_use]
+    pub fn money(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.money = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `ticket_type` (builder style).
+    #[must_use]
+    pub fn ticket_type(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::TicketType>,
+    ) -> Self {
+        self.ticket_type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `time_range` (builder style).
+    #[must_use]
+    pub fn time_range(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.time_range = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `shopName` (builder style).
+    #[must_use]
+    pub fn shop_name(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.shop_name = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `ticket_unit` (builder style).
+    #[must_use]
+    pub fn ticket_unit(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::TicketUnit>,
+    ) -> Self {
+        self.ticket_unit = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `remark` (builder style).
+    #[must_use]
+    pub fn remark(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.remark = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Request {
     fn default() -> Self {
@@ -162,9 +270,39 @@ impl SdkReturn {
             order_id: None,
         }
     }
+    ///Sets `ticket_id` (builder style).
+    #[must_use]
+    pub fn ticket_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.ticket_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for SdkReturn {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

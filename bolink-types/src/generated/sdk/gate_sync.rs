@@ -36,6 +36,12 @@ impl Request {
     pub fn new() -> Self {
         Self { data: None }
     }
+    ///Sets `data` (builder style).
+    #[must_use]
+    pub fn data(mut self, value: impl ::core::convert::Into<Data>) -> Self {
+        self.data = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Request {
     fn default() -> Self {
@@ -69,11 +75,32 @@ impl SdkReturn {
             channel_id: None,
         }
     }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `channel_id` (builder style).
+    #[must_use]
+    pub fn channel_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.channel_id = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for SdkReturn {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }
 ///data (nested object of `3.13通道数据下发 (停车云)`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
@@ -114,6 +141,42 @@ impl Data {
             operate_type: None,
             channel_id: None,
         }
+    }
+    ///Sets `passname` (builder style).
+    #[must_use]
+    pub fn passname(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.passname = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `passtype` (builder style).
+    #[must_use]
+    pub fn passtype(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.passtype = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `operate_type` (builder style).
+    #[must_use]
+    pub fn operate_type(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::OperateType>,
+    ) -> Self {
+        self.operate_type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `channel_id` (builder style).
+    #[must_use]
+    pub fn channel_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.channel_id = ::core::option::Option::Some(value.into());
+        self
     }
 }
 impl ::core::default::Default for Data {

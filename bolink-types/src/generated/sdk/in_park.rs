@@ -73,28 +73,61 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        car_number: String,
+        car_number: impl ::core::convert::Into<String>,
         in_time: ::bolink_types::UnixSeconds,
         car_type: super::super::enums::CarType,
         c_type: super::super::enums::EntryExitType,
-        uid: String,
-        order_id: String,
+        uid: impl ::core::convert::Into<String>,
+        order_id: impl ::core::convert::Into<String>,
         empty_plot: i64,
-        in_channel_id: String,
+        in_channel_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
-            car_number,
+            car_number: car_number.into(),
             in_time,
             car_type,
             c_type,
-            uid,
-            order_id,
+            uid: uid.into(),
+            order_id: order_id.into(),
             empty_plot,
-            in_channel_id,
+            in_channel_id: in_channel_id.into(),
             work_station_uuid: None,
             remark: None,
             force_update: None,
             car_cost_type: None,
         }
+    }
+    ///Sets `work_station_uuid` (builder style).
+    #[must_use]
+    pub fn work_station_uuid(
+        mut self,
+        value: impl ::core::convert::Into<String>,
+    ) -> Self {
+        self.work_station_uuid = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `remark` (builder style).
+    #[must_use]
+    pub fn remark(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.remark = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `force_update` (builder style).
+    #[must_use]
+    pub fn force_update(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::YesNo>,
+    ) -> Self {
+        self.force_update = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_cost_type` (builder style).
+    #[must_use]
+    pub fn car_cost_type(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::CarCostType>,
+    ) -> Self {
+        self.car_cost_type = ::core::option::Option::Some(value.into());
+        self
     }
 }

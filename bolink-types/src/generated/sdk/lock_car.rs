@@ -48,15 +48,37 @@ pub struct Request {
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(order_id: String, is_locked: i64, park_id: String) -> Self {
+    pub fn new(
+        order_id: impl ::core::convert::Into<String>,
+        is_locked: i64,
+        park_id: impl ::core::convert::Into<String>,
+    ) -> Self {
         Self {
             comid: None,
             local_id: None,
-            order_id,
+            order_id: order_id.into(),
             is_locked,
             lock_key: None,
-            park_id,
+            park_id: park_id.into(),
         }
+    }
+    ///Sets `comid` (builder style).
+    #[must_use]
+    pub fn comid(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.comid = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `local_id` (builder style).
+    #[must_use]
+    pub fn local_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.local_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `lock_key` (builder style).
+    #[must_use]
+    pub fn lock_key(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.lock_key = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///3.9接收消息实现锁车/解锁(停车云) `sdk_return` The answer in SDK mode.
@@ -87,16 +109,25 @@ impl SdkReturn {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        order_id: String,
+        order_id: impl ::core::convert::Into<String>,
         is_locked: i64,
         data_target: super::super::enums::DataTarget,
     ) -> Self {
         Self {
             state,
-            order_id,
+            order_id: order_id.into(),
             is_locked,
             data_target,
             errmsg: None,
         }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

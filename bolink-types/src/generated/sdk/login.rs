@@ -50,12 +50,21 @@ Label and length from the sdk book's 1.1 init table (whose example is 22AA); exa
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(union_id: String, park_id: String) -> Self {
+    pub fn new(
+        union_id: impl ::core::convert::Into<String>,
+        park_id: impl ::core::convert::Into<String>,
+    ) -> Self {
         Self {
-            union_id,
-            park_id,
+            union_id: union_id.into(),
+            park_id: park_id.into(),
             local_id: None,
         }
+    }
+    ///Sets `local_id` (builder style).
+    #[must_use]
+    pub fn local_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.local_id = ::core::option::Option::Some(value.into());
+        self
     }
 }
 /**1.1初始化 `http_return` The platform's answer in HTTP mode: the body of its response.
@@ -98,4 +107,19 @@ impl HttpReturn {
             token: None,
         }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `token` (builder style).
+    #[must_use]
+    pub fn token(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.token = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = HttpReturn;
 }

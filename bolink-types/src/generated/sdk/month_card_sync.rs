@@ -36,6 +36,12 @@ impl Request {
     pub fn new() -> Self {
         Self { data: None }
     }
+    ///Sets `data` (builder style).
+    #[must_use]
+    pub fn data(mut self, value: impl ::core::convert::Into<Data>) -> Self {
+        self.data = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Request {
     fn default() -> Self {
@@ -69,11 +75,32 @@ impl SdkReturn {
             package_id: None,
         }
     }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `package_id` (builder style).
+    #[must_use]
+    pub fn package_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.package_id = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for SdkReturn {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }
 ///data (nested object of `3.6月卡套餐同步(停车云)`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
@@ -149,6 +176,87 @@ impl Data {
             period: None,
             operate_type: None,
         }
+    }
+    ///Sets `update_time` (builder style).
+    #[must_use]
+    pub fn update_time(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.update_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_type` (builder style).
+    #[must_use]
+    pub fn car_type(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::CarType>,
+    ) -> Self {
+        self.car_type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `package_id` (builder style).
+    #[must_use]
+    pub fn package_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.package_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `name` (builder style).
+    #[must_use]
+    pub fn name(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.name = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `create_time` (builder style).
+    #[must_use]
+    pub fn create_time(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.create_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `describe` (builder style).
+    #[must_use]
+    pub fn describe(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.describe = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `price` (builder style).
+    #[must_use]
+    pub fn price(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.price = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `period` (builder style).
+    #[must_use]
+    pub fn period(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.period = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `operate_type` (builder style).
+    #[must_use]
+    pub fn operate_type(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::OperateType>,
+    ) -> Self {
+        self.operate_type = ::core::option::Option::Some(value.into());
+        self
     }
 }
 impl ::core::default::Default for Data {

@@ -66,11 +66,32 @@ impl SdkReturn {
             state: None,
         }
     }
+    ///Sets `data_target` (builder style).
+    #[must_use]
+    pub fn data_target(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::DataTarget>,
+    ) -> Self {
+        self.data_target = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for SdkReturn {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }
 ///data (nested object of `3.7月卡会员同步(停车云)`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
@@ -184,7 +205,7 @@ the required cell was not seen*/
 impl Data {
     ///A `Data` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(channel_id: String) -> Self {
+    pub fn new(channel_id: impl ::core::convert::Into<String>) -> Self {
         Self {
             card_id: None,
             create_time: None,
@@ -203,10 +224,151 @@ impl Data {
             amount_receivable: None,
             operate_type: None,
             park_id: None,
-            channel_id,
+            channel_id: channel_id.into(),
             address: None,
             group_id: None,
             group_name: None,
         }
+    }
+    ///Sets `card_id` (builder style).
+    #[must_use]
+    pub fn card_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.card_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `create_time` (builder style).
+    #[must_use]
+    pub fn create_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.create_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `update_time` (builder style).
+    #[must_use]
+    pub fn update_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.update_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `begin_time` (builder style).
+    #[must_use]
+    pub fn begin_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.begin_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `end_time` (builder style).
+    #[must_use]
+    pub fn end_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.end_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `pid` (builder style).
+    #[must_use]
+    pub fn pid(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.pid = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `name` (builder style).
+    #[must_use]
+    pub fn name(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.name = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `p_lot` (builder style).
+    #[must_use]
+    pub fn p_lot(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.p_lot = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `remark` (builder style).
+    #[must_use]
+    pub fn remark(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.remark = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `price` (builder style).
+    #[must_use]
+    pub fn price(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.price = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `tel` (builder style).
+    #[must_use]
+    pub fn tel(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.tel = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `limit_day_type` (builder style).
+    #[must_use]
+    pub fn limit_day_type(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.limit_day_type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_type_id` (builder style).
+    #[must_use]
+    pub fn car_type_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_type_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `amount_receivable` (builder style).
+    #[must_use]
+    pub fn amount_receivable(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.amount_receivable = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `operate_type` (builder style).
+    #[must_use]
+    pub fn operate_type(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::OperateType>,
+    ) -> Self {
+        self.operate_type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `address` (builder style).
+    #[must_use]
+    pub fn address(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.address = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `group_id` (builder style).
+    #[must_use]
+    pub fn group_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.group_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `group_name` (builder style).
+    #[must_use]
+    pub fn group_name(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.group_name = ::core::option::Option::Some(value.into());
+        self
     }
 }

@@ -71,8 +71,8 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        trade_no: String,
-        card_id: String,
+        trade_no: impl ::core::convert::Into<String>,
+        card_id: impl ::core::convert::Into<String>,
         pay_time: ::bolink_types::UnixSeconds,
         amount_receivable: ::bolink_types::Money,
         amount_pay: ::bolink_types::Money,
@@ -80,8 +80,8 @@ impl Request {
     ) -> Self {
         Self {
             data_target,
-            trade_no,
-            card_id,
+            trade_no: trade_no.into(),
+            card_id: card_id.into(),
             pay_time,
             amount_receivable,
             amount_pay,
@@ -94,6 +94,54 @@ impl Request {
             limit_time: None,
             resume: None,
         }
+    }
+    ///Sets `collector` (builder style).
+    #[must_use]
+    pub fn collector(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.collector = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `buy_month` (builder style).
+    #[must_use]
+    pub fn buy_month(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.buy_month = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `user_id` (builder style).
+    #[must_use]
+    pub fn user_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.user_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `start_time` (builder style).
+    #[must_use]
+    pub fn start_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.start_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `limit_time` (builder style).
+    #[must_use]
+    pub fn limit_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.limit_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `resume` (builder style).
+    #[must_use]
+    pub fn resume(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.resume = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///2.13月卡续费记录上传(停车云) `async_result` The asynchronous result of the upload.
@@ -116,11 +164,23 @@ the required cell was not seen*/
 impl AsyncResult {
     ///A `AsyncResult` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: super::super::enums::State, errmsg: String) -> Self {
+    pub fn new(
+        state: super::super::enums::State,
+        errmsg: impl ::core::convert::Into<String>,
+    ) -> Self {
         Self {
             state,
-            errmsg,
+            errmsg: errmsg.into(),
             card_id: None,
         }
     }
+    ///Sets `card_id` (builder style).
+    #[must_use]
+    pub fn card_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.card_id = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = AsyncResult;
 }

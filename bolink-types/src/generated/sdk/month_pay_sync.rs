@@ -56,6 +56,9 @@ impl ::core::default::Default for SdkReturn {
         Self::new()
     }
 }
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
+}
 ///data (nested object of `3.16月卡续费记录下发(停车云)`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
 #[non_exhaustive]
@@ -110,18 +113,18 @@ impl Data {
     ///A `Data` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        trade_no: String,
-        card_id: String,
+        trade_no: impl ::core::convert::Into<String>,
+        card_id: impl ::core::convert::Into<String>,
         pay_time: ::bolink_types::UnixSeconds,
         amount_receivable: ::bolink_types::Money,
         amount_pay: ::bolink_types::Money,
         pay_type: super::super::enums::PayType,
         end_time: ::bolink_types::UnixSeconds,
-        park_id: String,
+        park_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
-            trade_no,
-            card_id,
+            trade_no: trade_no.into(),
+            card_id: card_id.into(),
             pay_time,
             amount_receivable,
             amount_pay,
@@ -133,8 +136,53 @@ impl Data {
             resume: None,
             start_time: None,
             end_time,
-            park_id,
+            park_id: park_id.into(),
             license_color: None,
         }
+    }
+    ///Sets `collector` (builder style).
+    #[must_use]
+    pub fn collector(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.collector = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `buy_month` (builder style).
+    #[must_use]
+    pub fn buy_month(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.buy_month = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `user_id` (builder style).
+    #[must_use]
+    pub fn user_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.user_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `resume` (builder style).
+    #[must_use]
+    pub fn resume(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.resume = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `start_time` (builder style).
+    #[must_use]
+    pub fn start_time(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.start_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `license_color` (builder style).
+    #[must_use]
+    pub fn license_color(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::LicenseColor>,
+    ) -> Self {
+        self.license_color = ::core::option::Option::Some(value.into());
+        self
     }
 }

@@ -45,18 +45,24 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        car_number: String,
-        park_id: String,
-        channel_id: String,
+        car_number: impl ::core::convert::Into<String>,
+        park_id: impl ::core::convert::Into<String>,
+        channel_id: impl ::core::convert::Into<String>,
         timetemp: ::bolink_types::UnixSeconds,
     ) -> Self {
         Self {
-            car_number,
-            park_id,
-            channel_id,
+            car_number: car_number.into(),
+            park_id: park_id.into(),
+            channel_id: channel_id.into(),
             timetemp,
             pay_user_id: None,
         }
+    }
+    ///Sets `pay_user_id` (builder style).
+    #[must_use]
+    pub fn pay_user_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.pay_user_id = ::core::option::Option::Some(value.into());
+        self
     }
 }
 /**3.3无牌车入场请求(泊链) `http_request` The HTTP-mode variant of the message.
@@ -87,15 +93,15 @@ impl HttpRequest {
     ///A `HttpRequest` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        car_number: String,
-        park_id: String,
-        channel_id: String,
+        car_number: impl ::core::convert::Into<String>,
+        park_id: impl ::core::convert::Into<String>,
+        channel_id: impl ::core::convert::Into<String>,
         timetemp: ::bolink_types::UnixSeconds,
     ) -> Self {
         Self {
-            car_number,
-            park_id,
-            channel_id,
+            car_number: car_number.into(),
+            park_id: park_id.into(),
+            channel_id: channel_id.into(),
             timetemp,
         }
     }
@@ -130,15 +136,21 @@ impl SdkReturn {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        car_number: String,
+        car_number: impl ::core::convert::Into<String>,
         timetemp: ::bolink_types::UnixSeconds,
     ) -> Self {
         Self {
             state,
             errmsg: None,
-            car_number,
+            car_number: car_number.into(),
             timetemp,
         }
+    }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
     }
 }
 /**3.3无牌车入场请求(泊链) `http_return` The answer in HTTP mode: the fields inside the envelope's `data`.
@@ -170,14 +182,23 @@ impl HttpReturn {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        car_number: String,
+        car_number: impl ::core::convert::Into<String>,
         timetemp: ::bolink_types::UnixSeconds,
     ) -> Self {
         Self {
             state,
             errmsg: None,
-            car_number,
+            car_number: car_number.into(),
             timetemp,
         }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = HttpReturn;
 }

@@ -49,6 +49,24 @@ impl Request {
             channel_id: None,
         }
     }
+    ///Sets `channel_name` (builder style).
+    #[must_use]
+    pub fn channel_name(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.channel_name = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `channel_id` (builder style).
+    #[must_use]
+    pub fn channel_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.channel_id = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Request {
     fn default() -> Self {
@@ -89,9 +107,39 @@ impl SdkReturn {
             operate: None,
         }
     }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `channel_id` (builder style).
+    #[must_use]
+    pub fn channel_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.channel_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `operate` (builder style).
+    #[must_use]
+    pub fn operate(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.operate = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for SdkReturn {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

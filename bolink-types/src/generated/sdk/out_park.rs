@@ -70,28 +70,52 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        car_number: String,
+        car_number: impl ::core::convert::Into<String>,
         in_time: ::bolink_types::UnixSeconds,
         out_time: ::bolink_types::UnixSeconds,
-        uid: String,
+        uid: impl ::core::convert::Into<String>,
         pay_type: super::super::enums::PayType,
         empty_plot: i64,
         total: ::bolink_types::Money,
-        order_id: String,
+        order_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
-            car_number,
+            car_number: car_number.into(),
             in_time,
             out_time,
-            uid,
+            uid: uid.into(),
             duration: None,
             pay_type,
             auth_code: None,
             empty_plot,
             total,
-            order_id,
+            order_id: order_id.into(),
             out_channel_id: None,
             in_channel_id: None,
         }
+    }
+    ///Sets `duration` (builder style).
+    #[must_use]
+    pub fn duration(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.duration = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `auth_code` (builder style).
+    #[must_use]
+    pub fn auth_code(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.auth_code = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `out_channel_id` (builder style).
+    #[must_use]
+    pub fn out_channel_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.out_channel_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `in_channel_id` (builder style).
+    #[must_use]
+    pub fn in_channel_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.in_channel_id = ::core::option::Option::Some(value.into());
+        self
     }
 }

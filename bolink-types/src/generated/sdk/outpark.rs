@@ -74,34 +74,49 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        order_id: String,
-        trade_no: String,
+        order_id: impl ::core::convert::Into<String>,
+        trade_no: impl ::core::convert::Into<String>,
         pay_type: super::super::enums::PayType,
-        errmsg: String,
+        errmsg: impl ::core::convert::Into<String>,
         pay_time: ::bolink_types::UnixSeconds,
         total: ::bolink_types::Money,
-        car_number: String,
+        car_number: impl ::core::convert::Into<String>,
         arrive_money: ::bolink_types::Money,
         fee: ::bolink_types::Money,
         account_type: super::super::enums::AccountType,
-        remark: String,
+        remark: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             state,
-            order_id,
-            trade_no,
+            order_id: order_id.into(),
+            trade_no: trade_no.into(),
             pay_type,
             pay_channel: None,
             out_channel_id: None,
-            errmsg,
+            errmsg: errmsg.into(),
             pay_time,
             total,
-            car_number,
+            car_number: car_number.into(),
             arrive_money,
             fee,
             account_type,
-            remark,
+            remark: remark.into(),
         }
+    }
+    ///Sets `pay_channel` (builder style).
+    #[must_use]
+    pub fn pay_channel(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::PayChannel>,
+    ) -> Self {
+        self.pay_channel = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `out_channel_id` (builder style).
+    #[must_use]
+    pub fn out_channel_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.out_channel_id = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///3.4电子收费异步返回结果 `sdk_return` The answer in SDK mode.
@@ -136,15 +151,21 @@ impl SdkReturn {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        trade_no: String,
-        order_id: String,
+        trade_no: impl ::core::convert::Into<String>,
+        order_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             state,
             errmsg: None,
-            trade_no,
-            order_id,
+            trade_no: trade_no.into(),
+            order_id: order_id.into(),
         }
+    }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
     }
 }
 /**3.4电子收费异步返回结果 `http_return` The answer in HTTP mode: the fields inside the envelope's `data`.
@@ -177,16 +198,25 @@ impl HttpReturn {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        trade_no: String,
-        order_id: String,
+        trade_no: impl ::core::convert::Into<String>,
+        order_id: impl ::core::convert::Into<String>,
         pay_time: ::bolink_types::UnixSeconds,
     ) -> Self {
         Self {
             state,
             errmsg: None,
-            trade_no,
-            order_id,
+            trade_no: trade_no.into(),
+            order_id: order_id.into(),
             pay_time,
         }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = HttpReturn;
 }

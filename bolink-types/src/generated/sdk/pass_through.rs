@@ -53,6 +53,33 @@ impl Request {
             data: None,
         }
     }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `uuid` (builder style).
+    #[must_use]
+    pub fn uuid(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.uuid = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `data` (builder style).
+    #[must_use]
+    pub fn data(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.data = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Request {
     fn default() -> Self {
@@ -92,9 +119,42 @@ impl SdkReturn {
             data: None,
         }
     }
+    ///Sets `data_target` (builder style).
+    #[must_use]
+    pub fn data_target(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::DataTarget>,
+    ) -> Self {
+        self.data_target = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `uuid` (builder style).
+    #[must_use]
+    pub fn uuid(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.uuid = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `data` (builder style).
+    #[must_use]
+    pub fn data(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.data = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for SdkReturn {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

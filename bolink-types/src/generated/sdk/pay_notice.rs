@@ -43,22 +43,22 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        start_charging_time: String,
-        car_number: String,
-        comid: String,
-        stop_charging_time: String,
+        start_charging_time: impl ::core::convert::Into<String>,
+        car_number: impl ::core::convert::Into<String>,
+        comid: impl ::core::convert::Into<String>,
+        stop_charging_time: impl ::core::convert::Into<String>,
         reduce_amount: ::bolink_types::Money,
-        order_id: String,
-        uuid: String,
+        order_id: impl ::core::convert::Into<String>,
+        uuid: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
-            start_charging_time,
-            car_number,
-            comid,
-            stop_charging_time,
+            start_charging_time: start_charging_time.into(),
+            car_number: car_number.into(),
+            comid: comid.into(),
+            stop_charging_time: stop_charging_time.into(),
             reduce_amount,
-            order_id,
-            uuid,
+            order_id: order_id.into(),
+            uuid: uuid.into(),
         }
     }
 }
@@ -79,9 +79,16 @@ impl SdkReturn {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        uuid: String,
+        uuid: impl ::core::convert::Into<String>,
         state: super::super::enums::State,
     ) -> Self {
-        Self { data_target, uuid, state }
+        Self {
+            data_target,
+            uuid: uuid.into(),
+            state,
+        }
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

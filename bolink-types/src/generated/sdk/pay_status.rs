@@ -33,8 +33,14 @@ pub struct Request {
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(order_id: String, car_number: String) -> Self {
-        Self { order_id, car_number }
+    pub fn new(
+        order_id: impl ::core::convert::Into<String>,
+        car_number: impl ::core::convert::Into<String>,
+    ) -> Self {
+        Self {
+            order_id: order_id.into(),
+            car_number: car_number.into(),
+        }
     }
 }
 ///4.1获取车牌是否支持免密和SDK心跳 `sdk_return` The answer in SDK mode.
@@ -61,14 +67,17 @@ impl SdkReturn {
     pub fn new(
         state: super::super::enums::State,
         balance: ::bolink_types::Money,
-        is_exist: String,
+        is_exist: impl ::core::convert::Into<String>,
         net_status: super::super::enums::NetStatus,
     ) -> Self {
         Self {
             state,
             balance,
-            is_exist,
+            is_exist: is_exist.into(),
             net_status,
         }
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

@@ -46,23 +46,38 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        car_number: String,
+        car_number: impl ::core::convert::Into<String>,
         prepay: ::bolink_types::Money,
-        order_id: String,
-        park_id: String,
-        trade_no: String,
+        order_id: impl ::core::convert::Into<String>,
+        park_id: impl ::core::convert::Into<String>,
+        trade_no: impl ::core::convert::Into<String>,
         query_time: ::bolink_types::UnixSeconds,
     ) -> Self {
         Self {
-            car_number,
+            car_number: car_number.into(),
             prepay,
-            order_id,
+            order_id: order_id.into(),
             query_order_no: None,
-            park_id,
-            trade_no,
+            park_id: park_id.into(),
+            trade_no: trade_no.into(),
             query_time,
             prepay_type: None,
         }
+    }
+    ///Sets `query_order_no` (builder style).
+    #[must_use]
+    pub fn query_order_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.query_order_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `prepay_type` (builder style).
+    #[must_use]
+    pub fn prepay_type(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::PrepayType>,
+    ) -> Self {
+        self.prepay_type = ::core::option::Option::Some(value.into());
+        self
     }
 }
 /**3.2预付订单通知(泊链) `sdk_return` The answer in SDK mode.
@@ -118,4 +133,43 @@ impl SdkReturn {
             query_time: None,
         }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `prepay` (builder style).
+    #[must_use]
+    pub fn prepay(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.prepay = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `query_time` (builder style).
+    #[must_use]
+    pub fn query_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.query_time = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

@@ -45,17 +45,17 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        car_number: String,
-        random_str: String,
-        card_id: String,
+        car_number: impl ::core::convert::Into<String>,
+        random_str: impl ::core::convert::Into<String>,
+        card_id: impl ::core::convert::Into<String>,
         page: i64,
         rp: i64,
     ) -> Self {
         Self {
             data_target,
-            car_number,
-            random_str,
-            card_id,
+            car_number: car_number.into(),
+            random_str: random_str.into(),
+            card_id: card_id.into(),
             page,
             rp,
         }
@@ -90,22 +90,31 @@ impl SdkReturn {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        errmsg: String,
-        park_id: String,
+        errmsg: impl ::core::convert::Into<String>,
+        park_id: impl ::core::convert::Into<String>,
         count: i64,
         page: i64,
-        random_str: String,
+        random_str: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             state,
-            errmsg,
-            park_id,
+            errmsg: errmsg.into(),
+            park_id: park_id.into(),
             count,
             page,
-            random_str,
+            random_str: random_str.into(),
             vip_list: None,
         }
     }
+    ///Sets `vip_list` (builder style).
+    #[must_use]
+    pub fn vip_list(mut self, value: impl ::core::convert::Into<Vec<VipList>>) -> Self {
+        self.vip_list = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }
 ///查询集合(集合不为空以下字段必传) (nested object of `2.33 分页查询月卡信息(停车云)`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
@@ -135,16 +144,16 @@ impl VipList {
     ///A `VipList` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        card_id: String,
-        car_numner: String,
-        name: String,
+        card_id: impl ::core::convert::Into<String>,
+        car_numner: impl ::core::convert::Into<String>,
+        name: impl ::core::convert::Into<String>,
         end_time: ::bolink_types::UnixSeconds,
         price: ::bolink_types::Money,
     ) -> Self {
         Self {
-            card_id,
-            car_numner,
-            name,
+            card_id: card_id.into(),
+            car_numner: car_numner.into(),
+            name: name.into(),
             create_time: None,
             end_time,
             p_lot: None,
@@ -152,5 +161,32 @@ impl VipList {
             price,
             tel: None,
         }
+    }
+    ///Sets `create_time` (builder style).
+    #[must_use]
+    pub fn create_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.create_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `p_lot` (builder style).
+    #[must_use]
+    pub fn p_lot(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.p_lot = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `remark` (builder style).
+    #[must_use]
+    pub fn remark(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.remark = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `tel` (builder style).
+    #[must_use]
+    pub fn tel(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.tel = ::core::option::Option::Some(value.into());
+        self
     }
 }

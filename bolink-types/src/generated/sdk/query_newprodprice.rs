@@ -63,21 +63,45 @@ impl Request {
     pub fn new(
         months: i64,
         start_time: i64,
-        trade_no: String,
-        car_number: String,
-        pid: String,
+        trade_no: impl ::core::convert::Into<String>,
+        car_number: impl ::core::convert::Into<String>,
+        pid: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             months,
             start_time,
-            trade_no,
+            trade_no: trade_no.into(),
             comid: None,
             local_id: None,
-            car_number,
-            pid,
+            car_number: car_number.into(),
+            pid: pid.into(),
             discount: None,
             discount_type: None,
         }
+    }
+    ///Sets `comid` (builder style).
+    #[must_use]
+    pub fn comid(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.comid = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `local_id` (builder style).
+    #[must_use]
+    pub fn local_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.local_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `discount` (builder style).
+    #[must_use]
+    pub fn discount(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.discount = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `discount_type` (builder style).
+    #[must_use]
+    pub fn discount_type(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.discount_type = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///3.34 公众号新建月卡查询价格(停车云) `sdk_return` The answer in SDK mode.
@@ -105,13 +129,25 @@ impl SdkReturn {
     pub fn new(
         data_target: super::super::enums::DataTarget,
         state: super::super::enums::State,
-        trade_no: String,
+        trade_no: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             data_target,
             state,
-            trade_no,
+            trade_no: trade_no.into(),
             errmsg: None,
         }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

@@ -45,15 +45,21 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        order_id: String,
+        order_id: impl ::core::convert::Into<String>,
         time_temp: ::bolink_types::UnixMillis,
     ) -> Self {
         Self {
             data_target,
             car_number: None,
-            order_id,
+            order_id: order_id.into(),
             time_temp,
         }
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///2.19车场订单电子支付状态查询接口 `async_result` The asynchronous result of the upload.
@@ -72,4 +78,7 @@ impl ::core::default::Default for AsyncResult {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = AsyncResult;
 }

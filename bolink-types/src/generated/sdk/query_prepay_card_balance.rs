@@ -36,15 +36,15 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        card_id: String,
-        car_number: String,
-        random_str: String,
+        card_id: impl ::core::convert::Into<String>,
+        car_number: impl ::core::convert::Into<String>,
+        random_str: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             data_target,
-            card_id,
-            car_number,
-            random_str,
+            card_id: card_id.into(),
+            car_number: car_number.into(),
+            random_str: random_str.into(),
         }
     }
 }
@@ -80,18 +80,30 @@ impl SdkReturn {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        errmsg: String,
-        card_id: String,
-        park_id: String,
-        random_str: String,
+        errmsg: impl ::core::convert::Into<String>,
+        card_id: impl ::core::convert::Into<String>,
+        park_id: impl ::core::convert::Into<String>,
+        random_str: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             state,
-            errmsg,
-            card_id,
-            park_id,
+            errmsg: errmsg.into(),
+            card_id: card_id.into(),
+            park_id: park_id.into(),
             balance: None,
-            random_str,
+            random_str: random_str.into(),
         }
     }
+    ///Sets `balance` (builder style).
+    #[must_use]
+    pub fn balance(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.balance = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

@@ -72,11 +72,14 @@ The document's required cell: 否,当车主用微信或者支付宝APP扫码支�
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(park_id: String, pay_scene: super::super::enums::PayScene) -> Self {
+    pub fn new(
+        park_id: impl ::core::convert::Into<String>,
+        pay_scene: super::super::enums::PayScene,
+    ) -> Self {
         Self {
             car_number: None,
             order_id: None,
-            park_id,
+            park_id: park_id.into(),
             pay_scene,
             out_channel_id: None,
             query_order_no: None,
@@ -84,6 +87,51 @@ impl Request {
             pay_app: None,
             pay_user_id: None,
         }
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `out_channel_id` (builder style).
+    #[must_use]
+    pub fn out_channel_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.out_channel_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `query_order_no` (builder style).
+    #[must_use]
+    pub fn query_order_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.query_order_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `licence` (builder style).
+    #[must_use]
+    pub fn licence(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.licence = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `pay_app` (builder style).
+    #[must_use]
+    pub fn pay_app(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::PayApp>,
+    ) -> Self {
+        self.pay_app = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `pay_user_id` (builder style).
+    #[must_use]
+    pub fn pay_user_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.pay_user_id = ::core::option::Option::Some(value.into());
+        self
     }
 }
 /**3.1查询订单价格(泊链) `sdk_return` The answer in SDK mode.
@@ -189,8 +237,8 @@ impl SdkReturn {
     pub fn new(
         state: super::super::enums::State,
         duration: i64,
-        park_id: String,
-        order_id: String,
+        park_id: impl ::core::convert::Into<String>,
+        order_id: impl ::core::convert::Into<String>,
         price: ::bolink_types::Money,
     ) -> Self {
         Self {
@@ -200,8 +248,8 @@ impl SdkReturn {
             duration,
             derate_money: None,
             derate_duration: None,
-            park_id,
-            order_id,
+            park_id: park_id.into(),
+            order_id: order_id.into(),
             query_order_no: None,
             errmsg: None,
             price,
@@ -218,6 +266,147 @@ impl SdkReturn {
             is_report: None,
             empty_plot: None,
         }
+    }
+    ///Sets `free_out_time` (builder style).
+    #[must_use]
+    pub fn free_out_time(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.free_out_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `query_time` (builder style).
+    #[must_use]
+    pub fn query_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.query_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `derate_money` (builder style).
+    #[must_use]
+    pub fn derate_money(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.derate_money = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `derate_duration` (builder style).
+    #[must_use]
+    pub fn derate_duration(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.derate_duration = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `query_order_no` (builder style).
+    #[must_use]
+    pub fn query_order_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.query_order_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `total` (builder style).
+    #[must_use]
+    pub fn total(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.total = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `position` (builder style).
+    #[must_use]
+    pub fn position(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.position = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `in_time` (builder style).
+    #[must_use]
+    pub fn in_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.in_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `hide_inpark_info` (builder style).
+    #[must_use]
+    pub fn hide_inpark_info(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::YesNo>,
+    ) -> Self {
+        self.hide_inpark_info = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `multiple_prepay` (builder style).
+    #[must_use]
+    pub fn multiple_prepay(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::YesNo>,
+    ) -> Self {
+        self.multiple_prepay = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `discount_info` (builder style).
+    #[must_use]
+    pub fn discount_info(
+        mut self,
+        value: impl ::core::convert::Into<DiscountInfo>,
+    ) -> Self {
+        self.discount_info = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `attach` (builder style).
+    #[must_use]
+    pub fn attach(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.attach = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `park_info_detail` (builder style).
+    #[must_use]
+    pub fn park_info_detail(
+        mut self,
+        value: impl ::core::convert::Into<Vec<ParkAreaDetail>>,
+    ) -> Self {
+        self.park_info_detail = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `isEscape` (builder style).
+    #[must_use]
+    pub fn is_escape(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::EscapeDisplay>,
+    ) -> Self {
+        self.is_escape = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `is_report` (builder style).
+    #[must_use]
+    pub fn is_report(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::YesNo>,
+    ) -> Self {
+        self.is_report = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `empty_plot` (builder style).
+    #[must_use]
+    pub fn empty_plot(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.empty_plot = ::core::option::Option::Some(value.into());
+        self
     }
 }
 /**3.1查询订单价格(泊链) `http_return` The answer in HTTP mode: the fields inside the envelope's `data`.
@@ -302,8 +491,8 @@ impl HttpReturn {
     pub fn new(
         state: super::super::enums::State,
         duration: i64,
-        park_id: String,
-        order_id: String,
+        park_id: impl ::core::convert::Into<String>,
+        order_id: impl ::core::convert::Into<String>,
         price: ::bolink_types::Money,
     ) -> Self {
         Self {
@@ -313,8 +502,8 @@ impl HttpReturn {
             duration,
             derate_money: None,
             derate_duration: None,
-            park_id,
-            order_id,
+            park_id: park_id.into(),
+            order_id: order_id.into(),
             query_order_no: None,
             errmsg: None,
             price,
@@ -326,6 +515,99 @@ impl HttpReturn {
             attach: None,
         }
     }
+    ///Sets `free_out_time` (builder style).
+    #[must_use]
+    pub fn free_out_time(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.free_out_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `query_time` (builder style).
+    #[must_use]
+    pub fn query_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.query_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `derate_money` (builder style).
+    #[must_use]
+    pub fn derate_money(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.derate_money = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `derate_duration` (builder style).
+    #[must_use]
+    pub fn derate_duration(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.derate_duration = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `query_order_no` (builder style).
+    #[must_use]
+    pub fn query_order_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.query_order_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `total` (builder style).
+    #[must_use]
+    pub fn total(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.total = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `position` (builder style).
+    #[must_use]
+    pub fn position(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.position = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `in_time` (builder style).
+    #[must_use]
+    pub fn in_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.in_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `multiple_prepay` (builder style).
+    #[must_use]
+    pub fn multiple_prepay(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::YesNo>,
+    ) -> Self {
+        self.multiple_prepay = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `attach` (builder style).
+    #[must_use]
+    pub fn attach(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.attach = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = HttpReturn;
 }
 ///电子券 (coupon_list\[\]) (nested object of `3.1查询订单价格(泊链)`).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
@@ -350,16 +632,25 @@ impl Coupon {
     ///A `Coupon` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        coupon_id: String,
+        coupon_id: impl ::core::convert::Into<String>,
         amount: ::bolink_types::Decimal,
         unit: super::super::enums::CouponUnit,
     ) -> Self {
         Self {
-            coupon_id,
+            coupon_id: coupon_id.into(),
             amount,
             unit,
             expires_time: None,
         }
+    }
+    ///Sets `expires_time` (builder style).
+    #[must_use]
+    pub fn expires_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.expires_time = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///本地积分电子券 (discount_info) (nested object of `3.1查询订单价格(泊链)`).
@@ -388,15 +679,54 @@ The document's required cell: 否,当积分信息和电子券信息并存时必�
 impl DiscountInfo {
     ///A `DiscountInfo` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(member_id: String) -> Self {
+    pub fn new(member_id: impl ::core::convert::Into<String>) -> Self {
         Self {
-            member_id,
+            member_id: member_id.into(),
             use_type: None,
             limit_hour: None,
             limit_count: None,
             member_points_info: None,
             coupon_list: None,
         }
+    }
+    ///Sets `use_type` (builder style).
+    #[must_use]
+    pub fn use_type(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::DiscountUseType>,
+    ) -> Self {
+        self.use_type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `limit_hour` (builder style).
+    #[must_use]
+    pub fn limit_hour(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.limit_hour = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `limit_count` (builder style).
+    #[must_use]
+    pub fn limit_count(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.limit_count = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `member_points_info` (builder style).
+    #[must_use]
+    pub fn member_points_info(
+        mut self,
+        value: impl ::core::convert::Into<MemberPointsInfo>,
+    ) -> Self {
+        self.member_points_info = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `coupon_list` (builder style).
+    #[must_use]
+    pub fn coupon_list(
+        mut self,
+        value: impl ::core::convert::Into<Vec<Coupon>>,
+    ) -> Self {
+        self.coupon_list = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///会员积分信息 (member_points_info) (nested object of `3.1查询订单价格(泊链)`).
@@ -434,7 +764,13 @@ pub struct ParkAreaDetail {
 impl ParkAreaDetail {
     ///A `ParkAreaDetail` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(area_name: String, duration: String) -> Self {
-        Self { area_name, duration }
+    pub fn new(
+        area_name: impl ::core::convert::Into<String>,
+        duration: impl ::core::convert::Into<String>,
+    ) -> Self {
+        Self {
+            area_name: area_name.into(),
+            duration: duration.into(),
+        }
     }
 }

@@ -71,25 +71,61 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        card_id: String,
-        months: String,
-        start_time: String,
-        trade_no: String,
-        car_number: String,
+        card_id: impl ::core::convert::Into<String>,
+        months: impl ::core::convert::Into<String>,
+        start_time: impl ::core::convert::Into<String>,
+        trade_no: impl ::core::convert::Into<String>,
+        car_number: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
-            card_id,
-            months,
-            start_time,
-            trade_no,
+            card_id: card_id.into(),
+            months: months.into(),
+            start_time: start_time.into(),
+            trade_no: trade_no.into(),
             comid: None,
             local_id: None,
-            car_number,
+            car_number: car_number.into(),
             pid: None,
             period: None,
             discount: None,
             discount_type: None,
         }
+    }
+    ///Sets `comid` (builder style).
+    #[must_use]
+    pub fn comid(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.comid = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `local_id` (builder style).
+    #[must_use]
+    pub fn local_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.local_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `pid` (builder style).
+    #[must_use]
+    pub fn pid(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.pid = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `period` (builder style).
+    #[must_use]
+    pub fn period(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.period = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `discount` (builder style).
+    #[must_use]
+    pub fn discount(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.discount = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `discount_type` (builder style).
+    #[must_use]
+    pub fn discount_type(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.discount_type = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///3.11 公众号月卡续费查询价格(停车云) `sdk_return` The answer in SDK mode.
@@ -118,13 +154,22 @@ impl SdkReturn {
     pub fn new(
         data_target: super::super::enums::DataTarget,
         state: super::super::enums::State,
-        trade_no: String,
+        trade_no: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             data_target,
             state,
-            trade_no,
+            trade_no: trade_no.into(),
             errmsg: None,
         }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

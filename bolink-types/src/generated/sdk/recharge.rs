@@ -68,29 +68,29 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         union_id: i64,
-        park_id: String,
-        trade_no: String,
+        park_id: impl ::core::convert::Into<String>,
+        trade_no: impl ::core::convert::Into<String>,
         recharge_money: ::bolink_types::Money,
         state: super::super::enums::RechargeState,
-        errmsg: String,
+        errmsg: impl ::core::convert::Into<String>,
         recharge_channel: i64,
         recharge_time: ::bolink_types::UnixSeconds,
-        car_number: String,
-        order_id: String,
-        remark: String,
+        car_number: impl ::core::convert::Into<String>,
+        order_id: impl ::core::convert::Into<String>,
+        remark: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             union_id,
-            park_id,
-            trade_no,
+            park_id: park_id.into(),
+            trade_no: trade_no.into(),
             recharge_money,
             state,
-            errmsg,
+            errmsg: errmsg.into(),
             recharge_channel,
             recharge_time,
-            car_number,
-            order_id,
-            remark,
+            car_number: car_number.into(),
+            order_id: order_id.into(),
+            remark: remark.into(),
         }
     }
 }
@@ -114,11 +114,23 @@ The document's required cell: 否(state=0时必传)*/
 impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: super::super::enums::State, trade_no: String) -> Self {
+    pub fn new(
+        state: super::super::enums::State,
+        trade_no: impl ::core::convert::Into<String>,
+    ) -> Self {
         Self {
             state,
-            trade_no,
+            trade_no: trade_no.into(),
             errmsg: None,
         }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

@@ -64,35 +64,41 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        park_id: String,
-        trade_no: String,
+        park_id: impl ::core::convert::Into<String>,
+        trade_no: impl ::core::convert::Into<String>,
         refund_money: ::bolink_types::Money,
         union_id: i64,
         refund_channel: i64,
         refund_time: i64,
-        car_number: String,
+        car_number: impl ::core::convert::Into<String>,
         arrive_money: ::bolink_types::Money,
         fee: ::bolink_types::Decimal,
         account_type: super::super::enums::AccountType,
-        order_id: String,
-        remark: String,
+        order_id: impl ::core::convert::Into<String>,
+        remark: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             state,
-            park_id,
-            trade_no,
+            park_id: park_id.into(),
+            trade_no: trade_no.into(),
             refund_money,
             errmsg: None,
             union_id,
             refund_channel,
             refund_time,
-            car_number,
+            car_number: car_number.into(),
             arrive_money,
             fee,
             account_type,
-            order_id,
-            remark,
+            order_id: order_id.into(),
+            remark: remark.into(),
         }
+    }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///3.23 退款下发通知(泊链) `sdk_return` The answer in SDK mode.
@@ -122,4 +128,19 @@ impl SdkReturn {
             trade_no: None,
         }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

@@ -61,34 +61,49 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        order_id: String,
-        trade_no: String,
+        order_id: impl ::core::convert::Into<String>,
+        trade_no: impl ::core::convert::Into<String>,
         pay_type: super::super::enums::PayType,
         total: ::bolink_types::Money,
-        errmsg: String,
+        errmsg: impl ::core::convert::Into<String>,
         pay_time: ::bolink_types::UnixSeconds,
-        car_number: String,
+        car_number: impl ::core::convert::Into<String>,
         arrive_money: ::bolink_types::Money,
         fee: ::bolink_types::Decimal,
         account_type: super::super::enums::AccountType,
-        remark: String,
+        remark: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             state,
-            order_id,
-            trade_no,
+            order_id: order_id.into(),
+            trade_no: trade_no.into(),
             pay_type,
             pay_channel: None,
             out_channel_id: None,
             total,
-            errmsg,
+            errmsg: errmsg.into(),
             pay_time,
-            car_number,
+            car_number: car_number.into(),
             arrive_money,
             fee,
             account_type,
-            remark,
+            remark: remark.into(),
         }
+    }
+    ///Sets `pay_channel` (builder style).
+    #[must_use]
+    pub fn pay_channel(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::PayChannel>,
+    ) -> Self {
+        self.pay_channel = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `out_channel_id` (builder style).
+    #[must_use]
+    pub fn out_channel_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.out_channel_id = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///3.29 追缴订单异步返回结果(泊链) `sdk_return` The answer in SDK mode.
@@ -107,4 +122,7 @@ impl ::core::default::Default for SdkReturn {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

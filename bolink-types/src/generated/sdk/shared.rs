@@ -33,4 +33,10 @@ impl Ack {
     pub fn new(state: super::super::enums::State) -> Self {
         Self { state, errmsg: None }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
 }

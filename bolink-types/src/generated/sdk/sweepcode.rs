@@ -40,13 +40,25 @@ The document's required cell: 否(type=1 时必传)*/
 impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(r#type: i64, channel_id: String) -> Self {
+    pub fn new(r#type: i64, channel_id: impl ::core::convert::Into<String>) -> Self {
         Self {
             r#type,
             pay_info: None,
             authcode: None,
-            channel_id,
+            channel_id: channel_id.into(),
         }
+    }
+    ///Sets `pay_info` (builder style).
+    #[must_use]
+    pub fn pay_info(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.pay_info = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `authcode` (builder style).
+    #[must_use]
+    pub fn authcode(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.authcode = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///7.4 接收被扫数据(SDK回调收费系统) `sdk_return` The answer in SDK mode.
@@ -62,7 +74,16 @@ pub struct SdkReturn {
 impl SdkReturn {
     ///A `SdkReturn` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(state: super::super::enums::State, errmsg: String) -> Self {
-        Self { state, errmsg }
+    pub fn new(
+        state: super::super::enums::State,
+        errmsg: impl ::core::convert::Into<String>,
+    ) -> Self {
+        Self {
+            state,
+            errmsg: errmsg.into(),
+        }
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

@@ -32,12 +32,12 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        car_number: String,
+        car_number: impl ::core::convert::Into<String>,
         balance: ::bolink_types::Money,
         autopay: i64,
     ) -> Self {
         Self {
-            car_number,
+            car_number: car_number.into(),
             balance,
             autopay,
         }

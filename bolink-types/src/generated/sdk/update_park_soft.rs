@@ -37,18 +37,18 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        park_id: String,
-        local_id: String,
-        union_id: String,
-        update_content: String,
-        request_no: String,
+        park_id: impl ::core::convert::Into<String>,
+        local_id: impl ::core::convert::Into<String>,
+        union_id: impl ::core::convert::Into<String>,
+        update_content: impl ::core::convert::Into<String>,
+        request_no: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
-            park_id,
-            local_id,
-            union_id,
-            update_content,
-            request_no,
+            park_id: park_id.into(),
+            local_id: local_id.into(),
+            union_id: union_id.into(),
+            update_content: update_content.into(),
+            request_no: request_no.into(),
         }
     }
 }
@@ -72,13 +72,22 @@ impl SdkReturn {
     pub fn new(
         data_target: super::super::enums::DataTarget,
         state: super::super::enums::State,
-        request_no: String,
+        request_no: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             data_target,
             state,
             errmsg: None,
-            request_no,
+            request_no: request_no.into(),
         }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

@@ -49,20 +49,35 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        car_type_id: String,
-        name: String,
+        car_type_id: impl ::core::convert::Into<String>,
+        name: impl ::core::convert::Into<String>,
         create_time: ::bolink_types::UnixSeconds,
         operate_type: super::super::enums::OperateType,
     ) -> Self {
         Self {
             data_target,
-            car_type_id,
-            name,
+            car_type_id: car_type_id.into(),
+            name: name.into(),
             create_time,
             sort: None,
             update_time: None,
             operate_type,
         }
+    }
+    ///Sets `sort` (builder style).
+    #[must_use]
+    pub fn sort(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.sort = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `update_time` (builder style).
+    #[must_use]
+    pub fn update_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.update_time = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///2.16车型数据上传(停车云) `async_result` The asynchronous result of the upload.
@@ -88,14 +103,23 @@ impl AsyncResult {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        errmsg: String,
-        car_type_id: String,
+        errmsg: impl ::core::convert::Into<String>,
+        car_type_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             state,
-            errmsg,
-            car_type_id,
+            errmsg: errmsg.into(),
+            car_type_id: car_type_id.into(),
             park_id: None,
         }
     }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = AsyncResult;
 }

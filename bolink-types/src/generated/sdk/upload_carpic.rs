@@ -81,13 +81,13 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        picture_source: String,
+        picture_source: impl ::core::convert::Into<String>,
         create_time: ::bolink_types::UnixSeconds,
-        upload_type: String,
+        upload_type: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             data_target,
-            picture_source,
+            picture_source: picture_source.into(),
             order_id: None,
             liftrod_id: None,
             event_id: None,
@@ -96,9 +96,63 @@ impl Request {
             car_number: None,
             pic_type: None,
             park_order_type: None,
-            upload_type,
+            upload_type: upload_type.into(),
             resume: None,
             uuid: None,
         }
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `liftrod_id` (builder style).
+    #[must_use]
+    pub fn liftrod_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.liftrod_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `event_id` (builder style).
+    #[must_use]
+    pub fn event_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.event_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `content` (builder style).
+    #[must_use]
+    pub fn content(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.content = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `pic_type` (builder style).
+    #[must_use]
+    pub fn pic_type(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.pic_type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `park_order_type` (builder style).
+    #[must_use]
+    pub fn park_order_type(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_order_type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `resume` (builder style).
+    #[must_use]
+    pub fn resume(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.resume = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `uuid` (builder style).
+    #[must_use]
+    pub fn uuid(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.uuid = ::core::option::Option::Some(value.into());
+        self
     }
 }

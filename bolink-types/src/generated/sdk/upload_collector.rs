@@ -55,18 +55,48 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        user_id: String,
+        user_id: impl ::core::convert::Into<String>,
         operate_type: super::super::enums::OperateType,
     ) -> Self {
         Self {
             data_target,
-            user_id,
+            user_id: user_id.into(),
             name: None,
             create_time: None,
             update_time: None,
             sex: None,
             operate_type,
         }
+    }
+    ///Sets `name` (builder style).
+    #[must_use]
+    pub fn name(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.name = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `create_time` (builder style).
+    #[must_use]
+    pub fn create_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.create_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `update_time` (builder style).
+    #[must_use]
+    pub fn update_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.update_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `sex` (builder style).
+    #[must_use]
+    pub fn sex(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.sex = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///2.4车场收费员信息上传(停车云) `async_result` The asynchronous result of the upload.
@@ -95,16 +125,25 @@ impl AsyncResult {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        errmsg: String,
-        user_id: String,
+        errmsg: impl ::core::convert::Into<String>,
+        user_id: impl ::core::convert::Into<String>,
         cloud_id: i64,
     ) -> Self {
         Self {
             state,
-            errmsg,
-            user_id,
+            errmsg: errmsg.into(),
+            user_id: user_id.into(),
             park_id: None,
             cloud_id,
         }
     }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = AsyncResult;
 }

@@ -44,17 +44,26 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        event_id: String,
-        car_number: String,
-        channel_id: String,
+        event_id: impl ::core::convert::Into<String>,
+        car_number: impl ::core::convert::Into<String>,
+        channel_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             data_target,
-            event_id,
-            car_number,
+            event_id: event_id.into(),
+            car_number: car_number.into(),
             upload_time: None,
-            channel_id,
+            channel_id: channel_id.into(),
         }
+    }
+    ///Sets `upload_time` (builder style).
+    #[must_use]
+    pub fn upload_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.upload_time = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///2.17出场模糊匹配确认事件上传(停车云) `async_result` The asynchronous result of the upload.
@@ -81,4 +90,13 @@ impl AsyncResult {
     pub fn new(state: super::super::enums::State) -> Self {
         Self { state, errmsg: None }
     }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = AsyncResult;
 }

@@ -67,23 +67,71 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        liftrod_id: String,
-        channel_id: String,
-        user_id: String,
+        liftrod_id: impl ::core::convert::Into<String>,
+        channel_id: impl ::core::convert::Into<String>,
+        user_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             data_target,
-            liftrod_id,
+            liftrod_id: liftrod_id.into(),
             operate: None,
             create_time: None,
             update_time: None,
             reason: None,
-            channel_id,
-            user_id,
+            channel_id: channel_id.into(),
+            user_id: user_id.into(),
             car_number: None,
             order_id: None,
             resume: None,
         }
+    }
+    ///Sets `operate` (builder style).
+    #[must_use]
+    pub fn operate(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.operate = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `create_time` (builder style).
+    #[must_use]
+    pub fn create_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.create_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `update_time` (builder style).
+    #[must_use]
+    pub fn update_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.update_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `reason` (builder style).
+    #[must_use]
+    pub fn reason(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.reason = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `resume` (builder style).
+    #[must_use]
+    pub fn resume(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.resume = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///2.11异常抬杆/落杆上传(停车云) `async_result` The asynchronous result of the upload.
@@ -106,9 +154,16 @@ impl AsyncResult {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        errmsg: String,
-        liftrod_id: String,
+        errmsg: impl ::core::convert::Into<String>,
+        liftrod_id: impl ::core::convert::Into<String>,
     ) -> Self {
-        Self { state, errmsg, liftrod_id }
+        Self {
+            state,
+            errmsg: errmsg.into(),
+            liftrod_id: liftrod_id.into(),
+        }
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = AsyncResult;
 }

@@ -73,23 +73,23 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        car_number: String,
+        car_number: impl ::core::convert::Into<String>,
         in_time: ::bolink_types::UnixSeconds,
         out_time: ::bolink_types::UnixSeconds,
-        uid: String,
+        uid: impl ::core::convert::Into<String>,
         car_type: super::super::enums::CarType,
         c_type: super::super::enums::EntryExitType,
         pay_type: super::super::enums::PayType,
         empty_plot: i64,
         total: ::bolink_types::Money,
-        order_id: String,
+        order_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             data_target,
-            car_number,
+            car_number: car_number.into(),
             in_time,
             out_time,
-            uid,
+            uid: uid.into(),
             duration: None,
             car_type,
             c_type,
@@ -98,7 +98,28 @@ impl Request {
             auth_code: None,
             empty_plot,
             total,
-            order_id,
+            order_id: order_id.into(),
         }
+    }
+    ///Sets `duration` (builder style).
+    #[must_use]
+    pub fn duration(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.duration = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `out_type` (builder style).
+    #[must_use]
+    pub fn out_type(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::EntryExitType>,
+    ) -> Self {
+        self.out_type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `auth_code` (builder style).
+    #[must_use]
+    pub fn auth_code(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.auth_code = ::core::option::Option::Some(value.into());
+        self
     }
 }

@@ -45,19 +45,43 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        price_id: String,
+        price_id: impl ::core::convert::Into<String>,
         car_type: super::super::enums::CarType,
         operate_type: super::super::enums::OperateType,
     ) -> Self {
         Self {
             data_target,
-            price_id,
+            price_id: price_id.into(),
             create_time: None,
             update_time: None,
             describe: None,
             car_type,
             operate_type,
         }
+    }
+    ///Sets `create_time` (builder style).
+    #[must_use]
+    pub fn create_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.create_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `update_time` (builder style).
+    #[must_use]
+    pub fn update_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.update_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `describe` (builder style).
+    #[must_use]
+    pub fn describe(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.describe = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///2.9价格上传(停车云) `async_result` The asynchronous result of the upload.
@@ -83,14 +107,23 @@ impl AsyncResult {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        errmsg: String,
-        price_id: String,
+        errmsg: impl ::core::convert::Into<String>,
+        price_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             state,
-            errmsg,
-            price_id,
+            errmsg: errmsg.into(),
+            price_id: price_id.into(),
             park_id: None,
         }
     }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = AsyncResult;
 }

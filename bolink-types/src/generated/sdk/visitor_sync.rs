@@ -60,9 +60,30 @@ impl SdkReturn {
             visitor_id: None,
         }
     }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `visitor_id` (builder style).
+    #[must_use]
+    pub fn visitor_id(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.visitor_id = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for SdkReturn {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = SdkReturn;
 }

@@ -51,19 +51,46 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        uuid: String,
-        user_id: String,
+        uuid: impl ::core::convert::Into<String>,
+        user_id: impl ::core::convert::Into<String>,
         state: super::super::enums::WorkState,
     ) -> Self {
         Self {
             data_target,
-            uuid,
-            user_id,
+            uuid: uuid.into(),
+            user_id: user_id.into(),
             end_time: None,
             start_time: None,
             work_station_uuid: None,
             state,
         }
+    }
+    ///Sets `end_time` (builder style).
+    #[must_use]
+    pub fn end_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.end_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `start_time` (builder style).
+    #[must_use]
+    pub fn start_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.start_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `work_station_uuid` (builder style).
+    #[must_use]
+    pub fn work_station_uuid(
+        mut self,
+        value: impl ::core::convert::Into<String>,
+    ) -> Self {
+        self.work_station_uuid = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///2.5员工上下班记录上传(停车云) `async_result` The asynchronous result of the upload.
@@ -89,14 +116,23 @@ impl AsyncResult {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         state: super::super::enums::State,
-        errmsg: String,
-        user_id: String,
+        errmsg: impl ::core::convert::Into<String>,
+        user_id: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             state,
-            errmsg,
-            user_id,
+            errmsg: errmsg.into(),
+            user_id: user_id.into(),
             park_id: None,
         }
     }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = AsyncResult;
 }
