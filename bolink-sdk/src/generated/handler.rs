@@ -365,17 +365,33 @@ pub(crate) async fn dispatch<H: Handler + ?Sized>(
         _ => Err(Refusal::not_supported()),
     }
 }
-/**What a vendor's callback server answers to Bolink's calls (new API): one method per service (notice_car_owner, outpark, nolicence_in_park, {notify_url}, check_vip).
+/**What a vendor's callback server answers to Bolink's calls (new API): one method per service (query_price, notice_car_owner, prepay_order, outpark, nolicence_in_park, {paymonthcard_notify_url}, {bolinkparkpay_notify_url}, {notify_url}, check_vip).
 
 Every method has a default that refuses with "not supported" (state 0), so an implementation overrides only the services it offers.
 
 Methods are asynchronous and take `&self`: the transports call them concurrently (a slow answer never holds up another, nor uploads or polls), so keep mutable state behind a lock or in an `Arc` inside your type, as axum's `State` does. Write them as `async fn` in your `impl`; the future must be `Send`, so do not hold a `std::sync::MutexGuard` across an `.await` (use `tokio::sync::Mutex`, or drop the guard first). A method that blocks the thread (synchronous database calls) should move that work to `tokio::task::spawn_blocking`.*/
 pub trait CallbackHandler: Send + Sync {
+    ///5.1 查詢實時訂單金額 (Query the current order price (callback)): `query_price`, answered with its `response` table.
+    fn query_price(
+        &self,
+        request: newapi::query_price::Request,
+    ) -> impl Future<Output = Answer<newapi::query_price::Response>> + Send {
+        let _ = request;
+        std::future::ready(Err(Refusal::not_supported()))
+    }
     ///5.2 車牌無感狀態及變更通知 (Plate frictionless-payment status change notice): `notice_car_owner`, answered with its `response` table.
     fn notice_car_owner(
         &self,
         request: newapi::notice_car_owner::Request,
     ) -> impl Future<Output = Answer<newapi::notice_car_owner::Response>> + Send {
+        let _ = request;
+        std::future::ready(Err(Refusal::not_supported()))
+    }
+    ///5.3預付訂單通知 (Prepayment notice (callback)): `prepay_order`, answered with its `response` table.
+    fn prepay_order(
+        &self,
+        request: newapi::prepay_order::Request,
+    ) -> impl Future<Output = Answer<newapi::prepay_order::Response>> + Send {
         let _ = request;
         std::future::ready(Err(Refusal::not_supported()))
     }
@@ -392,6 +408,24 @@ pub trait CallbackHandler: Send + Sync {
         &self,
         request: newapi::nolicence_in_park::Request,
     ) -> impl Future<Output = Answer<newapi::nolicence_in_park::Response>> + Send {
+        let _ = request;
+        std::future::ready(Err(Refusal::not_supported()))
+    }
+    ///5.8月卡續費回調 (Monthly-card renewal result (callback)): `{paymonthcard_notify_url}`, answered with its `response` table.
+    fn paymonthcard_notify_url(
+        &self,
+        request: newapi::paymonthcard_notify_url::Request,
+    ) -> impl Future<Output = Answer<newapi::paymonthcard_notify_url::Response>> + Send {
+        let _ = request;
+        std::future::ready(Err(Refusal::not_supported()))
+    }
+    ///5.10 臨停繳費回調 (Temporary-parking payment result (callback)): `{bolinkparkpay_notify_url}`, answered with its `response` table.
+    fn bolinkparkpay_notify_url(
+        &self,
+        request: newapi::bolinkparkpay_notify_url::Request,
+    ) -> impl Future<
+        Output = Answer<newapi::bolinkparkpay_notify_url::Response>,
+    > + Send {
         let _ = request;
         std::future::ready(Err(Refusal::not_supported()))
     }
@@ -426,9 +460,13 @@ pub trait CallbackHandler: Send + Sync {
 }
 ///The services [`CallbackHandler`] has a method for.
 pub const CALLBACK_SERVICES: &[&str] = &[
+    "query_price",
     "notice_car_owner",
+    "prepay_order",
     "outpark",
     "nolicence_in_park",
+    "{paymonthcard_notify_url}",
+    "{bolinkparkpay_notify_url}",
     "{notify_url}",
     "check_vip",
 ];
@@ -439,14 +477,26 @@ pub(crate) async fn dispatch_callback<H: CallbackHandler + ?Sized>(
     request: newapi::Request,
 ) -> Result<Vec<u8>, Refusal> {
     match request {
+        newapi::Request::QueryPrice(request) => {
+            answered(handler.query_price(request).await)
+        }
         newapi::Request::NoticeCarOwner(request) => {
             answered(handler.notice_car_owner(request).await)
+        }
+        newapi::Request::PrepayOrder(request) => {
+            answered(handler.prepay_order(request).await)
         }
         newapi::Request::Outpark(request) => {
             handler.outpark(request).await.map(|()| acknowledged("outpark"))
         }
         newapi::Request::NolicenceInPark(request) => {
             answered(handler.nolicence_in_park(request).await)
+        }
+        newapi::Request::PaymonthcardNotifyUrl(request) => {
+            answered(handler.paymonthcard_notify_url(request).await)
+        }
+        newapi::Request::BolinkparkpayNotifyUrl(request) => {
+            answered(handler.bolinkparkpay_notify_url(request).await)
         }
         newapi::Request::NotifyUrl(request) => {
             handler.notify_url(request).await.map(|()| acknowledged("{notify_url}"))
