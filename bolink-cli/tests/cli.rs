@@ -256,7 +256,18 @@ fn schema_prints_the_json_schema_of_a_table() {
         schema["properties"]["discount_info"]["properties"]["coupon_list"]["type"],
         "array"
     );
+    // The SDK's query_price has no response table; the new API's 5.1 has one.
     let output = bolink(&["schema", "query_price", "--role", "response"], b"");
+    assert_eq!(output.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert!(
+        schema["title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("5.1")),
+        "{schema}"
+    );
+    // No query_price has an asynchronous result.
+    let output = bolink(&["schema", "query_price", "--role", "async-result"], b"");
     assert_eq!(output.status.code(), Some(2));
 }
 

@@ -16,11 +16,12 @@ use bolink_sdk::outbox::RetryPolicy;
 use bolink_sdk::{Answer, CallbackHandler, Refusal};
 use bolink_sign::newapi::{build, BodyEncoding};
 use bolink_sign::Key;
-use bolink_types::enums::{PayType, State};
+use bolink_types::enums::{PayScene, PayType, State};
 use bolink_types::newapi::{
-    self, check_vip, nolicence_in_park, notice_car_owner, notify_url, outpark, park_check,
+    self, addorder, bolinkparkpay, check_vip, nolicence_in_park, notice_car_owner, notify_url,
+    outpark, park_check, paymonthcard_notify_url, query_price,
 };
-use bolink_types::{Decimal, Money, UnixSeconds};
+use bolink_types::{Decimal, Money, UnixMillis, UnixSeconds};
 
 const UNION_ID: i64 = 200208;
 const KEY: &str = "8403A41ED5EF20BC";
@@ -68,6 +69,35 @@ impl CallbackHandler for Vendor {
     async fn check_vip(&self, _request: check_vip::Request) -> Answer<check_vip::Response> {
         tokio::time::sleep(Duration::from_millis(1200)).await;
         Err(Refusal::new("too late anyway"))
+    }
+
+    async fn query_price(&self, query: query_price::Request) -> Answer<query_price::Response> {
+        let mut answer = query_price::Response::new(
+            State::Success,
+            135,
+            query.park_id,
+            query.order_id.unwrap_or_default(),
+            Money::from_cents(500),
+        );
+        answer.query_order_no = Some(query.query_order_no);
+        answer.car_number = query.car_number;
+        answer.in_time = Some(UnixSeconds(1_610_280_900));
+        Ok(answer)
+    }
+
+    async fn paymonthcard_notify_url(
+        &self,
+        renewal: paymonthcard_notify_url::Request,
+    ) -> Answer<paymonthcard_notify_url::Response> {
+        match renewal.state {
+            Some(State::Success) => {
+                let mut answer = paymonthcard_notify_url::Response::new();
+                answer.state = Some(State::Success);
+                answer.trade_no = renewal.trade_no;
+                Ok(answer)
+            }
+            _ => Err(Refusal::new("renewal not paid")),
+        }
     }
 }
 
@@ -679,4 +709,144 @@ async fn a_repeated_rand_is_an_illegal_request_and_a_retry_is_answered_once() {
         counting.payments.load(std::sync::atomic::Ordering::SeqCst),
         1
     );
+}
+
+/// The interfaces specified from public code: a typed upstream call gets the
+/// platform's answer read as its table (3.4's payurl), or read without one
+/// where no program showed the answer (3.1); union_id goes beside data.
+#[tokio::test]
+async fn typed_calls_reach_interfaces_learnt_from_code() {
+    let payurl = "https://s.bolink.club/unionapi/pay?trade_no=38204715930264817502";
+    let platform = Platform::new().vendor(UNION_ID, key()).answer(
+        "/unionapi/bolinkparkpay",
+        serde_json::json!({"state": 1, "payurl": payurl}),
+    );
+    let store = platform.store();
+    let base = serve(platform.router()).await;
+    let client = NewApiClient::new(key(), NewApiConfig::new(&base).union_id(UNION_ID));
+
+    let mut pay = bolinkparkpay::Request::new();
+    pay.title = Some("支付停车费".into());
+    pay.park_id = Some("00001".into());
+    pay.amount = Some(Money::from_cents(1));
+    pay.trade_no = Some("38204715930264817502".into());
+    pay.car_number = Some("津MYL400".into());
+    pay.in_time = Some(UnixSeconds(1_610_280_900));
+    pay.pay_type = Some(0);
+    pay.time_temp = Some(UnixMillis(1_610_289_005_123));
+    pay.channel = Some("weixin".into());
+    let reply = client.send(pay.clone()).await.unwrap();
+    assert!(reply.is_success(), "{reply:?}");
+    match &reply.response {
+        Some(newapi::Response::Bolinkparkpay(answer)) => {
+            assert_eq!(answer.payurl.as_deref(), Some(payurl))
+        }
+        other => panic!("expected 3.4's response, got {other:?}"),
+    }
+
+    let mut entry = addorder::Request::new();
+    entry.car_number = Some("津MYL400".into());
+    entry.in_time = Some(UnixSeconds(1_610_280_900));
+    entry.order_id = Some("000003".into());
+    entry.empty_plot = Some(100);
+    entry.park_id = Some("00001".into());
+    entry.union_id = Some(UNION_ID);
+    let reply = client.send(entry.clone()).await.unwrap();
+    assert!(reply.is_success() && reply.response.is_none(), "{reply:?}");
+
+    let accepted = store.accepted();
+    assert_eq!(accepted.len(), 2);
+    assert_eq!(accepted[0].path, "/unionapi/bolinkparkpay");
+    assert_eq!(accepted[0].union_id, UNION_ID);
+    assert_eq!(accepted[0].request, newapi::Request::from(pay));
+    assert_eq!(accepted[1].path, "/unionapi/neworder/addorder");
+    assert_eq!(accepted[1].request, newapi::Request::from(entry));
+}
+
+/// The callbacks specified from public code reach their handler methods: 5.8
+/// at the address the vendor configured (its answer is the JSON object of
+/// its table), 5.1 by the data's service_name at a unified address.
+#[tokio::test]
+async fn callbacks_learnt_from_code_reach_their_handler_methods() {
+    let config = CallbackConfig::new(key())
+        .route(
+            "/payTest/payMemberOrderCallBack",
+            "{paymonthcard_notify_url}",
+        )
+        .unwrap();
+    let base = vendor_server(config).await;
+    let http = reqwest::Client::new();
+
+    let mut renewal = paymonthcard_notify_url::Request::new();
+    renewal.state = Some(State::Success);
+    renewal.trade_no = Some("2019111913561448213MYL400".into());
+    renewal.attach = Some(serde_json::json!({"car_number": "津MYL400", "type": "1"}));
+    let url = format!("{base}/payTest/payMemberOrderCallBack");
+    let answer = call_callback(
+        &http,
+        &url,
+        &key(),
+        &renewal.clone().into(),
+        BodyEncoding::Json,
+        TIMEOUT,
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.status, 200);
+    match &answer.reply.response {
+        Some(newapi::Response::PaymonthcardNotifyUrl(reply)) => {
+            assert_eq!(reply.state, Some(State::Success));
+            assert_eq!(reply.trade_no.as_deref(), Some("2019111913561448213MYL400"));
+        }
+        other => panic!("expected 5.8's response, got {other:?}"),
+    }
+    let plain: serde_json::Value = serde_json::from_slice(&answer.reply.json).unwrap();
+    assert_eq!(
+        plain,
+        serde_json::json!({"state": 1, "trade_no": "2019111913561448213MYL400"})
+    );
+    renewal.state = Some(State::Failure);
+    let refused = call_callback(
+        &http,
+        &url,
+        &key(),
+        &renewal.into(),
+        BodyEncoding::Base64,
+        TIMEOUT,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (refused.reply.state, refused.reply.errmsg.as_deref()),
+        (Some(0), Some("renewal not paid"))
+    );
+
+    let mut query = query_price::Request::new(
+        "00001".into(),
+        PayScene::InLotPrepay,
+        "0000120210110223000ep-101".into(),
+    );
+    query.car_number = Some("津MYL400".into());
+    query.order_id = Some("2021011020150048213MYL400".into());
+    let answer = call_callback(
+        &http,
+        &format!("{base}/bolink/callback"),
+        &key(),
+        &query.into(),
+        BodyEncoding::Json,
+        TIMEOUT,
+    )
+    .await
+    .unwrap();
+    match &answer.reply.response {
+        Some(newapi::Response::QueryPrice(price)) => {
+            assert_eq!(price.price, Money::from_cents(500));
+            assert_eq!(
+                price.query_order_no.as_deref(),
+                Some("0000120210110223000ep-101")
+            );
+            assert_eq!(price.order_id, "2021011020150048213MYL400");
+        }
+        other => panic!("expected 5.1's response, got {other:?}"),
+    }
 }

@@ -278,7 +278,31 @@ bolink_conformance::message_properties!(
 );
 bolink_conformance::message_properties!(sdk_shared_ack, bolink_types::sdk::Ack);
 bolink_conformance::message_properties!(
+    newapi_getqrcodecloud_request, bolink_types::newapi::getqrcodecloud::Request
+);
+bolink_conformance::message_properties!(
+    newapi_set_up_request, bolink_types::newapi::set_up::Request
+);
+bolink_conformance::message_properties!(
+    newapi_addorder_request, bolink_types::newapi::addorder::Request
+);
+bolink_conformance::message_properties!(
     newapi_updateorder_request, bolink_types::newapi::updateorder::Request
+);
+bolink_conformance::message_properties!(
+    newapi_paymonthcard_request, bolink_types::newapi::paymonthcard::Request
+);
+bolink_conformance::message_properties!(
+    newapi_paymonthcard_response, bolink_types::newapi::paymonthcard::Response
+);
+bolink_conformance::message_properties!(
+    newapi_bolinkparkpay_request, bolink_types::newapi::bolinkparkpay::Request
+);
+bolink_conformance::message_properties!(
+    newapi_bolinkparkpay_response, bolink_types::newapi::bolinkparkpay::Response
+);
+bolink_conformance::message_properties!(
+    newapi_lsaccountsplit_request, bolink_types::newapi::lsaccountsplit::Request
 );
 bolink_conformance::message_properties!(
     newapi_lsbind_request, bolink_types::newapi::lsbind::Request
@@ -288,6 +312,16 @@ bolink_conformance::message_properties!(
 );
 bolink_conformance::message_properties!(
     newapi_etc_pay_api_request, bolink_types::newapi::etc_pay_api::Request
+);
+bolink_conformance::message_properties!(
+    newapi_queryescape_request, bolink_types::newapi::queryescape::Request
+);
+bolink_conformance::message_properties!(
+    newapi_bolinkescape_pay_request, bolink_types::newapi::bolinkescape_pay::Request
+);
+bolink_conformance::message_properties!(
+    newapi_get_wx_red_packet_url_new_request,
+    bolink_types::newapi::get_wx_red_packet_url_new::Request
 );
 bolink_conformance::message_properties!(
     newapi_uploaddurationinfo_request, bolink_types::newapi::uploaddurationinfo::Request
@@ -303,10 +337,28 @@ bolink_conformance::message_properties!(
     newapi_queryorders_response, bolink_types::newapi::queryorders::Response
 );
 bolink_conformance::message_properties!(
+    newapi_refund_request, bolink_types::newapi::refund::Request
+);
+bolink_conformance::message_properties!(
+    newapi_query_order_state_request, bolink_types::newapi::query_order_state::Request
+);
+bolink_conformance::message_properties!(
+    newapi_query_price_request, bolink_types::newapi::query_price::Request
+);
+bolink_conformance::message_properties!(
+    newapi_query_price_response, bolink_types::newapi::query_price::Response
+);
+bolink_conformance::message_properties!(
     newapi_notice_car_owner_request, bolink_types::newapi::notice_car_owner::Request
 );
 bolink_conformance::message_properties!(
     newapi_notice_car_owner_response, bolink_types::newapi::notice_car_owner::Response
+);
+bolink_conformance::message_properties!(
+    newapi_prepay_order_request, bolink_types::newapi::prepay_order::Request
+);
+bolink_conformance::message_properties!(
+    newapi_prepay_order_response, bolink_types::newapi::prepay_order::Response
 );
 bolink_conformance::message_properties!(
     newapi_outpark_request, bolink_types::newapi::outpark::Request
@@ -316,6 +368,22 @@ bolink_conformance::message_properties!(
 );
 bolink_conformance::message_properties!(
     newapi_nolicence_in_park_response, bolink_types::newapi::nolicence_in_park::Response
+);
+bolink_conformance::message_properties!(
+    newapi_paymonthcard_notify_url_request,
+    bolink_types::newapi::paymonthcard_notify_url::Request
+);
+bolink_conformance::message_properties!(
+    newapi_paymonthcard_notify_url_response,
+    bolink_types::newapi::paymonthcard_notify_url::Response
+);
+bolink_conformance::message_properties!(
+    newapi_bolinkparkpay_notify_url_request,
+    bolink_types::newapi::bolinkparkpay_notify_url::Request
+);
+bolink_conformance::message_properties!(
+    newapi_bolinkparkpay_notify_url_response,
+    bolink_types::newapi::bolinkparkpay_notify_url::Response
 );
 bolink_conformance::message_properties!(
     newapi_notify_url_request, bolink_types::newapi::notify_url::Request
