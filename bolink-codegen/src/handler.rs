@@ -48,20 +48,14 @@ pub fn file(model: &Model) -> TokenStream {
     quote! {
         use std::future::Future;
 
-        use bolink_types::{newapi, sdk, Object};
+        use bolink_types::{newapi, sdk, Message};
 
         use crate::answer::{Answer, Refusal};
 
         #(#traits)*
 
-        /// The answer's JSON, in the spec's wire types (what `Message::encode`
-        /// writes). Bound on `Object`, not `Message`: the answer of a callback
-        /// addressed by path only (a vendor-chosen URL such as `{notify_url}`)
-        /// has no service_name, so it is no `Message`.
-        fn answered<M: Object>(answer: Answer<M>) -> Result<Vec<u8>, Refusal> {
-            answer.map(|message| {
-                serde_json::to_vec(&message).expect("serialising a generated message cannot fail")
-            })
+        fn answered<M: Message>(answer: Answer<M>) -> Result<Vec<u8>, Refusal> {
+            answer.map(|message| message.encode())
         }
 
         /// `{"service_name":...,"state":1}`: the answer of a service whose page shows no answer table.

@@ -821,11 +821,8 @@ async fn callbacks_learnt_from_code_reach_their_handler_methods() {
         (Some(0), Some("renewal not paid"))
     );
 
-    let mut query = query_price::Request::new(
-        "00001".into(),
-        PayScene::InLotPrepay,
-        "0000120210110223000ep-101".into(),
-    );
+    let mut query =
+        query_price::Request::new("00001", PayScene::InLotPrepay, "0000120210110223000ep-101");
     query.car_number = Some("津MYL400".into());
     query.order_id = Some("2021011020150048213MYL400".into());
     let answer = call_callback(

@@ -23,6 +23,7 @@ remark is a plain string here; 3.2's page types its remark as json.
 The code signs MD5(data + "key=" + the vendor key), upper case, and POSTs the JSON envelope (no base64).*/
 ///3.1提交停車進場紀錄 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/neworder/addorder", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     /**`car_number`. Optional.
@@ -88,6 +89,57 @@ impl Request {
             remark: None,
             inpark_img: None,
         }
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `in_time` (builder style).
+    #[must_use]
+    pub fn in_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.in_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `empty_plot` (builder style).
+    #[must_use]
+    pub fn empty_plot(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.empty_plot = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `union_id` (builder style).
+    #[must_use]
+    pub fn union_id(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.union_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `remark` (builder style).
+    #[must_use]
+    pub fn remark(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.remark = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `inpark_img` (builder style).
+    #[must_use]
+    pub fn inpark_img(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.inpark_img = ::core::option::Option::Some(value.into());
+        self
     }
 }
 impl ::core::default::Default for Request {

@@ -26,6 +26,7 @@ POSTed to <http://s.bolink.club/unionapi/bolinkescapePay> in the code.
 The code signs MD5(data + "key=" + the vendor key), upper case, and POSTs the JSON envelope (no base64).*/
 ///3.9 逃單補繳 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/bolinkescapePay", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     /**进场订单号 (the code's comment) (`order_id`). Optional.
@@ -112,6 +113,75 @@ impl Request {
             description: None,
             notify_url: None,
         }
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `title` (builder style).
+    #[must_use]
+    pub fn title(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.title = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `channel` (builder style).
+    #[must_use]
+    pub fn channel(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.channel = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `pay_type` (builder style).
+    #[must_use]
+    pub fn pay_type(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.pay_type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `time_temp` (builder style).
+    #[must_use]
+    pub fn time_temp(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.time_temp = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `auth_code` (builder style).
+    #[must_use]
+    pub fn auth_code(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.auth_code = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `description` (builder style).
+    #[must_use]
+    pub fn description(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.description = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `notify_url` (builder style).
+    #[must_use]
+    pub fn notify_url(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.notify_url = ::core::option::Option::Some(value.into());
+        self
     }
 }
 impl ::core::default::Default for Request {

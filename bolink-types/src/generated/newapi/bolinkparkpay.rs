@@ -26,6 +26,7 @@ The 2024 test (UnifiedPayTest.getPayUrlV2) puts request_source (applets_yyxgj_wx
 bl-demo has server_id, split_amount and is_separate_accounts (LeShua split payment) commented out (lines 545-547).*/
 ///3.4臨停繳費 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/bolinkparkpay", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     /**标题，汉字20位以内，英文40以内    例如:支付停车费 (`title`). Optional. Example: `支付停车费`.
@@ -148,6 +149,105 @@ impl Request {
             callback_url: None,
         }
     }
+    ///Sets `title` (builder style).
+    #[must_use]
+    pub fn title(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.title = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `amount` (builder style).
+    #[must_use]
+    pub fn amount(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.amount = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `in_time` (builder style).
+    #[must_use]
+    pub fn in_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.in_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `pay_type` (builder style).
+    #[must_use]
+    pub fn pay_type(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.pay_type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `time_temp` (builder style).
+    #[must_use]
+    pub fn time_temp(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixMillis>,
+    ) -> Self {
+        self.time_temp = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `channel` (builder style).
+    #[must_use]
+    pub fn channel(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.channel = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `description` (builder style).
+    #[must_use]
+    pub fn description(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.description = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `wx_open_id` (builder style).
+    #[must_use]
+    pub fn wx_open_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.wx_open_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `auth_code` (builder style).
+    #[must_use]
+    pub fn auth_code(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.auth_code = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `wx_app_id` (builder style).
+    #[must_use]
+    pub fn wx_app_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.wx_app_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `callback_url` (builder style).
+    #[must_use]
+    pub fn callback_url(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.callback_url = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Request {
     fn default() -> Self {
@@ -156,6 +256,7 @@ impl ::core::default::Default for Request {
 }
 ///3.4臨停繳費 `response` The synchronous HTTP response.
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/bolinkparkpay", role = "response")]
 #[non_exhaustive]
 pub struct Response {
     /**`payurl`. Optional.
@@ -171,9 +272,18 @@ impl Response {
     pub fn new() -> Self {
         Self { payurl: None }
     }
+    ///Sets `payurl` (builder style).
+    #[must_use]
+    pub fn payurl(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.payurl = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Response {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = Response;
 }

@@ -21,6 +21,7 @@ The integrator also pasted the envelope's sign row (数据data的签名值，32�
 The integrator answers plain JSON {"state","trade_no","data","sign"}, echoing the callback's data and sign.*/
 ///5.10 臨停繳費回調 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "{bolinkparkpay_notify_url}", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     /**车场编号 (`park_id`). Optional.
@@ -34,7 +35,7 @@ A page row seen only as quoted in code: [PayTestController.java:832](https://git
 the required cell was not seen; type from the code's (Integer) cast (the pasted row has no type cell)
 
 A page row seen only as quoted in code: [PayTestController.java:833](https://github.com/dingjing0518/carManager/blob/9386cf03c4883c4121fac4a1fcd2404767706ab1/src/main/java/com/jinshi/controller/PayTestController.java#L833).*/
-    pub state: Option<crate::enums::State>,
+    pub state: Option<super::super::enums::State>,
     /**用户支付金额，单位是元，保留两位小数 (`amount`). Optional.
 
 the required cell was not seen; type from the code's (String) cast (the pasted row has no type cell)
@@ -83,6 +84,60 @@ impl Request {
             description: None,
         }
     }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `amount` (builder style).
+    #[must_use]
+    pub fn amount(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.amount = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `receipt_amount` (builder style).
+    #[must_use]
+    pub fn receipt_amount(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.receipt_amount = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `pay_platform_fee` (builder style).
+    #[must_use]
+    pub fn pay_platform_fee(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.pay_platform_fee = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `description` (builder style).
+    #[must_use]
+    pub fn description(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.description = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Request {
     fn default() -> Self {
@@ -93,6 +148,7 @@ impl ::core::default::Default for Request {
 
 The integrator's answer, not a page table.*/
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "{bolinkparkpay_notify_url}", role = "response")]
 #[non_exhaustive]
 pub struct Response {
     /**`state`. Optional.
@@ -100,7 +156,7 @@ pub struct Response {
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer (the callback's state, echoed)` in [PayTestController.java:848](https://github.com/dingjing0518/carManager/blob/9386cf03c4883c4121fac4a1fcd2404767706ab1/src/main/java/com/jinshi/controller/PayTestController.java#L848).*/
-    pub state: Option<crate::enums::State>,
+    pub state: Option<super::super::enums::State>,
     /**`trade_no`. Optional.
 
 the required cell was not seen
@@ -131,9 +187,42 @@ impl Response {
             sign: None,
         }
     }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `data` (builder style).
+    #[must_use]
+    pub fn data(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.data = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `sign` (builder style).
+    #[must_use]
+    pub fn sign(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.sign = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Response {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = Response;
 }

@@ -23,6 +23,7 @@ POSTed to <http://s.bolink.club/unionapi/getWxRedPacketUrlNew> in the code.
 The code signs MD5(data + "key=" + the vendor key), upper case, and POSTs the JSON envelope (no base64).*/
 ///3.10 紅包找零接口 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/getWxRedPacketUrlNew", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     /**进场订单号 (the code's comment) (`order_id`). Optional.
@@ -89,6 +90,60 @@ impl Request {
             amount: None,
             notify_url: None,
         }
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `timestamp` (builder style).
+    #[must_use]
+    pub fn timestamp(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.timestamp = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `union_id` (builder style).
+    #[must_use]
+    pub fn union_id(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.union_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `amount` (builder style).
+    #[must_use]
+    pub fn amount(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.amount = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `notify_url` (builder style).
+    #[must_use]
+    pub fn notify_url(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.notify_url = ::core::option::Option::Some(value.into());
+        self
     }
 }
 impl ::core::default::Default for Request {

@@ -24,6 +24,7 @@ A comment beside the code (line 235) records an example envelope with the same k
 The code signs MD5(data + "key=" + the vendor key), upper case, and POSTs the JSON envelope (no base64).*/
 ///2.3 二維碼獲取 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/getqrcodecloud", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     /**`type`. Optional.
@@ -68,6 +69,36 @@ impl Request {
             park_id: None,
             change: None,
         }
+    }
+    ///Sets `type` (builder style).
+    #[must_use]
+    pub fn r#type(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.r#type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `channel_id` (builder style).
+    #[must_use]
+    pub fn channel_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.channel_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `union_id` (builder style).
+    #[must_use]
+    pub fn union_id(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.union_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `change` (builder style).
+    #[must_use]
+    pub fn change(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.change = ::core::option::Option::Some(value.into());
+        self
     }
 }
 impl ::core::default::Default for Request {

@@ -21,6 +21,7 @@ POSTed to <https://beta.bolink.club/unionapi/lsaccountsplit> in the code.
 The code signs MD5(data + "key=" + the vendor key), upper case, and POSTs the JSON envelope (no base64).*/
 ///3.5獲取樂刷分賬簽約地址接口 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/lsaccountsplit", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     /**`park_id`. Optional.
@@ -58,6 +59,30 @@ impl Request {
             account_name: None,
             percent: None,
         }
+    }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `account_no` (builder style).
+    #[must_use]
+    pub fn account_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.account_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `account_name` (builder style).
+    #[must_use]
+    pub fn account_name(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.account_name = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `percent` (builder style).
+    #[must_use]
+    pub fn percent(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.percent = ::core::option::Option::Some(value.into());
+        self
     }
 }
 impl ::core::default::Default for Request {

@@ -25,6 +25,7 @@ The integrator's comment records one answer (lines 206-208): {"payurl":...,"trad
 The code signs MD5(data + "key=" + the vendor key), upper case, and POSTs the JSON envelope (no base64).*/
 ///3.3月卡續費 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/paymonthcard", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     /**`park_id`. Optional.
@@ -120,6 +121,87 @@ impl Request {
             cancel_url: None,
         }
     }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `amount` (builder style).
+    #[must_use]
+    pub fn amount(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.amount = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `pay_channel` (builder style).
+    #[must_use]
+    pub fn pay_channel(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.pay_channel = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `wx_open_id` (builder style).
+    #[must_use]
+    pub fn wx_open_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.wx_open_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `card_id` (builder style).
+    #[must_use]
+    pub fn card_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.card_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `attach` (builder style).
+    #[must_use]
+    pub fn attach(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.attach = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `back_url` (builder style).
+    #[must_use]
+    pub fn back_url(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.back_url = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `time_temp` (builder style).
+    #[must_use]
+    pub fn time_temp(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.time_temp = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `notify_url` (builder style).
+    #[must_use]
+    pub fn notify_url(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.notify_url = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `cancel_url` (builder style).
+    #[must_use]
+    pub fn cancel_url(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.cancel_url = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Request {
     fn default() -> Self {
@@ -128,6 +210,7 @@ impl ::core::default::Default for Request {
 }
 ///3.3月卡續費 `response` The synchronous HTTP response.
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/paymonthcard", role = "response")]
 #[non_exhaustive]
 pub struct Response {
     /**`payurl`. Optional.
@@ -147,7 +230,7 @@ From code, not a page: the type is inferred from `a JSON string in the captured 
 the required cell was not seen
 
 From code, not a page: the type is inferred from `a JSON number (1) in the captured answer (comment)` in [PayTestController.java:208](https://github.com/dingjing0518/carManager/blob/9386cf03c4883c4121fac4a1fcd2404767706ab1/src/main/java/com/jinshi/controller/PayTestController.java#L208).*/
-    pub state: Option<crate::enums::State>,
+    pub state: Option<super::super::enums::State>,
 }
 impl Response {
     ///A `Response` with its required fields; optional ones start as `None`.
@@ -159,9 +242,33 @@ impl Response {
             state: None,
         }
     }
+    ///Sets `payurl` (builder style).
+    #[must_use]
+    pub fn payurl(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.payurl = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Response {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = Response;
 }

@@ -21,6 +21,7 @@ The integrator reads data from a {"data":{...}} body (not checking sign) and ans
 The related HTTP-API book's 5.8 (service_name monthcard_pay, see sdk/3.10_monthcard_pay.toml) has more rows (card_id, amount, pay_time, ...); whether this page has them is not known.*/
 ///5.8月卡續費回調 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "{paymonthcard_notify_url}", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     /**`state`. Optional.
@@ -28,7 +29,7 @@ pub struct Request {
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer (cast)` in [PayTestController.java:132](https://github.com/dingjing0518/carManager/blob/9386cf03c4883c4121fac4a1fcd2404767706ab1/src/main/java/com/jinshi/controller/PayTestController.java#L132).*/
-    pub state: Option<crate::enums::State>,
+    pub state: Option<super::super::enums::State>,
     /**`trade_no`. Optional.
 
 the required cell was not seen
@@ -52,6 +53,30 @@ impl Request {
             attach: None,
         }
     }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `attach` (builder style).
+    #[must_use]
+    pub fn attach(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.attach = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Request {
     fn default() -> Self {
@@ -60,6 +85,7 @@ impl ::core::default::Default for Request {
 }
 ///5.8月卡續費回調 `response` The synchronous HTTP response.
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "{paymonthcard_notify_url}", role = "response")]
 #[non_exhaustive]
 pub struct Response {
     /**`state`. Optional.
@@ -67,7 +93,7 @@ pub struct Response {
 the required cell was not seen
 
 From code, not a page: the type is inferred from `1 (an int literal)` in [PayTestController.java:142](https://github.com/dingjing0518/carManager/blob/9386cf03c4883c4121fac4a1fcd2404767706ab1/src/main/java/com/jinshi/controller/PayTestController.java#L142).*/
-    pub state: Option<crate::enums::State>,
+    pub state: Option<super::super::enums::State>,
     /**`trade_no`. Optional.
 
 the required cell was not seen
@@ -84,9 +110,27 @@ impl Response {
             trade_no: None,
         }
     }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Response {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = Response;
 }

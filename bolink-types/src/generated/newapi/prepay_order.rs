@@ -67,13 +67,13 @@ From code, not a page: the type is inferred from `String` in [PayTestController.
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer` in [PayTestController.java:513](https://github.com/dingjing0518/carManager/blob/9386cf03c4883c4121fac4a1fcd2404767706ab1/src/main/java/com/jinshi/controller/PayTestController.java#L513).*/
-    pub prepay_type: Option<crate::enums::PrepayType>,
+    pub prepay_type: Option<super::super::enums::PrepayType>,
     /**`pay_channel`. Optional.
 
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer` in [PayTestController.java:514](https://github.com/dingjing0518/carManager/blob/9386cf03c4883c4121fac4a1fcd2404767706ab1/src/main/java/com/jinshi/controller/PayTestController.java#L514).*/
-    pub pay_channel: Option<crate::enums::PayChannel>,
+    pub pay_channel: Option<super::super::enums::PayChannel>,
     /**`pay_time`. Optional.
 
 the required cell was not seen
@@ -99,7 +99,7 @@ From code, not a page: the type is inferred from `BigDecimal` in [PayTestControl
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer` in [PayTestController.java:518](https://github.com/dingjing0518/carManager/blob/9386cf03c4883c4121fac4a1fcd2404767706ab1/src/main/java/com/jinshi/controller/PayTestController.java#L518).*/
-    pub account_type: Option<crate::enums::AccountType>,
+    pub account_type: Option<super::super::enums::AccountType>,
     /**`remark`. Optional.
 
 the required cell was not seen
@@ -127,6 +127,105 @@ impl Request {
             remark: None,
         }
     }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `prepay` (builder style).
+    #[must_use]
+    pub fn prepay(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.prepay = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `query_order_no` (builder style).
+    #[must_use]
+    pub fn query_order_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.query_order_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `prepay_type` (builder style).
+    #[must_use]
+    pub fn prepay_type(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::PrepayType>,
+    ) -> Self {
+        self.prepay_type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `pay_channel` (builder style).
+    #[must_use]
+    pub fn pay_channel(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::PayChannel>,
+    ) -> Self {
+        self.pay_channel = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `pay_time` (builder style).
+    #[must_use]
+    pub fn pay_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.pay_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `arrive_money` (builder style).
+    #[must_use]
+    pub fn arrive_money(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.arrive_money = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `fee` (builder style).
+    #[must_use]
+    pub fn fee(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.fee = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `account_type` (builder style).
+    #[must_use]
+    pub fn account_type(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::AccountType>,
+    ) -> Self {
+        self.account_type = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `remark` (builder style).
+    #[must_use]
+    pub fn remark(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.remark = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Request {
     fn default() -> Self {
@@ -143,7 +242,7 @@ pub struct Response {
 the required cell was not seen
 
 From code, not a page: the type is inferred from `Integer 1` in [PayTestController.java:531](https://github.com/dingjing0518/carManager/blob/9386cf03c4883c4121fac4a1fcd2404767706ab1/src/main/java/com/jinshi/controller/PayTestController.java#L531).*/
-    pub state: Option<crate::enums::State>,
+    pub state: Option<super::super::enums::State>,
     /**`park_id`. Optional.
 
 the required cell was not seen
@@ -189,9 +288,54 @@ impl Response {
             errmsg: None,
         }
     }
+    ///Sets `state` (builder style).
+    #[must_use]
+    pub fn state(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::State>,
+    ) -> Self {
+        self.state = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `prepay` (builder style).
+    #[must_use]
+    pub fn prepay(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.prepay = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Response {
     fn default() -> Self {
         Self::new()
     }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = Response;
 }

@@ -48,7 +48,7 @@ A page row seen only as quoted in code: [PayTestController.java:401](https://git
     /**支付场景，0：场内预付，1：结算待支付，2：无牌车请求结算，默认：0 (`pay_scene`). Required. Example: `0`.
 
 A page row seen only as quoted in code: [PayTestController.java:403](https://github.com/dingjing0518/carManager/blob/9386cf03c4883c4121fac4a1fcd2404767706ab1/src/main/java/com/jinshi/controller/PayTestController.java#L403).*/
-    pub pay_scene: crate::enums::PayScene,
+    pub pay_scene: super::super::enums::PayScene,
     /**出口通道：字母、数字和下划线组成 (`out_channel_id`). Required when `pay_scene` is 1 or 2. Example: `A1`.
 
 The document's required cell: 否，pay_scene为1,2时必传
@@ -77,20 +77,50 @@ impl Request {
     ///A `Request` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        park_id: String,
-        pay_scene: crate::enums::PayScene,
-        query_order_no: String,
+        park_id: impl ::core::convert::Into<String>,
+        pay_scene: super::super::enums::PayScene,
+        query_order_no: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             car_number: None,
             order_id: None,
-            park_id,
+            park_id: park_id.into(),
             pay_scene,
             out_channel_id: None,
-            query_order_no,
+            query_order_no: query_order_no.into(),
             licence: None,
             pay_user_id: None,
         }
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `order_id` (builder style).
+    #[must_use]
+    pub fn order_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.order_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `out_channel_id` (builder style).
+    #[must_use]
+    pub fn out_channel_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.out_channel_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `licence` (builder style).
+    #[must_use]
+    pub fn licence(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.licence = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `pay_user_id` (builder style).
+    #[must_use]
+    pub fn pay_user_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.pay_user_id = ::core::option::Option::Some(value.into());
+        self
     }
 }
 ///5.1 查詢實時訂單金額 `response` The synchronous HTTP response.
@@ -106,7 +136,7 @@ pub struct Response {
     /**状态 (`state`). Required. Example: `0失败1成功`.
 
 A page row seen only as quoted in code: [PayTestController.java:454](https://github.com/dingjing0518/carManager/blob/9386cf03c4883c4121fac4a1fcd2404767706ab1/src/main/java/com/jinshi/controller/PayTestController.java#L454).*/
-    pub state: crate::enums::State,
+    pub state: super::super::enums::State,
     /**免费离场时间（分钟） (`free_out_time`). Optional. Example: `10`.
 
 The document's required cell: 否(默认显示10分钟)
@@ -197,22 +227,22 @@ A page row seen only as quoted in code: [PayTestController.java:471](https://git
     /**车场返回价格时加上这个参数,0不支持多次预付，1支持多次预付；默认0。 (`multiple_prepay`). Optional. Example: `0不支持，1支持`.
 
 A page row seen only as quoted in code: [PayTestController.java:472](https://github.com/dingjing0518/carManager/blob/9386cf03c4883c4121fac4a1fcd2404767706ab1/src/main/java/com/jinshi/controller/PayTestController.java#L472).*/
-    pub multiple_prepay: Option<crate::enums::YesNo>,
+    pub multiple_prepay: Option<super::super::enums::YesNo>,
     /**`data_target`. Optional.
 
 the required cell was not seen; bl-demo's mock answers cloud; no pasted row has it
 
 From code, not a page: the type is inferred from `"cloud"` in [CallBackController.java:63](https://github.com/wesaysgit/bl-demo/blob/cb79c8051d5f8c850c19c9cd9a75b39ca98f02e5/src/main/java/com/es/controller/CallBackController.java#L63).*/
-    pub data_target: Option<crate::enums::DataTarget>,
+    pub data_target: Option<super::super::enums::DataTarget>,
 }
 impl Response {
     ///A `Response` with its required fields; optional ones start as `None`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        state: crate::enums::State,
+        state: super::super::enums::State,
         duration: i64,
-        park_id: String,
-        order_id: String,
+        park_id: impl ::core::convert::Into<String>,
+        order_id: impl ::core::convert::Into<String>,
         price: ::bolink_types::Money,
     ) -> Self {
         Self {
@@ -222,8 +252,8 @@ impl Response {
             duration,
             derate_money: None,
             derate_duration: None,
-            park_id,
-            order_id,
+            park_id: park_id.into(),
+            order_id: order_id.into(),
             query_order_no: None,
             price,
             errmsg: None,
@@ -236,4 +266,103 @@ impl Response {
             data_target: None,
         }
     }
+    ///Sets `free_out_time` (builder style).
+    #[must_use]
+    pub fn free_out_time(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.free_out_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `query_time` (builder style).
+    #[must_use]
+    pub fn query_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.query_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `derate_money` (builder style).
+    #[must_use]
+    pub fn derate_money(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.derate_money = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `derate_duration` (builder style).
+    #[must_use]
+    pub fn derate_duration(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.derate_duration = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `query_order_no` (builder style).
+    #[must_use]
+    pub fn query_order_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.query_order_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `errmsg` (builder style).
+    #[must_use]
+    pub fn errmsg(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.errmsg = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `total` (builder style).
+    #[must_use]
+    pub fn total(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.total = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `position` (builder style).
+    #[must_use]
+    pub fn position(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.position = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `in_time` (builder style).
+    #[must_use]
+    pub fn in_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.in_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `inpark_img` (builder style).
+    #[must_use]
+    pub fn inpark_img(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.inpark_img = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `multiple_prepay` (builder style).
+    #[must_use]
+    pub fn multiple_prepay(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::YesNo>,
+    ) -> Self {
+        self.multiple_prepay = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `data_target` (builder style).
+    #[must_use]
+    pub fn data_target(
+        mut self,
+        value: impl ::core::convert::Into<super::super::enums::DataTarget>,
+    ) -> Self {
+        self.data_target = ::core::option::Option::Some(value.into());
+        self
+    }
+}
+impl ::bolink_types::Answered for Request {
+    type Answer = Response;
 }

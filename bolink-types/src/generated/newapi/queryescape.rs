@@ -21,6 +21,7 @@ POSTed to <http://s.bolink.club/unionapi/neworder/queryescape> in the code.
 The code signs MD5(data + "key=" + the vendor key), upper case, and POSTs the JSON envelope (no base64).*/
 ///3.8 逃單查詢 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/neworder/queryescape", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     /**`park_id`. Optional.
@@ -51,6 +52,27 @@ impl Request {
             car_number: None,
             time_temp: None,
         }
+    }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `car_number` (builder style).
+    #[must_use]
+    pub fn car_number(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.car_number = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `time_temp` (builder style).
+    #[must_use]
+    pub fn time_temp(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.time_temp = ::core::option::Option::Some(value.into());
+        self
     }
 }
 impl ::core::default::Default for Request {

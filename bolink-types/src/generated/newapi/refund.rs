@@ -26,6 +26,7 @@ POSTed to <https://beta.bolink.club/unionapi/neworder/refund> in the code.
 The code signs MD5(data + "key=" + the vendor key), upper case, and POSTs the JSON envelope (no base64).*/
 ///4.2 訂單退款 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/neworder/refund", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     /**厂商平台id (the code's comment) (`union_id`). Optional.
@@ -100,6 +101,72 @@ impl Request {
             share_details: None,
             notify_url: None,
         }
+    }
+    ///Sets `union_id` (builder style).
+    #[must_use]
+    pub fn union_id(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.union_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `trade_no` (builder style).
+    #[must_use]
+    pub fn trade_no(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.trade_no = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `end_time` (builder style).
+    #[must_use]
+    pub fn end_time(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::UnixSeconds>,
+    ) -> Self {
+        self.end_time = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `refund_money` (builder style).
+    #[must_use]
+    pub fn refund_money(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.refund_money = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `subsidy_cancel_money` (builder style).
+    #[must_use]
+    pub fn subsidy_cancel_money(
+        mut self,
+        value: impl ::core::convert::Into<::bolink_types::Money>,
+    ) -> Self {
+        self.subsidy_cancel_money = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `refund_reason` (builder style).
+    #[must_use]
+    pub fn refund_reason(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.refund_reason = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `share_details` (builder style).
+    #[must_use]
+    pub fn share_details(
+        mut self,
+        value: impl ::core::convert::Into<::serde_json::Value>,
+    ) -> Self {
+        self.share_details = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `notify_url` (builder style).
+    #[must_use]
+    pub fn notify_url(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.notify_url = ::core::option::Option::Some(value.into());
+        self
     }
 }
 impl ::core::default::Default for Request {

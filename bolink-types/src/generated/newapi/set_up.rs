@@ -23,6 +23,7 @@ POSTed to <http://beta.bolink.club/unionapi/newpark/setUp> in the code.
 The code signs MD5(data + "key=" + the vendor key), upper case, and POSTs the JSON envelope (no base64).*/
 ///2.5 無牌車入場設置短信驗證接口 `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
+#[bolink(path = "/unionapi/newpark/setUp", role = "request")]
 #[non_exhaustive]
 pub struct Request {
     /**`park_id`. Optional.
@@ -54,6 +55,27 @@ impl Request {
             nolience_config: None,
         }
     }
+    ///Sets `park_id` (builder style).
+    #[must_use]
+    pub fn park_id(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.park_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `union_id` (builder style).
+    #[must_use]
+    pub fn union_id(mut self, value: impl ::core::convert::Into<i64>) -> Self {
+        self.union_id = ::core::option::Option::Some(value.into());
+        self
+    }
+    ///Sets `nolience_config` (builder style).
+    #[must_use]
+    pub fn nolience_config(
+        mut self,
+        value: impl ::core::convert::Into<NolienceConfig>,
+    ) -> Self {
+        self.nolience_config = ::core::option::Option::Some(value.into());
+        self
+    }
 }
 impl ::core::default::Default for Request {
     fn default() -> Self {
@@ -76,6 +98,12 @@ impl NolienceConfig {
     #[allow(clippy::too_many_arguments)]
     pub fn new() -> Self {
         Self { is_verify: None }
+    }
+    ///Sets `is_verify` (builder style).
+    #[must_use]
+    pub fn is_verify(mut self, value: impl ::core::convert::Into<String>) -> Self {
+        self.is_verify = ::core::option::Option::Some(value.into());
+        self
     }
 }
 impl ::core::default::Default for NolienceConfig {
