@@ -39,7 +39,8 @@ async fn every_refusal_is_answered_in_the_servers_words() {
     let sim = start(fast()).await;
     let mut lot = RawTcp::connect(&sim).await;
     let token = lot.login("lane-1").await;
-    let gate = r#"{"channel_id":"A1","channel_name":"east"}"#;
+    // A lane upload as the server reads it (2.14: channel_id and operate_type).
+    let gate = r#"{"channel_id":"A1","passname":"east","operate_type":1}"#;
     let status = |errmsg: &str| json!({"state": 0, "errmsg": errmsg});
     assert_eq!(
         lot.ask(r#"{"sign":"AB","data":{}}"#).await,
