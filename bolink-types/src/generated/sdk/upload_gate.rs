@@ -42,7 +42,7 @@ From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUp
 the required cell was not seen; 1 (入口) when missing (lines 743-745)
 
 From code, not a page: the type is inferred from `Integer (getInteger)` in [DoUploadImpl.java:742](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L742).*/
-    pub passtype: Option<i64>,
+    pub passtype: Option<crate::enums::Passtype>,
     /**`passname`. Optional.
 
 the required cell was not seen
