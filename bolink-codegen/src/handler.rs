@@ -6,7 +6,7 @@
 //! return when the page has one, else its SDK-mode return; its default body
 //! refuses as "not supported", so a lot implements only what it offers.
 
-use bolink_spec::model::{Direction, Family, RoleName};
+use bolink_spec::model::{Completeness, Direction, Family, RoleName};
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -123,10 +123,16 @@ fn family_trait(model: &Model, plan: &TraitPlan) -> TokenStream {
                 #family_module::Request::#variant(request) => answered(handler.#method(request).await),
             });
         } else {
-            // The page shows no answer table: the answer is the protocol's
-            // bare acknowledgement.
+            // No answer table (the page shows none, or, for a spec from
+            // code, no program reads or writes one): the answer is the
+            // protocol's bare acknowledgement.
+            let why = if iface.spec.status == Completeness::FromCode {
+                "No answer table is known (no page was seen, and no public program reads an answer)"
+            } else {
+                "The page shows no answer table"
+            };
             let doc = format!(
-                "{} ({}): `{service}`. The page shows no answer table: `Ok` is answered `{{\"service_name\",\"state\":1}}`.",
+                "{} ({}): `{service}`. {why}: `Ok` is answered `{{\"service_name\",\"state\":1}}`.",
                 iface.spec.title, iface.spec.title_en
             );
             methods.push(quote! {

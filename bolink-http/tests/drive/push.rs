@@ -433,3 +433,37 @@ async fn concurrent_pushes_get_their_own_answers() {
         (json!("answered"), json!("answered"))
     );
 }
+
+/// A lot that takes stored-value cards (3.20), and offers no top-up sync.
+struct Cards;
+
+impl Handler for Cards {
+    async fn prepay_card_sync(
+        &self,
+        request: bolink_types::sdk::prepay_card_sync::Request,
+    ) -> Answer<()> {
+        match request.data.and_then(|d| d.card_id) {
+            Some(_) => Ok(()),
+            None => Err(Refusal::new("no card_id")),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_learnt_from_the_clouds_code_is_pushed_and_acknowledged() {
+    let sim = start(fast()).await;
+    let _lot = http_lot(&sim, "lane-1", Cards);
+    // As the cloud's back office builds it (fields nested in data).
+    let card = json!({"service_name": "prepay_card_sync", "data": {
+        "car_number": "京A12345", "card_id": "C1001", "create_time": 1_546_300_800,
+        "operate_type": 1, "park_id": PARK, "total_price": "500.00"}});
+    let answered = push(&sim, card, 5000).await;
+    assert_eq!(answered["verdict"], "answered", "{answered}");
+    assert_eq!(answered["answer"]["service_name"], "prepay_card_sync");
+    assert_eq!(answered["answer"]["state"], 1);
+    assert_eq!(answered["violations"], json!([]));
+    let trade = json!({"service_name": "prepay_card_trade_sync", "data": {
+        "card_id": "C1001", "pay_time": 1_546_300_800, "trade_no": "t-1", "total_price": "100"}});
+    let refused = push(&sim, trade, 5000).await;
+    assert_eq!(refused["verdict"], "refused", "{refused}");
+}

@@ -39,7 +39,8 @@ async fn every_refusal_is_answered_in_the_servers_words() {
     let sim = start(fast()).await;
     let mut lot = RawTcp::connect(&sim).await;
     let token = lot.login("lane-1").await;
-    let gate = r#"{"channel_id":"A1","channel_name":"east"}"#;
+    // A lane upload as the server reads it (2.14: channel_id and operate_type).
+    let gate = r#"{"channel_id":"A1","passname":"east","operate_type":1}"#;
     let status = |errmsg: &str| json!({"state": 0, "errmsg": errmsg});
     assert_eq!(
         lot.ask(r#"{"sign":"AB","data":{}}"#).await,
@@ -499,4 +500,64 @@ async fn the_tcp_client_delivers_each_entry_once_through_a_token_expiry() {
     assert!(sim.logins() >= 2, "logged in again after the expiry");
     client.shutdown();
     let _ = running.await;
+}
+
+#[tokio::test]
+async fn uploads_learnt_from_the_clouds_code_are_checked_against_their_tables() {
+    let sim = start(fast()).await;
+    // SDK-HTTP mode: a log upload (2.6) is taken, one without content refused.
+    let http = reqwest::Client::new();
+    let url = format!("{}/bpd/upload.do", sim.base_url());
+    let data = format!(r#"{{"union_id":"{UNION}","park_id":"{PARK}","local_id":"desk"}}"#);
+    let login = sdk_http::build("login", None, &data, &key()).unwrap();
+    let reply: Value = http
+        .post(&url)
+        .body(login)
+        .send()
+        .await
+        .unwrap()
+        .json_value()
+        .await;
+    let http_token = reply["token"].as_str().unwrap().to_string();
+    let log = r#"{"service_name":"park_log","log_id":"L-1","content":"lane A1 opened","operate_time":1490875218}"#;
+    let post = |data: &str| {
+        let body = sdk_http::build("park_log", Some(&http_token), data, &key()).unwrap();
+        http.post(&url).body(body).send()
+    };
+    let reply: Value = post(log).await.unwrap().json_value().await;
+    assert_eq!(reply["state"], 1, "{reply}");
+    let reply: Value = post(r#"{"log_id":"L-2","operate_time":1490875218}"#)
+        .await
+        .unwrap()
+        .json_value()
+        .await;
+    assert_eq!(reply["state"], 0, "{reply}");
+    assert!(
+        reply["errmsg"]
+            .as_str()
+            .unwrap()
+            .contains("content: required"),
+        "{reply}"
+    );
+    // The TCP link: answered as the server answers, with the id it echoes.
+    let mut lot = RawTcp::connect(&sim).await;
+    let token = lot.login("lane-1").await;
+    let answer = lot.upload(&token, "park_log", log).await;
+    assert_eq!(answer["state"], 1, "{answer}");
+    assert_eq!(answer["log_id"], "L-1");
+    let black =
+        r#"{"black_uuid":"b-1","operate_type":1,"car_number":"京A12345","create_time":1490875218}"#;
+    let answer = lot.upload(&token, "upload_blackuser", black).await;
+    assert_eq!(
+        (answer["state"].clone(), answer["black_uuid"].clone()),
+        (json!(1), json!("b-1")),
+        "{answer}"
+    );
+    // The server refuses a blacklist entry without operate_type (2.15).
+    let answer = lot
+        .upload(&token, "upload_blackuser", r#"{"black_uuid":"b-2"}"#)
+        .await;
+    assert_eq!(answer["state"], 0, "{answer}");
+    let services: Vec<String> = sim.received().into_iter().map(|r| r.service_name).collect();
+    assert_eq!(services, ["park_log", "park_log", "upload_blackuser"]);
 }

@@ -3,7 +3,7 @@
 use std::future::Future;
 use bolink_types::{newapi, sdk, Message};
 use crate::answer::{Answer, Refusal};
-/**What a charging system answers to Bolink's downstream requests (SDK protocol, HTTP mode): one method per service (query_price, prepay_order, nolicence_in_park, price_sync, month_card_sync, month_member_sync, collector_sync, lock_car, monthcard_pay, query_prodprice, deliver_ticket, gate_sync, blackuser_sync, car_type_sync, month_pay_sync, confirm_order_inform, operate_liftrod, visitor_sync, pass_through, refund, recharge, repair, update_park_soft, query_newprodprice, pay_notice, check_vip, update_balance, sweepcode, outpark).
+/**What a charging system answers to Bolink's downstream requests (SDK protocol, HTTP mode): one method per service (query_price, prepay_order, nolicence_in_park, price_sync, month_card_sync, month_member_sync, collector_sync, lock_car, monthcard_pay, query_prodprice, deliver_ticket, gate_sync, blackuser_sync, car_type_sync, month_pay_sync, confirm_order_inform, operate_liftrod, visitor_sync, prepay_card_sync, prepay_card_trade_sync, pass_through, refund, recharge, repair, update_park_soft, query_newprodprice, pay_notice, check_vip, update_balance, sweepcode, outpark).
 
 Every method has a default that refuses with "not supported" (state 0), so an implementation overrides only the services it offers.
 
@@ -153,6 +153,22 @@ pub trait Handler: Send + Sync {
         let _ = request;
         std::future::ready(Err(Refusal::not_supported()))
     }
+    ///3.20 储值卡同步(停车云) (Stored-value card sync): `prepay_card_sync`. No answer table is known (no page was seen, and no public program reads an answer): `Ok` is answered `{"service_name","state":1}`.
+    fn prepay_card_sync(
+        &self,
+        request: sdk::prepay_card_sync::Request,
+    ) -> impl Future<Output = Answer<()>> + Send {
+        let _ = request;
+        std::future::ready(Err(Refusal::not_supported()))
+    }
+    ///3.21 储值卡余额变更记录下发(停车云) (Stored-value card top-up record sync): `prepay_card_trade_sync`. No answer table is known (no page was seen, and no public program reads an answer): `Ok` is answered `{"service_name","state":1}`.
+    fn prepay_card_trade_sync(
+        &self,
+        request: sdk::prepay_card_trade_sync::Request,
+    ) -> impl Future<Output = Answer<()>> + Send {
+        let _ = request;
+        std::future::ready(Err(Refusal::not_supported()))
+    }
     ///3.22 云平台透传接口 (Cloud platform pass-through): `pass_through`, answered with its `sdk_return` table.
     fn pass_through(
         &self,
@@ -286,6 +302,8 @@ pub const DOWNSTREAM_SERVICES: &[&str] = &[
     "confirm_order_inform",
     "operate_liftrod",
     "visitor_sync",
+    "prepay_card_sync",
+    "prepay_card_trade_sync",
     "pass_through",
     "refund",
     "recharge",
@@ -350,6 +368,18 @@ pub(crate) async fn dispatch<H: Handler + ?Sized>(
         }
         sdk::Request::VisitorSync(request) => {
             answered(handler.visitor_sync(request).await)
+        }
+        sdk::Request::PrepayCardSync(request) => {
+            handler
+                .prepay_card_sync(request)
+                .await
+                .map(|()| acknowledged("prepay_card_sync"))
+        }
+        sdk::Request::PrepayCardTradeSync(request) => {
+            handler
+                .prepay_card_trade_sync(request)
+                .await
+                .map(|()| acknowledged("prepay_card_trade_sync"))
         }
         sdk::Request::PassThrough(request) => {
             answered(handler.pass_through(request).await)

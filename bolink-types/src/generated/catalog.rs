@@ -94,6 +94,46 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
     },
     crate::catalog::InterfaceInfo {
         document: crate::catalog::Document::Sdk,
+        section: "2.6",
+        title: "2.6日志上传(停车云)",
+        title_en: "Log upload",
+        service_name: Some("park_log"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::FromCode,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::park_log::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::AsyncResult,
+                schema: <crate::sdk::park_log::AsyncResult as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.8",
+        title: "2.8月卡套餐上传(停车云)",
+        title_en: "Monthly-card package upload",
+        service_name: Some("upload_month_card"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::FromCode,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::upload_month_card::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::AsyncResult,
+                schema: <crate::sdk::upload_month_card::AsyncResult as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
         section: "2.9",
         title: "2.9价格上传(停车云)",
         title_en: "Price upload",
@@ -109,6 +149,26 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
             crate::catalog::RoleInfo {
                 role: crate::Role::AsyncResult,
                 schema: <crate::sdk::upload_price::AsyncResult as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.10",
+        title: "2.10月卡会员上传(停车云)",
+        title_en: "Monthly-card member upload",
+        service_name: Some("upload_month_member"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::FromCode,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::upload_month_member::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::AsyncResult,
+                schema: <crate::sdk::upload_month_member::AsyncResult as crate::Object>::schema,
             },
         ],
     },
@@ -165,6 +225,46 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
             crate::catalog::RoleInfo {
                 role: crate::Role::AsyncResult,
                 schema: <crate::sdk::month_pay_record::AsyncResult as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.14",
+        title: "2.14通道数据上传 (停车云)",
+        title_en: "Lane data upload",
+        service_name: Some("upload_gate"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::FromCode,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::upload_gate::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::AsyncResult,
+                schema: <crate::sdk::upload_gate::AsyncResult as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "2.15",
+        title: "2.15黑名单上传(停车云)",
+        title_en: "Blacklist upload",
+        service_name: Some("upload_blackuser"),
+        url_path: None,
+        direction: crate::catalog::Direction::Upstream,
+        status: crate::catalog::SpecStatus::FromCode,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::upload_blackuser::Request as crate::Object>::schema,
+            },
+            crate::catalog::RoleInfo {
+                role: crate::Role::AsyncResult,
+                schema: <crate::sdk::upload_blackuser::AsyncResult as crate::Object>::schema,
             },
         ],
     },
@@ -653,6 +753,38 @@ pub static INTERFACES: &[crate::catalog::InterfaceInfo] = &[
             crate::catalog::RoleInfo {
                 role: crate::Role::SdkReturn,
                 schema: <crate::sdk::visitor_sync::SdkReturn as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.20",
+        title: "3.20 储值卡同步(停车云)",
+        title_en: "Stored-value card sync",
+        service_name: Some("prepay_card_sync"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::FromCode,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::prepay_card_sync::Request as crate::Object>::schema,
+            },
+        ],
+    },
+    crate::catalog::InterfaceInfo {
+        document: crate::catalog::Document::Sdk,
+        section: "3.21",
+        title: "3.21 储值卡余额变更记录下发(停车云)",
+        title_en: "Stored-value card top-up record sync",
+        service_name: Some("prepay_card_trade_sync"),
+        url_path: None,
+        direction: crate::catalog::Direction::Downstream,
+        status: crate::catalog::SpecStatus::FromCode,
+        roles: &[
+            crate::catalog::RoleInfo {
+                role: crate::Role::Request,
+                schema: <crate::sdk::prepay_card_trade_sync::Request as crate::Object>::schema,
             },
         ],
     },
@@ -2509,10 +2641,10 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "2.6",
         title: "2.6日志上传(停车云)",
         key: Some("park_log"),
-        status: crate::catalog::TocStatus::NotPublic,
-        spec: None,
+        status: crate::catalog::TocStatus::FromCode,
+        spec: Some("sdk/2.6_park_log.toml"),
         reason: Some(
-            "no public copy of the page was found (kancloud books, mirrors and public code were searched for the reference collection); only hints from code exist (see the reference), too little to model",
+            "no public copy of the page was found; specified from the parking cloud's server code that reads the upload and writes its answer (ParkingOS/ParkingOS_cloud 2018, and its 2017 fork): field names, types inferred from its getters, required only where it refuses or fails without a field",
         ),
     },
     crate::catalog::TocEntry {
@@ -2520,10 +2652,10 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "2.8",
         title: "2.8月卡套餐上传(停车云)",
         key: Some("upload_month_card"),
-        status: crate::catalog::TocStatus::NotPublic,
-        spec: None,
+        status: crate::catalog::TocStatus::FromCode,
+        spec: Some("sdk/2.8_upload_month_card.toml"),
         reason: Some(
-            "no public copy of the page was found (kancloud books, mirrors and public code were searched for the reference collection); only hints from code exist (see the reference), too little to model",
+            "no public copy of the page was found; specified from the parking cloud's server code that reads the upload and writes its answer (ParkingOS/ParkingOS_cloud 2018, and its 2017 fork): field names, types inferred from its getters, required only where it refuses or fails without a field",
         ),
     },
     crate::catalog::TocEntry {
@@ -2540,10 +2672,10 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "2.10",
         title: "2.10月卡会员上传(停车云)",
         key: Some("upload_month_member"),
-        status: crate::catalog::TocStatus::NotPublic,
-        spec: None,
+        status: crate::catalog::TocStatus::FromCode,
+        spec: Some("sdk/2.10_upload_month_member.toml"),
         reason: Some(
-            "no public copy of the page was found (kancloud books, mirrors and public code were searched for the reference collection); only hints from code exist (see the reference), too little to model",
+            "no public copy of the page was found; specified from the parking cloud's server code that reads the upload and writes its answer (ParkingOS/ParkingOS_cloud 2018, its 2017 fork and a demo client's upload): field names, types inferred from its getters, required only where it refuses or fails without a field",
         ),
     },
     crate::catalog::TocEntry {
@@ -2584,10 +2716,10 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "2.14",
         title: "2.14通道数据上传 (停车云)",
         key: Some("upload_gate"),
-        status: crate::catalog::TocStatus::NotPublic,
-        spec: None,
+        status: crate::catalog::TocStatus::FromCode,
+        spec: Some("sdk/2.14_upload_gate.toml"),
         reason: Some(
-            "no public copy of the page was found (kancloud books, mirrors and public code were searched for the reference collection); only hints from code exist (see the reference), too little to model",
+            "no public copy of the page was found; specified from the parking cloud's server code that reads the upload and writes its answer (ParkingOS/ParkingOS_cloud 2018): field names, types inferred from its getters, required only where it refuses or fails without a field",
         ),
     },
     crate::catalog::TocEntry {
@@ -2595,10 +2727,10 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         section: "2.15",
         title: "2.15黑名单上传(停车云)",
         key: Some("upload_blackuser"),
-        status: crate::catalog::TocStatus::NotPublic,
-        spec: None,
+        status: crate::catalog::TocStatus::FromCode,
+        spec: Some("sdk/2.15_upload_blackuser.toml"),
         reason: Some(
-            "no public copy of the page was found (kancloud books, mirrors and public code were searched for the reference collection); only hints from code exist (see the reference), too little to model",
+            "no public copy of the page was found; specified from the parking cloud's server code that reads the upload and writes its answer (ParkingOS/ParkingOS_cloud 2018): field names, types inferred from its getters, required only where it refuses or fails without a field",
         ),
     },
     crate::catalog::TocEntry {
@@ -3117,22 +3249,22 @@ pub static TABLE_OF_CONTENTS: &[crate::catalog::TocEntry] = &[
         document: crate::catalog::Document::Sdk,
         section: "3.20",
         title: "3.20 储值卡同步(停车云)",
-        key: None,
-        status: crate::catalog::TocStatus::NotPublic,
-        spec: None,
+        key: Some("prepay_card_sync"),
+        status: crate::catalog::TocStatus::FromCode,
+        spec: Some("sdk/3.20_prepay_card_sync.toml"),
         reason: Some(
-            "no public copy of the page was found (kancloud books, mirrors and public code were searched for the reference collection)",
+            "no public copy of the page was found; the service name and section are assigned from public code (an inference), and the message is specified from the parking cloud's 2019 back office that sends it (ParkingOS/parkingos_cloud_vue_server) and a third-party imitation; no public program reads an answer, so there is no answer table",
         ),
     },
     crate::catalog::TocEntry {
         document: crate::catalog::Document::Sdk,
         section: "3.21",
         title: "3.21 储值卡余额变更记录下发(停车云)",
-        key: None,
-        status: crate::catalog::TocStatus::NotPublic,
-        spec: None,
+        key: Some("prepay_card_trade_sync"),
+        status: crate::catalog::TocStatus::FromCode,
+        spec: Some("sdk/3.21_prepay_card_trade_sync.toml"),
         reason: Some(
-            "no public copy of the page was found (kancloud books, mirrors and public code were searched for the reference collection)",
+            "no public copy of the page was found; the service name and section are assigned from public code (an inference), and the message is specified from the parking cloud's 2019 back office that sends it (ParkingOS/parkingos_cloud_vue_server) and a third-party imitation; no public program reads an answer, so there is no answer table",
         ),
     },
     crate::catalog::TocEntry {

@@ -94,19 +94,25 @@ pub enum CouponUnit {
 }
 /**数据上传位置 (sdk 5.1.8).
 
-Source: sdk 2.19, 3.1, 3.3, 3.4 (bolink); sdk 2.3-2.17 (cloud); the 5.1.8 table itself is not public.
+Source: sdk 2.19, 3.1, 3.3, 3.4 (bolink); sdk 2.3-2.17 (cloud); an SDK demo client's answers (codes with a source); the 5.1.8 table itself is not public.
 
 The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.
 
-SDK mode only: 'SDK模式必传,HTTP模式不传'.*/
+SDK mode only: 'SDK模式必传,HTTP模式不传'.
+
+A demo client (lu-xu/SDKJavaTEST, InterFaceParking.java) answers query_price, prepay_order, outpark, monthcard_pay and nolicence_in_park with bolink, and the uploads' and *_sync answers, lock_car, deliver_ticket and query_prodprice with cloud.*/
 #[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
 #[bolink(codes = "string")]
 #[non_exhaustive]
 pub enum DataTarget {
-    ///泊链 (code "bolink").
+    /**泊链 (code "bolink").
+
+From code, not a page: the type is inferred from `String (a literal of the prepay_order answer)` in [InterFaceParking.java:148](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/JavaTest/src/_Test/InterFaceParking.java#L148).*/
     #[bolink(code = "bolink", label = "泊链")]
     Bolink,
-    ///停车云 (code "cloud").
+    /**停车云 (code "cloud").
+
+From code, not a page: the type is inferred from `String (a literal of the price_sync answer)` in [InterFaceParking.java:417](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/JavaTest/src/_Test/InterFaceParking.java#L417).*/
     #[bolink(code = "cloud", label = "停车云")]
     Cloud,
     /// A code this version does not know, kept as received and written back unchanged.
@@ -284,17 +290,25 @@ pub enum LiftrodReason {
 }
 /**锁车标记 islocked (sdk 5.1.4).
 
-Source: sdk 3.9 lock_car (is_locked); the 5.1.4 table is not public.
+Source: sdk 3.9 lock_car (is_locked); the parking cloud's lock_car sender and its reader of the answer (codes with a source); the 5.1.4 table is not public.
 
-The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.*/
+The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.
+
+The parking cloud sends is_locked 1 to lock and 0 to unlock (WeixinCurOrderServiceImpl.java lines 131-162) and reads the answer's is_locked the same way (DoUploadImpl.lockCar, lines 1642-1655).
+
+The cloud's own order states (OrderTb.islocked) are not codes of the message: 0 unlocked, 1 locked, 2 locking (set before the message is sent), 3 lock failed, 5 unlock failed (DoUploadImpl.java lines 1644-1655, WeixinCurOrderServiceImpl.java lines 136-165).*/
 #[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
 #[bolink(codes = "integer")]
 #[non_exhaustive]
 pub enum LockFlag {
-    ///解锁 (code 0).
+    /**解锁 (code 0).
+
+From code, not a page: the type is inferred from `Integer (lockStatus, sent as is_locked at line 131)` in [WeixinCurOrderServiceImpl.java:162](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/WeixinCurOrderServiceImpl.java#L162).*/
     #[bolink(code = 0, label = "解锁")]
     Unlocked,
-    ///加锁 (code 1).
+    /**加锁 (code 1).
+
+From code, not a page: the type is inferred from `Integer (lockStatus, sent as is_locked at line 131)` in [WeixinCurOrderServiceImpl.java:136](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/WeixinCurOrderServiceImpl.java#L136).*/
     #[bolink(code = 1, label = "加锁")]
     Locked,
     /// A code this version does not know, kept as received and written back unchanged.
@@ -337,24 +351,55 @@ pub enum NetStatus {
 }
 /**操作类型 operate_type (sdk 5.1.6).
 
-Source: sdk 2.4, 2.16 ('1添加2修改3删除'), 3.7; the 5.1.6 table is not public.
+Source: sdk 2.4, 2.16 ('1添加2修改3删除'), 3.7; the parking cloud's upload readers and sync senders (codes with a source); the 5.1.6 table is not public.
 
 The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.
 
-2.4 documents only '1 添加或修改;3删除'.*/
+2.4 documents only '1 添加或修改;3删除'.
+
+The parking cloud reads 1 as add (an update when the id exists), 2 modify, 3 delete; 2.14 upload_gate and 2.15 upload_blackuser refuse a code outside 1..3 (未知的操作类型operate_type, DoUploadImpl.java lines 731-737 and 1324-1330); upload_collector reads a missing one as 0, an update (lines 560-561). Its *_sync senders write the sync pool's operate + 1 (ParkSchedule.java line 67).
+
+A third-party platform that imitates the cloud (songrenru/v20) sends the code as a string ("1", "2"): read as the number with a slip (corpus entry sdk.month_member_sync.request.v20, slip data.operate_type).*/
 #[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
 #[bolink(codes = "integer")]
 #[non_exhaustive]
 pub enum OperateType {
-    ///添加 (code 1).
+    /**添加 (code 1).
+
+From code, not a page: the type is inferred from `Integer (getInteger, line 720; upload_gate)` in [DoUploadImpl.java:749](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L749).*/
     #[bolink(code = 1, label = "添加")]
     Add,
-    ///修改 (code 2).
+    /**修改 (code 2).
+
+From code, not a page: the type is inferred from `Integer (getInteger, line 720; upload_gate)` in [DoUploadImpl.java:767](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L767).*/
     #[bolink(code = 2, label = "修改")]
     Modify,
-    ///删除 (code 3).
+    /**删除 (code 3).
+
+From code, not a page: the type is inferred from `Integer (getInteger, line 720; upload_gate)` in [DoUploadImpl.java:776](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L776).*/
     #[bolink(code = 3, label = "删除")]
     Delete,
+    /// A code this version does not know, kept as received and written back unchanged.
+    Unknown(::bolink_types::UnknownCode),
+}
+/**通道类型 passtype (sdk 2.14, 3.13).
+
+Source: public code only: the parking cloud's 2.14 upload_gate reader and its 3.13 gate_sync sender; no page of either interface is public.
+
+The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.
+
+Only the code 1 is named in code: 默认入口, what the cloud stores when an upload has no passtype (DoUploadImpl.java lines 742-745). Other codes decode as Unknown.
+
+The cloud reads it with getInteger in 2.14 and stores it as text (passtype + ""), which 3.13 gate_sync sends back as a string: the codes are numbers, and 3.13's field writes them as strings (wire = "string").*/
+#[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
+#[bolink(codes = "integer")]
+#[non_exhaustive]
+pub enum Passtype {
+    /**入口 (默认) (code 1).
+
+From code, not a page: the type is inferred from `Integer (getInteger, line 742), 1 when missing` in [DoUploadImpl.java:744](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L744).*/
+    #[bolink(code = 1, label = "入口 (默认)")]
+    Entrance,
     /// A code this version does not know, kept as received and written back unchanged.
     Unknown(::bolink_types::UnknownCode),
 }
@@ -426,26 +471,40 @@ pub enum PayScene {
 }
 /**订单支付类型 (sdk 5.1.3).
 
-Source: sdk 2.2 text, 3.4 (zhifu 466072, sdk 510114), 7.4; the 5.1.3 table itself is not public.
+Source: sdk 2.2 text, 3.4 (zhifu 466072, sdk 510114), 7.4; the parking cloud's reader of uploaded orders (codes with a source); the 5.1.3 table itself is not public.
 
-The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.*/
+The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.
+
+The parking cloud (ParkingOS/ParkingOS_cloud, DoUploadImpl.setOrder, lines 1790-1803) maps the codes of an uploaded order to its own pay_type: cash to 1, monthuser to 3, wallet, sweepcode and scancode to 2, any other code to 8 (its 'other'); the variants it names give that line as their source.
+
+A third-party platform that imitates the cloud (songrenru/v20, NewPayService.php line 2710) sends scancode in its outpark.*/
 #[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
 #[bolink(codes = "string")]
 #[non_exhaustive]
 pub enum PayType {
-    ///现金 (code "cash").
+    /**现金 (code "cash").
+
+From code, not a page: the type is inferred from `String (getString, line 1790), mapped to the cloud's pay_type 1` in [DoUploadImpl.java:1793](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1793).*/
     #[bolink(code = "cash", label = "现金")]
     Cash,
-    ///余额支付 / 无感 / 免密支付 (code "wallet").
+    /**余额支付 / 无感 / 免密支付 (code "wallet").
+
+From code, not a page: the type is inferred from `String (getString, line 1790), mapped to the cloud's pay_type 2` in [DoUploadImpl.java:1797](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1797).*/
     #[bolink(code = "wallet", label = "余额支付 / 无感 / 免密支付")]
     Wallet,
-    ///扫码枪支付 (被扫) (code "sweepcode").
+    /**扫码枪支付 (被扫) (code "sweepcode").
+
+From code, not a page: the type is inferred from `String (getString, line 1790), mapped to the cloud's pay_type 2` in [DoUploadImpl.java:1797](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1797).*/
     #[bolink(code = "sweepcode", label = "扫码枪支付 (被扫)")]
     Sweepcode,
-    ///出场扫码支付 (主扫) (code "scancode").
+    /**出场扫码支付 (主扫) (code "scancode").
+
+From code, not a page: the type is inferred from `String (getString, line 1790), mapped to the cloud's pay_type 2` in [DoUploadImpl.java:1797](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1797).*/
     #[bolink(code = "scancode", label = "出场扫码支付 (主扫)")]
     Scancode,
-    ///月卡用户 (code "monthuser").
+    /**月卡用户 (code "monthuser").
+
+From code, not a page: the type is inferred from `String (getString, line 1790), mapped to the cloud's pay_type 3` in [DoUploadImpl.java:1795](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L1795).*/
     #[bolink(code = "monthuser", label = "月卡用户")]
     Monthuser,
     ///免费 (code "free").
@@ -460,6 +519,38 @@ pub enum PayType {
     ///智慧屏被扫付款码 (7.4) (code "auth_code").
     #[bolink(code = "auth_code", label = "智慧屏被扫付款码 (7.4)")]
     AuthCode,
+    /// A code this version does not know, kept as received and written back unchanged.
+    Unknown(::bolink_types::UnknownCode),
+}
+/**图片来源 picture_source (sdk 2.12).
+
+Source: sdk 2.12 upload_carpic (the picture_source cell lists order, liftrod, confirm and capture); the parking cloud's picture reader (codes with a source).
+
+The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.
+
+The cloud's reader (UploadCarPics.handleSDKuploadPic) knows order (needs order_id and park_order_type in/out), liftrod (needs liftrod_id) and confirm (needs event_id), and refuses a picture without picture_source (line 210); capture (a lane-monitor capture of 3.31) is the page's only.*/
+#[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
+#[bolink(codes = "string")]
+#[non_exhaustive]
+pub enum PictureSource {
+    /**上传订单图片 (code "order").
+
+From code, not a page: the type is inferred from `String (getString, line 208)` in [UploadCarPics.java:235](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/UploadCarPics.java#L235).*/
+    #[bolink(code = "order", label = "上传订单图片")]
+    Order,
+    /**上传起落杆记录图片 (code "liftrod").
+
+From code, not a page: the type is inferred from `String (getString, line 208)` in [UploadCarPics.java:254](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/UploadCarPics.java#L254).*/
+    #[bolink(code = "liftrod", label = "上传起落杆记录图片")]
+    Liftrod,
+    /**上传模糊匹配订单事件图片 (code "confirm").
+
+From code, not a page: the type is inferred from `String (getString, line 208)` in [UploadCarPics.java:273](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/actions/UploadCarPics.java#L273).*/
+    #[bolink(code = "confirm", label = "上传模糊匹配订单事件图片")]
+    Confirm,
+    ///上传车道监控抓拍图片 (code "capture").
+    #[bolink(code = "capture", label = "上传车道监控抓拍图片")]
+    Capture,
     /// A code this version does not know, kept as received and written back unchanged.
     Unknown(::bolink_types::UnknownCode),
 }
@@ -478,6 +569,30 @@ pub enum PrepayType {
     ///现金预付 (code 2).
     #[bolink(code = 2, label = "现金预付")]
     Cash,
+    /// A code this version does not know, kept as received and written back unchanged.
+    Unknown(::bolink_types::UnknownCode),
+}
+/**是否接收云平台下行消息 set_params.receive_cloud (sdk 1.1 login / init).
+
+Source: public code only: the parking cloud's login reader; no field of the spec carries it yet (set_params, the SDK's extension parameters of its login, is not specified).
+
+The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.
+
+The cloud reads it as a string and takes only "1" or "0"; another value is logged and ignored, and an absent one means 1 (DoUploadImpl.doLogin, lines 95-108).*/
+#[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
+#[bolink(codes = "string")]
+#[non_exhaustive]
+pub enum ReceiveCloud {
+    /**接收云平台下行消息 (默认) (code "1").
+
+From code, not a page: the type is inferred from `String (getString of set_params.receive_cloud, line 102), 1 when absent` in [DoUploadImpl.java:95](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L95).*/
+    #[bolink(code = "1", label = "接收云平台下行消息 (默认)")]
+    Receive,
+    /**不接收云平台下行消息 (code "0").
+
+From code, not a page: the type is inferred from `String (getString of set_params.receive_cloud, line 102)` in [DoUploadImpl.java:103](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/service/impl/DoUploadImpl.java#L103).*/
+    #[bolink(code = "0", label = "不接收云平台下行消息")]
+    Ignore,
     /// A code this version does not know, kept as received and written back unchanged.
     Unknown(::bolink_types::UnknownCode),
 }
@@ -505,11 +620,13 @@ pub enum RechargeState {
 }
 /**性别 sex (sdk 5.1.5).
 
-Source: sdk 2.4 upload_collector example (1); the 5.1.5 table is not public.
+Source: sdk 2.4 upload_collector example (1); the parking cloud's 2019 collector_sync sender (0 and 1); the 5.1.5 table is not public.
 
 The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.
 
-Only the value 1 was seen, without its meaning: every code decodes as Unknown until the table is found.*/
+Only the values 0 and 1 were seen, never with their meaning: every code decodes as Unknown until the table is found.
+
+The cloud's 2019 back office sends sex in collector_sync only when it is 0 or 1, and 1 when its record has none (ParkingOS/parkingos_cloud_vue_server, CommonUtils.java lines 626-629); the 2.4 page's example sends 1.*/
 #[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
 #[bolink(codes = "integer")]
 #[non_exhaustive]
@@ -616,18 +733,24 @@ From code, not a page: the type is inferred from `int (getInteger)` in [InterFac
 }
 /**员工上下班类型 state (sdk 5.1.7).
 
-Source: sdk 2.5 work_record conditional rules (start_time when state=0, end_time when state=1); the 5.1.7 table is not public.
+Source: sdk 2.5 work_record conditional rules (start_time when state=0, end_time when state=1); a row of an older page version quoted in a demo client (0已签到，1已签退); the 5.1.7 table is not public.
 
-The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.*/
+The document's own table of codes was not seen: the known codes are those observed on other pages; any other code decodes as `Unknown`.
+
+The labels are the document's own words, from a row of an older page version that a demo client quotes in a comment (lu-xu/SDKJavaTEST, UpLoadWordRecord.java line 10: state 0已签到，1已签退). They were 上班 / 下班 before, inferred from 2.5's rules (start_time, 上班时间, when state is 0; end_time, 下班时间, when 1), which agree in meaning; the variant names stay.*/
 #[derive(Debug, Clone, PartialEq, Eq, Hash, ::bolink_types::CodeEnum)]
 #[bolink(codes = "integer")]
 #[non_exhaustive]
 pub enum WorkState {
-    ///上班 (code 0).
-    #[bolink(code = 0, label = "上班")]
+    /**已签到 (code 0).
+
+A page row seen only as quoted in code: [UpLoadWordRecord.java:10](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/JavaTest/src/_Test/bean/UpLoadWordRecord.java#L10).*/
+    #[bolink(code = 0, label = "已签到")]
     OnDuty,
-    ///下班 (code 1).
-    #[bolink(code = 1, label = "下班")]
+    /**已签退 (code 1).
+
+A page row seen only as quoted in code: [UpLoadWordRecord.java:10](https://github.com/lu-xu/SDKJavaTEST/blob/3193d1705794ba4600bafdc175158105567ee7bf/JavaTest/src/_Test/bean/UpLoadWordRecord.java#L10).*/
+    #[bolink(code = 1, label = "已签退")]
     OffDuty,
     /// A code this version does not know, kept as received and written back unchanged.
     Unknown(::bolink_types::UnknownCode),

@@ -23,10 +23,29 @@ bolink_conformance::message_properties!(
     sdk_work_record_async_result, bolink_types::sdk::work_record::AsyncResult
 );
 bolink_conformance::message_properties!(
+    sdk_park_log_request, bolink_types::sdk::park_log::Request
+);
+bolink_conformance::message_properties!(
+    sdk_park_log_async_result, bolink_types::sdk::park_log::AsyncResult
+);
+bolink_conformance::message_properties!(
+    sdk_upload_month_card_request, bolink_types::sdk::upload_month_card::Request
+);
+bolink_conformance::message_properties!(
+    sdk_upload_month_card_async_result, bolink_types::sdk::upload_month_card::AsyncResult
+);
+bolink_conformance::message_properties!(
     sdk_upload_price_request, bolink_types::sdk::upload_price::Request
 );
 bolink_conformance::message_properties!(
     sdk_upload_price_async_result, bolink_types::sdk::upload_price::AsyncResult
+);
+bolink_conformance::message_properties!(
+    sdk_upload_month_member_request, bolink_types::sdk::upload_month_member::Request
+);
+bolink_conformance::message_properties!(
+    sdk_upload_month_member_async_result,
+    bolink_types::sdk::upload_month_member::AsyncResult
 );
 bolink_conformance::message_properties!(
     sdk_upload_liftrod_request, bolink_types::sdk::upload_liftrod::Request
@@ -42,6 +61,18 @@ bolink_conformance::message_properties!(
 );
 bolink_conformance::message_properties!(
     sdk_month_pay_record_async_result, bolink_types::sdk::month_pay_record::AsyncResult
+);
+bolink_conformance::message_properties!(
+    sdk_upload_gate_request, bolink_types::sdk::upload_gate::Request
+);
+bolink_conformance::message_properties!(
+    sdk_upload_gate_async_result, bolink_types::sdk::upload_gate::AsyncResult
+);
+bolink_conformance::message_properties!(
+    sdk_upload_blackuser_request, bolink_types::sdk::upload_blackuser::Request
+);
+bolink_conformance::message_properties!(
+    sdk_upload_blackuser_async_result, bolink_types::sdk::upload_blackuser::AsyncResult
 );
 bolink_conformance::message_properties!(
     sdk_upload_car_type_request, bolink_types::sdk::upload_car_type::Request
@@ -197,6 +228,13 @@ bolink_conformance::message_properties!(
 );
 bolink_conformance::message_properties!(
     sdk_visitor_sync_sdk_return, bolink_types::sdk::visitor_sync::SdkReturn
+);
+bolink_conformance::message_properties!(
+    sdk_prepay_card_sync_request, bolink_types::sdk::prepay_card_sync::Request
+);
+bolink_conformance::message_properties!(
+    sdk_prepay_card_trade_sync_request,
+    bolink_types::sdk::prepay_card_trade_sync::Request
 );
 bolink_conformance::message_properties!(
     sdk_pass_through_request, bolink_types::sdk::pass_through::Request

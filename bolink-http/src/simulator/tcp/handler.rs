@@ -35,7 +35,8 @@
 //!    861-864 and month_pay_record 1302-1305; `package_id`
 //!    upload_month_card 1238-1241; `cartype_id` upload_car_type, answered
 //!    as `car_type_upload`, 1161-1164; `black_uuid` upload_blackuser
-//!    1369-1372). An in_park whose order the park already has is refused
+//!    1369-1372; `log_id` park_log 2362-2365). An in_park whose order
+//!    the park already has is refused
 //!    `{"service_name":"in_park","state":0,"errmsg":"该订单已经存在","order_id":...}`
 //!    (`DoUploadImpl.inPark` at commit 3112259, lines 240-253; commented
 //!    out at HEAD, which settles the plate's open orders instead);

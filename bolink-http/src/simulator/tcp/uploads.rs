@@ -42,7 +42,7 @@ pub(super) const UPLOADS: &[(&str, &str, Option<&str>, &str)] = &[
         "",
     ),
     ("upload_price", "upload_price", None, ""),
-    ("park_log", "park_log", None, ""),
+    ("park_log", "park_log", Some("log_id"), ""),
     ("upload_confirm_order", "upload_confirm_order", None, ""),
 ];
 

@@ -114,10 +114,11 @@ From code, not a page: the type is inferred from `String` in [ParkSchedule.java:
     pub passname: Option<::serde_json::Value>,
     /**`passtype`. Optional.
 
-the required cell was not seen; the page gives no type for this row
+the required cell was not seen; typed from the codes 2.14 upload_gate reads (enum passtype), written as the String the code sends
 
 From code, not a page: the type is inferred from `String (ComPassTb.passtype is a String)` in [ParkSchedule.java:648](https://github.com/ParkingOS/ParkingOS_cloud/blob/543da633a47057ad78c7fd5e02fac9218ba3544e/parkingos_cloud_api/src/main/java/parkingos/com/bolink/schedule/ParkSchedule.java#L648).*/
-    pub passtype: Option<::serde_json::Value>,
+    #[bolink(wire = "text")]
+    pub passtype: Option<super::super::enums::Passtype>,
     /**`operate_type`. Optional.
 
 the required cell was not seen
@@ -155,7 +156,7 @@ impl Data {
     #[must_use]
     pub fn passtype(
         mut self,
-        value: impl ::core::convert::Into<::serde_json::Value>,
+        value: impl ::core::convert::Into<super::super::enums::Passtype>,
     ) -> Self {
         self.passtype = ::core::option::Option::Some(value.into());
         self

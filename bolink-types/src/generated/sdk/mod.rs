@@ -11,14 +11,24 @@ pub mod upload_order;
 pub mod upload_collector;
 ///2.5员工上下班记录上传(停车云)
 pub mod work_record;
+///2.6日志上传(停车云)
+pub mod park_log;
+///2.8月卡套餐上传(停车云)
+pub mod upload_month_card;
 ///2.9价格上传(停车云)
 pub mod upload_price;
+///2.10月卡会员上传(停车云)
+pub mod upload_month_member;
 ///2.11异常抬杆/落杆上传(停车云)
 pub mod upload_liftrod;
 ///2.12车辆图片上传
 pub mod upload_carpic;
 ///2.13月卡续费记录上传(停车云)
 pub mod month_pay_record;
+///2.14通道数据上传 (停车云)
+pub mod upload_gate;
+///2.15黑名单上传(停车云)
+pub mod upload_blackuser;
 ///2.16车型数据上传(停车云)
 pub mod upload_car_type;
 ///2.17出场模糊匹配确认事件上传(停车云)
@@ -67,6 +77,10 @@ pub mod confirm_order_inform;
 pub mod operate_liftrod;
 ///3.19 访客管理下发 (停车云)
 pub mod visitor_sync;
+///3.20 储值卡同步(停车云)
+pub mod prepay_card_sync;
+///3.21 储值卡余额变更记录下发(停车云)
+pub mod prepay_card_trade_sync;
 ///3.22 云平台透传接口
 pub mod pass_through;
 ///3.23 退款下发通知(泊链)
@@ -107,14 +121,23 @@ crate::catalog::role_enum! {
     UploadCollector(upload_collector::Request) = "upload_collector", #[doc =
     "2.5员工上下班记录上传(停车云) (Staff shift record upload)"]
     WorkRecord(work_record::Request) = "work_record", #[doc =
+    "2.6日志上传(停车云) (Log upload)"] ParkLog(park_log::Request) = "park_log",
+    #[doc = "2.8月卡套餐上传(停车云) (Monthly-card package upload)"]
+    UploadMonthCard(upload_month_card::Request) = "upload_month_card", #[doc =
     "2.9价格上传(停车云) (Price upload)"] UploadPrice(upload_price::Request) =
     "upload_price", #[doc =
+    "2.10月卡会员上传(停车云) (Monthly-card member upload)"]
+    UploadMonthMember(upload_month_member::Request) = "upload_month_member", #[doc =
     "2.11异常抬杆/落杆上传(停车云) (Abnormal barrier lift/drop upload)"]
     UploadLiftrod(upload_liftrod::Request) = "upload_liftrod", #[doc =
     "2.12车辆图片上传 (Vehicle picture upload)"]
     UploadCarpic(upload_carpic::Request) = "upload_carpic", #[doc =
     "2.13月卡续费记录上传(停车云) (Monthly-card renewal record upload)"]
     MonthPayRecord(month_pay_record::Request) = "month_pay_record", #[doc =
+    "2.14通道数据上传 (停车云) (Lane data upload)"]
+    UploadGate(upload_gate::Request) = "upload_gate", #[doc =
+    "2.15黑名单上传(停车云) (Blacklist upload)"]
+    UploadBlackuser(upload_blackuser::Request) = "upload_blackuser", #[doc =
     "2.16车型数据上传(停车云) (Vehicle type upload)"]
     UploadCarType(upload_car_type::Request) = "upload_car_type", #[doc =
     "2.17出场模糊匹配确认事件上传(停车云) (Exit fuzzy-match confirmation upload)"]
@@ -160,7 +183,11 @@ crate::catalog::role_enum! {
     OperateLiftrod(operate_liftrod::Request) = "operate_liftrod", #[doc =
     "3.19 访客管理下发 (停车云) (Visitor sync)"]
     VisitorSync(visitor_sync::Request) = "visitor_sync", #[doc =
-    "3.22 云平台透传接口 (Cloud platform pass-through)"]
+    "3.20 储值卡同步(停车云) (Stored-value card sync)"]
+    PrepayCardSync(prepay_card_sync::Request) = "prepay_card_sync", #[doc =
+    "3.21 储值卡余额变更记录下发(停车云) (Stored-value card top-up record sync)"]
+    PrepayCardTradeSync(prepay_card_trade_sync::Request) = "prepay_card_trade_sync",
+    #[doc = "3.22 云平台透传接口 (Cloud platform pass-through)"]
     PassThrough(pass_through::Request) = "pass_through", #[doc =
     "3.23 退款下发通知(泊链) (Refund notice)"] Refund(refund::Request) =
     "refund", #[doc = "3.24 找零支出下发通知(泊链) (Change payout notice)"]
@@ -274,12 +301,21 @@ crate::catalog::role_enum! {
     UploadCollector(upload_collector::AsyncResult) = "upload_collector", #[doc =
     "2.5员工上下班记录上传(停车云) (Staff shift record upload)"]
     WorkRecord(work_record::AsyncResult) = "work_record", #[doc =
+    "2.6日志上传(停车云) (Log upload)"] ParkLog(park_log::AsyncResult) =
+    "park_log", #[doc = "2.8月卡套餐上传(停车云) (Monthly-card package upload)"]
+    UploadMonthCard(upload_month_card::AsyncResult) = "upload_month_card", #[doc =
     "2.9价格上传(停车云) (Price upload)"] UploadPrice(upload_price::AsyncResult) =
     "upload_price", #[doc =
+    "2.10月卡会员上传(停车云) (Monthly-card member upload)"]
+    UploadMonthMember(upload_month_member::AsyncResult) = "upload_month_member", #[doc =
     "2.11异常抬杆/落杆上传(停车云) (Abnormal barrier lift/drop upload)"]
     UploadLiftrod(upload_liftrod::AsyncResult) = "upload_liftrod", #[doc =
     "2.13月卡续费记录上传(停车云) (Monthly-card renewal record upload)"]
     MonthPayRecord(month_pay_record::AsyncResult) = "month_pay_record", #[doc =
+    "2.14通道数据上传 (停车云) (Lane data upload)"]
+    UploadGate(upload_gate::AsyncResult) = "upload_gate", #[doc =
+    "2.15黑名单上传(停车云) (Blacklist upload)"]
+    UploadBlackuser(upload_blackuser::AsyncResult) = "upload_blackuser", #[doc =
     "2.16车型数据上传(停车云) (Vehicle type upload)"]
     UploadCarType(upload_car_type::AsyncResult) = "upload_car_type", #[doc =
     "2.17出场模糊匹配确认事件上传(停车云) (Exit fuzzy-match confirmation upload)"]

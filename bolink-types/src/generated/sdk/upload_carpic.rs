@@ -30,9 +30,11 @@ pub struct Request {
     ///上传位置 (`data_target`). Required. At most 8 characters. Example: `cloud`.
     #[bolink(max_len = 8)]
     pub data_target: super::super::enums::DataTarget,
-    ///图片来源:上传订单图片:order;上传起落杆记录图片:liftrod;上传模糊匹配订单事件图片:confirm;上传车道监控抓拍图片:capture (`picture_source`). Required. At most 8 characters. Example: `固定为:order或liftrod或confirm或capture`.
+    /**图片来源:上传订单图片:order;上传起落杆记录图片:liftrod;上传模糊匹配订单事件图片:confirm;上传车道监控抓拍图片:capture (`picture_source`). Required. At most 8 characters. Example: `固定为:order或liftrod或confirm或capture`.
+
+the page's String cell, its codes listed in the label: the enum picture_source (text codes, so the wire form is the page's)*/
     #[bolink(max_len = 8)]
-    pub picture_source: String,
+    pub picture_source: super::super::enums::PictureSource,
     /**订单编号,对应上传订单时的车场订单编号 (`order_id`). Required when `picture_source` is "order". At most 48 characters. Example: `10093`.
 
 The document's required cell: 否(picture_sourcee为order时,必填)*/
@@ -81,13 +83,13 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         data_target: super::super::enums::DataTarget,
-        picture_source: impl ::core::convert::Into<String>,
+        picture_source: super::super::enums::PictureSource,
         create_time: ::bolink_types::UnixSeconds,
         upload_type: impl ::core::convert::Into<String>,
     ) -> Self {
         Self {
             data_target,
-            picture_source: picture_source.into(),
+            picture_source,
             order_id: None,
             liftrod_id: None,
             event_id: None,
