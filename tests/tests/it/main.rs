@@ -13,6 +13,7 @@ mod message_keys;
 mod refusals;
 mod schema_matches_spec;
 mod signed_pipeline;
+mod traps;
 
 use bolink_spec::model::RoleName;
 use bolink_types::Role;

@@ -23,7 +23,9 @@ car_number and channel_id may carry several values separated by ASCII commas.
 
 The message wraps the fields in {"data":{...},"service_name":...}; pid and car_type_id are sent as the string "null" in the example although pid is typed Number; price/amount_receivable are Number here (String in other money fields elsewhere).
 
-group_id/group_name (monthly-card group/department) are present in this copy but absent from the example.*/
+group_id/group_name (monthly-card group/department) are present in this copy but absent from the example.
+
+3.7 and 2.10 swap price and amount_receivable: this page labels price 实收 (received) and amount_receivable 应收 (due), while the cloud's 2.10 reader stores an uploaded price as the due total and amount_receivable as the amount received (sdk/2.10_upload_month_member.toml). The types follow each page or reader as it is; a lot that mirrors 3.7 into 2.10 must swap the two.*/
 ///3.7月卡会员同步(停车云) `request` The message (the page's first table).
 #[derive(Debug, Clone, PartialEq, ::bolink_types::Message)]
 #[bolink(service = "month_member_sync", role = "request", service_name = "optional")]
