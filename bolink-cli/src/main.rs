@@ -12,6 +12,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 mod commands;
 mod input;
 mod keys;
+mod logging;
 
 use commands::Format;
 use keys::KeyArgs;
@@ -20,6 +21,10 @@ use keys::KeyArgs;
 #[derive(Debug, Parser)]
 #[command(name = "bolink", version, about)]
 struct Cli {
+    /// Log more on stderr (simulate, lot, demo): -v debug, -vv trace
+    /// (default: info for bolink's crates). RUST_LOG, when set, decides instead.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -178,6 +183,12 @@ fn main() -> ExitCode {
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Some(keys) = cli.command.key_args_mut() {
         keys.set_from_env(key_from_env(&matches));
+    }
+    if matches!(
+        cli.command,
+        Command::Demo { .. } | Command::Simulate { .. } | Command::Lot(_)
+    ) {
+        logging::install(cli.verbose);
     }
     let outcome = match cli.command {
         Command::Sign { keys, file } => commands::sign::run(&keys, file.as_deref()),

@@ -79,6 +79,8 @@ async fn crash_test(transport: &str) {
             .arg(&outbox)
             .args(["--enter", &n.to_string(), "--exits"])
             .stdout(Stdio::null())
+            // Its stderr is the test's: only what went wrong.
+            .env("RUST_LOG", "warn")
             .spawn()
             .expect("bolink lot starts")
     };

@@ -114,9 +114,19 @@ impl Poster {
         };
         // The timeout covers reading the body too: a server that trickles
         // its answer cannot hold the exchange longer than this.
+        let started = std::time::Instant::now();
         let (status, answer) = tokio::time::timeout(timeout, exchange)
             .await
-            .unwrap_or(Err(TransportError::Timeout(timeout)))?;
+            .unwrap_or(Err(TransportError::Timeout(timeout)))
+            .inspect_err(|e| tracing::debug!(path, error = %e, "POST failed"))?;
+        // Bodies are envelopes (tokens, signs): never logged here.
+        tracing::debug!(
+            path,
+            status,
+            answer_bytes = answer.len(),
+            duration_ms = bolink_sdk::logging::elapsed_ms(started),
+            "POST answered"
+        );
         if let Some(observer) = &self.observer {
             observer(Exchange {
                 path,

@@ -8,6 +8,7 @@ use bolink_types::{answer_rules, sdk, DecodeError, Decoded, Report, Role, Slip, 
 use crate::answer::{LinkMode, Refusal};
 use crate::generated::handler::dispatch;
 use crate::invalid::InvalidMessage;
+use crate::logging::{payload, short, MessageIds, SIGN_ABSENT, SIGN_MISMATCH, SIGN_OK};
 use crate::other::OtherService;
 use crate::Handler;
 
@@ -80,10 +81,34 @@ pub(crate) async fn answer<H: Handler + ?Sized>(
     token: &str,
     mode: LinkMode,
 ) -> Result<Downstream, DownstreamError> {
-    let envelope = sdk_http::Envelope::parse(body)?;
-    envelope.verify(key)?;
+    let envelope = sdk_http::Envelope::parse(body).inspect_err(|e| {
+        if matches!(e, EnvelopeError::MissingField("sign")) {
+            tracing::Span::current().record("sign", SIGN_ABSENT);
+        }
+    })?;
+    let span = tracing::Span::current();
+    span.record("service_name", short(&envelope.service_name));
+    let verified = envelope.verify(key);
+    span.record(
+        "sign",
+        if verified.is_ok() {
+            SIGN_OK
+        } else {
+            SIGN_MISMATCH
+        },
+    );
+    verified?;
     let service_name = envelope.service_name.to_string();
     let data = envelope.data_bytes();
+    if !span.is_disabled() {
+        // The park is the session's (in the span already).
+        let ids = MessageIds {
+            park_id: None,
+            ..MessageIds::read(data)
+        };
+        ids.record(&span);
+        tracing::trace!(data = %payload(data), "downstream message");
+    }
     // HTTP mode may send a smaller `http_request` table; the `request` table
     // is a superset whose extra fields are optional, so it reads both.
     let mut slips = Vec::new();

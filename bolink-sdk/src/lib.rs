@@ -51,6 +51,7 @@ mod generated;
 mod identity;
 mod invalid;
 mod json_object;
+pub mod logging;
 pub mod login;
 pub mod newapi;
 mod other;

@@ -36,6 +36,10 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+use bolink_sdk::logging::elapsed_ms;
+use tracing::field::Empty;
+use tracing::Instrument;
+
 use crate::config::TcpConfig;
 use crate::frame::{self, Beat, FrameDecoder, FrameError, Inbound};
 use crate::route::{route, Answer, Expect, Route};
@@ -231,31 +235,55 @@ impl Shared {
 pub(crate) async fn supervise(shared: Arc<Shared>) {
     let mut backoff = Backoff::new(shared.config.reconnect_backoff);
     let mut epoch = 0u64;
+    let mut attempt = 0u64;
     loop {
+        attempt += 1;
+        let span = tracing::info_span!(
+            "tcp_connect",
+            address = shared.config.address.as_str(),
+            attempt,
+            outcome = Empty,
+            duration_ms = Empty,
+        );
+        let started = std::time::Instant::now();
         let connected = tokio::time::timeout(
             shared.config.connect_timeout,
             TcpStream::connect(shared.config.address.as_str()),
         )
+        .instrument(span.clone())
         .await;
-        let stream = match connected {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => {
-                failed(&shared, format!("{}: {e}", shared.config.address));
-                tokio::time::sleep(backoff.fail()).await;
-                continue;
+        span.record("duration_ms", elapsed_ms(started));
+        let failure = match connected {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(e)) => Err(format!("{}: {e}", shared.config.address)),
+            Err(_) => Err(format!(
+                "{}: no connection within {:?}",
+                shared.config.address, shared.config.connect_timeout
+            )),
+        };
+        let stream = match failure {
+            Ok(stream) => {
+                span.record("outcome", "connected");
+                span.in_scope(|| tracing::info!(epoch = epoch + 1, "connected"));
+                stream
             }
-            Err(_) => {
-                failed(
-                    &shared,
-                    format!(
-                        "{}: no connection within {:?}",
-                        shared.config.address, shared.config.connect_timeout
-                    ),
-                );
-                tokio::time::sleep(backoff.fail()).await;
+            Err(reason) => {
+                span.record("outcome", "failed");
+                let wait = backoff.fail();
+                span.in_scope(|| {
+                    tracing::warn!(
+                        reason = reason.as_str(),
+                        retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        "cannot connect; trying again"
+                    )
+                });
+                failed(&shared, reason);
+                tokio::time::sleep(wait).await;
                 continue;
             }
         };
+        drop(span);
+        attempt = 0;
         // Frames are small and each waits for its answer: Nagle would only
         // delay them.
         let _ = stream.set_nodelay(true);
@@ -273,7 +301,9 @@ pub(crate) async fn supervise(shared: Arc<Shared>) {
         shared.changed();
         let (read, write) = stream.into_split();
         let mut connection = Connection::new(&shared, epoch, rx, write);
-        let end = connection.run(read).await;
+        let link =
+            tracing::debug_span!("tcp_link", address = shared.config.address.as_str(), epoch);
+        let end = connection.run(read).instrument(link).await;
         let logged_in = connection.token.is_some();
         {
             let mut state = shared.state();
@@ -287,7 +317,17 @@ pub(crate) async fn supervise(shared: Arc<Shared>) {
         if logged_in {
             backoff.reset();
         }
-        tokio::time::sleep(backoff.fail()).await;
+        let wait = backoff.fail();
+        match end {
+            End::Gone => tracing::debug!(epoch, "transport dropped; connection closed"),
+            end => tracing::warn!(
+                epoch,
+                reason = %end,
+                reconnect_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "connection lost; reconnecting"
+            ),
+        }
+        tokio::time::sleep(wait).await;
     }
 }
 
@@ -344,6 +384,8 @@ struct Heartbeat {
     next: Instant,
     /// A heartbeat was sent and not yet answered.
     outstanding: bool,
+    /// The span of the heartbeat outstanding, and when it was sent.
+    span: Option<(tracing::Span, Instant)>,
     /// Heartbeats in a row that went unanswered.
     missed: u32,
 }
@@ -512,6 +554,11 @@ impl<'a> Connection<'a> {
                         }
                         beat.outstanding = false;
                         beat.missed = 0;
+                        if let Some((span, sent)) = beat.span.take() {
+                            span.record("outcome", "answered");
+                            span.record("duration_ms", elapsed_ms(sent.into_std()));
+                            span.in_scope(|| tracing::debug!("heartbeat answered"));
+                        }
                     }
                 }
                 // The server never sends one (it only answers them); a
@@ -572,6 +619,7 @@ impl<'a> Connection<'a> {
                         next: Instant::now() + interval,
                         outstanding: false,
                         missed: 0,
+                        span: None,
                     });
                 }
             }
@@ -590,11 +638,22 @@ impl<'a> Connection<'a> {
         };
         if beat.outstanding {
             beat.missed += 1;
+            if let Some((span, sent)) = beat.span.take() {
+                span.record("outcome", "missed");
+                span.record("duration_ms", elapsed_ms(sent.into_std()));
+                span.in_scope(|| {
+                    tracing::warn!(missed = beat.missed, of = misses, "heartbeat unanswered")
+                });
+            }
             if beat.missed >= misses {
                 return Err(End::Dead(beat.missed));
             }
         }
         beat.outstanding = true;
+        beat.span = Some((
+            tracing::debug_span!("tcp_heartbeat", outcome = Empty, duration_ms = Empty),
+            Instant::now(),
+        ));
         beat.next = Instant::now() + interval;
         // The heartbeat is encoded from a constant without CR or LF.
         let bytes = frame::encode(frame::HEARTBEAT).unwrap_or_default();

@@ -3,8 +3,11 @@
 use std::sync::{Arc, Mutex};
 
 use bolink_sdk::engine::{Frame, Transport, TransportError};
+use bolink_sdk::logging::elapsed_ms;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tracing::field::Empty;
+use tracing::Instrument;
 
 use crate::config::TcpConfig;
 use crate::frame;
@@ -181,12 +184,43 @@ impl TcpTransport {
     }
 
     /// Writes `frame` once the frame in flight is answered and waits for
-    /// its own answer.
+    /// its own answer, in a `tcp_frame` span (see `bolink_sdk::logging`).
     async fn exchange(&self, frame: Frame) -> Result<Vec<u8>, TransportError> {
+        let expect = Expect::of(&frame);
+        let span = tracing::info_span!(
+            "tcp_frame",
+            kind = ?frame.kind,
+            service_name = %frame.service_name,
+            order_id = expect.order_id.as_deref(),
+            outcome = Empty,
+            answer_bytes = Empty,
+            duration_ms = Empty,
+        );
+        let started = std::time::Instant::now();
+        let answered = self
+            .exchange_as(frame, expect)
+            .instrument(span.clone())
+            .await;
+        span.record("duration_ms", elapsed_ms(started));
+        let _in_span = span.enter();
+        match &answered {
+            Ok(answer) => {
+                span.record("outcome", "answered");
+                span.record("answer_bytes", answer.len());
+                tracing::debug!("frame answered");
+            }
+            Err(e) => {
+                span.record("outcome", outcome_of(e));
+                tracing::debug!(error = %e, "frame not answered");
+            }
+        }
+        answered
+    }
+
+    async fn exchange_as(&self, frame: Frame, expect: Expect) -> Result<Vec<u8>, TransportError> {
         let bytes = frame::encode(&frame.body).map_err(|_| {
             TransportError::Unsupported("a frame whose JSON holds a raw CR or LF byte")
         })?;
-        let expect = Expect::of(&frame);
         self.start()?;
         let conn = self.inner.shared.connection().await?;
         let (reply, answer) = oneshot::channel();
@@ -224,6 +258,19 @@ impl TcpTransport {
             }
         }
         answered
+    }
+}
+
+/// The `outcome` of a frame that got no answer.
+fn outcome_of(error: &TransportError) -> &'static str {
+    match error {
+        TransportError::Connect(_) => "connect_failed",
+        TransportError::Timeout(_) => "timeout",
+        TransportError::Closed(_) => "closed",
+        TransportError::TooLarge { .. } => "too_large",
+        TransportError::SessionLost(_) => "session_lost",
+        TransportError::TokenRefused(_) => "token_refused",
+        _ => "failed",
     }
 }
 

@@ -274,7 +274,7 @@ async fn lot_over<T: Transport>(args: LotArgs, key: Key, transport: T) -> Outcom
                 Ok(0) => break,
                 Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
                 Err(e) => {
-                    eprintln!("outbox: {e}");
+                    tracing::error!(error = %e, "outbox unreadable");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }

@@ -63,6 +63,12 @@ pub fn run(listen: SocketAddr, tcp_listen: Option<SocketAddr>, parks: Vec<ParkAr
             }
         };
         let base = handle.base_url();
+        tracing::info!(
+            base_url = base.as_str(),
+            tcp = handle.tcp_addr().map(|a| a.to_string()),
+            parks = parks.len(),
+            "platform simulator serving"
+        );
         println!("Bolink platform simulator on {base}");
         if let Some(tcp) = handle.tcp_addr() {
             println!("  TCP link on {tcp}");

@@ -6,11 +6,14 @@ use bolink_sdk::engine::{
     Dialect, Engine, EngineBuilder, EngineConfig, EngineError, Frame, FrameKind, Ticket, Transport,
     TransportError,
 };
+use bolink_sdk::logging::{elapsed_ms, MessageIds};
 use bolink_sdk::newapi::{read_reply, url_path_of, Reply, ReplyError, RequestError};
 use bolink_sdk::outbox::Store;
 use bolink_sign::newapi::BodyEncoding;
 use bolink_sign::Key;
 use bolink_types::newapi;
+use tracing::field::Empty;
+use tracing::Instrument;
 
 use crate::http::{default_client, status_error, Exchange, Poster, DEFAULT_MAX_RESPONSE_BYTES};
 
@@ -286,8 +289,55 @@ impl NewApiClient {
     /// the interface has a response table). A `state` 0 answer is `Ok`:
     /// look at [`Reply::is_success`]. Not queued: for queries, whose answer
     /// is wanted now.
+    ///
+    /// Each call is a `newapi_request` span (see `bolink_sdk::logging`).
     pub async fn send(&self, request: impl Into<newapi::Request>) -> Result<Reply, NewApiError> {
         let request = request.into();
+        let span = tracing::info_span!(
+            "newapi_request",
+            direction = "up",
+            service_name = request.key(),
+            park_id = Empty,
+            order_id = Empty,
+            trade_no = Empty,
+            sign = Empty,
+            outcome = Empty,
+            duration_ms = Empty,
+        );
+        if !span.is_disabled() {
+            MessageIds::read(&request.encode()).record(&span);
+        }
+        let started = std::time::Instant::now();
+        let sent = self.send_in_span(request).instrument(span.clone()).await;
+        span.record("duration_ms", elapsed_ms(started));
+        let _in_span = span.enter();
+        match &sent {
+            Ok(reply) => {
+                span.record("sign", if reply.signed { "ok" } else { "absent" });
+                if reply.is_success() {
+                    span.record("outcome", "answered");
+                    tracing::info!(state = reply.state, "answered");
+                } else {
+                    span.record("outcome", "refused");
+                    tracing::warn!(
+                        state = reply.state,
+                        errmsg = reply.errmsg.as_deref().unwrap_or_default(),
+                        "refused by the platform"
+                    );
+                }
+            }
+            Err(e) => {
+                if matches!(e, NewApiError::Reply(ReplyError::WrongSign(_))) {
+                    span.record("sign", "mismatch");
+                }
+                span.record("outcome", "failed");
+                tracing::warn!(error = %e, "request failed");
+            }
+        }
+        sent
+    }
+
+    async fn send_in_span(&self, request: newapi::Request) -> Result<Reply, NewApiError> {
         let key = request.key();
         let path = url_path_of(key).ok_or_else(|| NewApiError::NoPath(key.to_string()))?;
         let body =

@@ -9,12 +9,15 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use bolink_sdk::logging::elapsed_ms;
 use bolink_sdk::newapi::{
-    CallbackEndpoint, CallbackOutcome, CallbackReply, InboundError, ReplyForm,
+    peek_service, CallbackEndpoint, CallbackOutcome, CallbackReply, InboundError, ReplyForm,
 };
 use bolink_sdk::CallbackHandler;
 use bolink_sign::newapi::BodyEncoding;
 use bolink_sign::Key;
+use tracing::field::Empty;
+use tracing::Instrument;
 
 /// The default largest body: 64 KiB (callbacks are a few hundred bytes).
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -151,15 +154,37 @@ async fn handle<H: CallbackHandler + 'static>(
         return response;
     }
     let timeout = shared.config.timeout;
-    let work = answer(shared.clone(), uri.path().to_string(), body);
-    match tokio::time::timeout(timeout, work).await {
+    let path = uri.path();
+    let span = tracing::info_span!(
+        "callback",
+        direction = "down",
+        path,
+        service_name = Empty,
+        park_id = Empty,
+        order_id = Empty,
+        trade_no = Empty,
+        sign = Empty,
+        outcome = Empty,
+        status = Empty,
+        duration_ms = Empty,
+    );
+    let started = std::time::Instant::now();
+    let work = answer(shared.clone(), path.to_string(), body).instrument(span.clone());
+    let response = match tokio::time::timeout(timeout, work).await {
         Ok(response) => response,
-        Err(_) => protocol_answer(
-            StatusCode::REQUEST_TIMEOUT,
-            endpoint.error_answer(&format!("no answer within {} ms", timeout.as_millis())),
-            BodyEncoding::Json,
-        ),
-    }
+        Err(_) => {
+            span.record("outcome", "timeout");
+            span.in_scope(|| tracing::warn!(timeout_ms = timeout.as_millis(), "no answer in time"));
+            protocol_answer(
+                StatusCode::REQUEST_TIMEOUT,
+                endpoint.error_answer(&format!("no answer within {} ms", timeout.as_millis())),
+                BodyEncoding::Json,
+            )
+        }
+    };
+    span.record("status", response.status().as_u16());
+    span.record("duration_ms", elapsed_ms(started));
+    response
 }
 
 async fn answer<H: CallbackHandler + 'static>(
@@ -170,6 +195,8 @@ async fn answer<H: CallbackHandler + 'static>(
     let limit = shared.config.body_limit;
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         // Over the limit, or the connection broke while reading.
+        tracing::Span::current().record("outcome", "too_large");
+        tracing::warn!(limit, "callback body over the limit, or unreadable");
         return protocol_answer(
             StatusCode::PAYLOAD_TOO_LARGE,
             shared
@@ -183,21 +210,99 @@ async fn answer<H: CallbackHandler + 'static>(
     // JoinError) instead of tearing down the connection; aborted when the
     // caller's timeout drops this future.
     let worker = shared.clone();
-    let task = AbortOnDrop(tokio::spawn(async move {
-        worker
-            .config
-            .endpoint
-            .answer(&worker.handler, &path, &bytes)
-            .await
+    let span = tracing::Span::current();
+    let task = AbortOnDrop(tokio::spawn({
+        let path = path.clone();
+        let bytes = bytes.clone();
+        async move {
+            worker
+                .config
+                .endpoint
+                .answer(&worker.handler, &path, &bytes)
+                .await
+        }
+        .instrument(span.clone())
     }));
     match task.join().await {
-        Ok(reply) => reply_response(reply),
+        Ok(reply) => {
+            report(&span, &path, &bytes, &reply.outcome);
+            reply_response(reply)
+        }
         // The handler panicked: a vendor bug, answered as a server error.
-        Err(_) => protocol_answer(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            shared.config.endpoint.error_answer("internal error"),
-            BodyEncoding::Json,
-        ),
+        Err(_) => {
+            span.record("outcome", "panicked");
+            tracing::error!("callback handler panicked; answered 500");
+            protocol_answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                shared.config.endpoint.error_answer("internal error"),
+                BodyEncoding::Json,
+            )
+        }
+    }
+}
+
+/// Records a callback's service and outcome in its span, and reports it:
+/// answered at `INFO`, every rejection at `WARN` (a missing or forged
+/// sign with the path and the service the body names, never the sign).
+fn report(span: &tracing::Span, path: &str, body: &[u8], outcome: &CallbackOutcome) {
+    let status = status_of(outcome).as_u16();
+    match outcome {
+        CallbackOutcome::Answered { request } => {
+            span.record("service_name", request.key());
+            span.record("outcome", "answered");
+            tracing::info!(status, "callback answered");
+        }
+        CallbackOutcome::Refused { request, refusal } => {
+            span.record("service_name", request.key());
+            span.record("outcome", "refused");
+            tracing::info!(
+                status,
+                errmsg = refusal.errmsg.as_str(),
+                "callback answered with a refusal"
+            );
+        }
+        CallbackOutcome::Repeated { request } => {
+            span.record("service_name", request.key());
+            span.record("outcome", "repeated");
+            tracing::info!(status, "callback repeated; answered as before");
+        }
+        CallbackOutcome::Rejected(error) => {
+            // Rejected before its interface was known: the service the
+            // body claims (unverified, cut to 64 characters).
+            let service = match error {
+                InboundError::Invalid { key, .. } | InboundError::Replayed { key, .. } => {
+                    Some(key.to_string())
+                }
+                InboundError::Unknown { service_name, .. } => service_name.clone(),
+                _ => peek_service(body),
+            };
+            let service = service.unwrap_or_default();
+            if !service.is_empty() {
+                span.record("service_name", service.as_str());
+            }
+            let label = match error {
+                InboundError::Invalid { .. } => "invalid",
+                _ => "rejected",
+            };
+            span.record("outcome", label);
+            match error {
+                InboundError::MissingSign | InboundError::WrongSign(_) => tracing::warn!(
+                    path,
+                    service_name = service.as_str(),
+                    status,
+                    error = %error,
+                    "callback rejected: bad sign"
+                ),
+                _ => tracing::warn!(
+                    path,
+                    service_name = service.as_str(),
+                    status,
+                    error = %error.errmsg(),
+                    "callback rejected"
+                ),
+            }
+        }
+        _ => {}
     }
 }
 

@@ -496,6 +496,19 @@ impl Shared {
 
     /// Shows an exchange to the observer.
     pub fn emit(&self, exchange: Exchange) {
+        // The exchange names no key, sign or payload.
+        tracing::debug!(
+            direction = match exchange.direction {
+                super::observe::Direction::Up => "up",
+                super::observe::Direction::Down => "down",
+            },
+            link = exchange.link.as_str(),
+            park_id = exchange.park_id.as_deref(),
+            local_id = exchange.local_id.as_deref(),
+            service_name = exchange.service_name.as_str(),
+            outcome = exchange.outcome.as_str(),
+            "simulator exchange"
+        );
         if let Some(observer) = &self.observer {
             observer(&exchange);
         }

@@ -13,12 +13,15 @@ use super::events::{Event, FlushReport, Outcome};
 use super::pacing::Paced;
 use super::session::Token;
 use super::stop::Stop;
-use super::transport::{Transport, TransportError};
+use super::transport::{Frame, Transport, TransportError};
 use super::verdict::Verdict;
 use super::{Counters, Shared};
 use crate::backoff::Backoff;
 use crate::clock::now_ms;
+use crate::logging::{elapsed_ms, payload};
 use crate::outbox::{Claim, Record, Release};
+use tracing::field::Empty;
+use tracing::Instrument;
 
 /// How often an idle loop looks at the store anyway (expiry, records
 /// another process of a shared store released).
@@ -175,12 +178,14 @@ async fn deliver<T: Transport>(
     record: Record,
     report: &mut FlushReport,
 ) -> Step {
-    let mut relogged = false;
-    // Whether this record reached the platform before (an earlier attempt,
-    // or an earlier send in this call): only then can a resend-cache
-    // "duplicate" speak of a send the platform refused.
-    let mut sent_before = record.attempts > 0;
-    let mut confirmations = 0;
+    let mut tries = Tries {
+        relogged: false,
+        // Whether this record reached the platform before (an earlier
+        // attempt, or an earlier send in this call): only then can a
+        // resend-cache "duplicate" speak of a send the platform refused.
+        sent_before: record.attempts > 0,
+        confirmations: 0,
+    };
     loop {
         let token = match &shared.session {
             Some(session) => match session.token(shared).await {
@@ -220,75 +225,154 @@ async fn deliver<T: Transport>(
                 return Step::Settled;
             }
         };
-        let exchanged = shared.exchange(frame).await;
-        let resent = std::mem::replace(&mut sent_before, true);
-        let verdict = match exchanged {
-            Ok(answer) => match shared.dialect.read_answer(&record.service_name, &answer) {
-                Ok(status) => shared.config.answers.classify(&status),
-                Err(why) => Verdict::Unreadable(why),
-            },
-            // Both mean: log in (on the new link) and send once more.
-            Err(TransportError::TokenRefused(why)) | Err(TransportError::SessionLost(why)) => {
-                Verdict::TokenRefused(why)
+        let span = upload_span(shared, &record);
+        match send_once(shared, &record, frame, token.as_ref(), &mut tries, report)
+            .instrument(span)
+            .await
+        {
+            Sent::Again => continue,
+            Sent::Done(step) => return step,
+        }
+    }
+}
+
+/// What one record's sends so far did.
+struct Tries {
+    relogged: bool,
+    sent_before: bool,
+    confirmations: u32,
+}
+
+/// What one send leads to.
+enum Sent {
+    /// Send the record once more (a re-login, a confirmation).
+    Again,
+    /// The record is settled or released.
+    Done(Step),
+}
+
+/// The span of one send of `record` (see [`crate::logging`]).
+fn upload_span<T>(shared: &Shared<T>, record: &Record) -> tracing::Span {
+    let span = tracing::info_span!(
+        "upload",
+        direction = "up",
+        service_name = record.service_name.as_str(),
+        park_id = Empty,
+        order_id = Empty,
+        trade_no = Empty,
+        attempt = record.attempts.saturating_add(1),
+        sign = Empty,
+        outcome = Empty,
+        duration_ms = Empty,
+    );
+    if !span.is_disabled() {
+        shared.dialect.ids_of(record).record(&span);
+    }
+    span
+}
+
+fn outcome(label: &'static str) {
+    tracing::Span::current().record("outcome", label);
+}
+
+/// Sends `frame` and acts on the answer (in the send's span).
+async fn send_once<T: Transport>(
+    shared: &Shared<T>,
+    record: &Record,
+    frame: Frame,
+    token: Option<&Token>,
+    tries: &mut Tries,
+    report: &mut FlushReport,
+) -> Sent {
+    tracing::trace!(data = %payload(&record.data), "sending");
+    let started = Instant::now();
+    let exchanged = shared.exchange(frame).await;
+    tracing::Span::current().record("duration_ms", elapsed_ms(started));
+    let resent = std::mem::replace(&mut tries.sent_before, true);
+    let verdict = match exchanged {
+        Ok(answer) => match shared.dialect.read_answer(&record.service_name, &answer) {
+            Ok(status) => shared.config.answers.classify(&status),
+            Err(why) => Verdict::Unreadable(why),
+        },
+        // Both mean: log in (on the new link) and send once more.
+        Err(TransportError::TokenRefused(why)) | Err(TransportError::SessionLost(why)) => {
+            Verdict::TokenRefused(why)
+        }
+        Err(e) => {
+            let why = e.to_string();
+            shared.emit(&Event::LinkFailed(e));
+            Verdict::Unreadable(why)
+        }
+    };
+    match verdict {
+        Verdict::TokenRefused(why) => {
+            if let (Some(token), false) = (token, tries.relogged) {
+                outcome("relogin");
+                invalidate(shared, token, &why);
+                tries.relogged = true;
+                return Sent::Again;
             }
-            Err(e) => {
-                let why = e.to_string();
-                shared.emit(&Event::LinkFailed(e));
-                Verdict::Unreadable(why)
+            // Refused again right after a fresh login: not a token
+            // problem this record can solve by itself.
+            outcome("retry");
+            Sent::Done(fail(shared, record, &why, report).await)
+        }
+        Verdict::Transient {
+            errmsg,
+            rate_limited,
+        } => {
+            if rate_limited {
+                shared.pacer.pause(Instant::now());
             }
-        };
-        match verdict {
-            Verdict::TokenRefused(why) => {
-                if let (Some(token), false) = (&token, relogged) {
-                    invalidate(shared, token, &why);
-                    relogged = true;
-                    continue;
+            outcome("retry");
+            Sent::Done(fail(shared, record, &errmsg, report).await)
+        }
+        Verdict::Unreadable(why) => {
+            outcome("retry");
+            Sent::Done(fail(shared, record, &why, report).await)
+        }
+        Verdict::Duplicate(errmsg)
+            if resent
+                && tries.confirmations < 2
+                && shared.config.answers.is_resend_cache(&errmsg)
+                && shared.dialect.can_vary(record) =>
+        {
+            // Possibly the resend cache answering for a send it refused
+            // (see `dialect::rotated`): confirm under a fresh sign, the
+            // second time on a fresh token (the cloud also counts sends
+            // per token and order). A true duplicate is then recognised
+            // by the platform's books ("该订单已经存在"), a false one taken.
+            outcome("confirm");
+            tries.confirmations += 1;
+            tracing::debug!(
+                confirmation = tries.confirmations,
+                errmsg = errmsg.as_str(),
+                "a resent record called a duplicate; confirming under another sign"
+            );
+            shared.variants().entry(record.id).or_insert(1);
+            if tries.confirmations == 2 {
+                if let Some(token) = token {
+                    invalidate(shared, token, &errmsg);
                 }
-                // Refused again right after a fresh login: not a token
-                // problem this record can solve by itself.
-                return fail(shared, &record, &why, report).await;
             }
-            Verdict::Transient {
-                errmsg,
-                rate_limited,
-            } => {
-                if rate_limited {
-                    shared.pacer.pause(Instant::now());
-                }
-                return fail(shared, &record, &errmsg, report).await;
-            }
-            Verdict::Unreadable(why) => return fail(shared, &record, &why, report).await,
-            Verdict::Duplicate(errmsg)
-                if resent
-                    && confirmations < 2
-                    && shared.config.answers.is_resend_cache(&errmsg)
-                    && shared.dialect.can_vary(&record) =>
-            {
-                // Possibly the resend cache answering for a send it refused
-                // (see `dialect::rotated`): confirm under a fresh sign, the
-                // second time on a fresh token (the cloud also counts sends
-                // per token and order). A true duplicate is then recognised
-                // by the platform's books ("该订单已经存在"), a false one taken.
-                confirmations += 1;
-                shared.variants().entry(record.id).or_insert(1);
-                if confirmations == 2 {
-                    if let Some(token) = &token {
-                        invalidate(shared, token, &errmsg);
-                    }
-                }
-                continue;
-            }
-            Verdict::Refused(errmsg) if shared.variants().contains_key(&record.id) => {
-                // The platform said it had the record, then refused it under
-                // another sign (a server that verifies in its own field
-                // order): its first word stands.
-                settle(shared, &record, Verdict::Duplicate(errmsg), report).await;
-                return Step::Settled;
-            }
-            settling => {
-                settle(shared, &record, settling, report).await;
-                return Step::Settled;
-            }
+            Sent::Again
+        }
+        Verdict::Refused(errmsg) if shared.variants().contains_key(&record.id) => {
+            // The platform said it had the record, then refused it under
+            // another sign (a server that verifies in its own field
+            // order): its first word stands.
+            outcome("duplicate");
+            settle(shared, record, Verdict::Duplicate(errmsg), report).await;
+            Sent::Done(Step::Settled)
+        }
+        settling => {
+            outcome(match settling {
+                Verdict::Accepted => "delivered",
+                Verdict::Duplicate(_) => "duplicate",
+                _ => "refused",
+            });
+            settle(shared, record, settling, report).await;
+            Sent::Done(Step::Settled)
         }
     }
 }

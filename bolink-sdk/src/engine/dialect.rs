@@ -12,6 +12,7 @@ use bolink_types::{newapi, sdk, DecodeError};
 use super::transport::{Frame, FrameKind};
 use super::verdict::Status;
 use super::EngineError;
+use crate::logging::{MessageIds, SIGN_ABSENT, SIGN_MISMATCH, SIGN_OK};
 use crate::newapi::{read_reply, url_path_of, ReplyError};
 use crate::outbox::Record;
 use crate::session::DEFAULT_TOKEN_MAX_AGE;
@@ -181,18 +182,42 @@ impl Dialect {
                 )
             }),
             Dialect::NewApi { key, .. } => match read_reply(service, body, key) {
-                Ok(reply) => Ok(Status {
-                    state: reply.state,
-                    errmsg: reply.errmsg,
-                }),
+                Ok(reply) => {
+                    // The answer's sign, for the span of the exchange.
+                    let sign = if reply.signed { SIGN_OK } else { SIGN_ABSENT };
+                    tracing::Span::current().record("sign", sign);
+                    Ok(Status {
+                        state: reply.state,
+                        errmsg: reply.errmsg,
+                    })
+                }
                 // Taken, though the answer breaks its response table: the
                 // upload is delivered all the same.
                 Err(ReplyError::Invalid(_)) => Ok(Status {
                     state: Some(1),
                     errmsg: None,
                 }),
-                Err(e) => Err(e.to_string()),
+                Err(e) => {
+                    if matches!(e, ReplyError::WrongSign(_)) {
+                        tracing::Span::current().record("sign", SIGN_MISMATCH);
+                    }
+                    Err(e.to_string())
+                }
             },
+        }
+    }
+
+    /// The ids a log names an upload by: for the SDK, the lot's park_id
+    /// and the record's keys (nothing read again); for the new API, read
+    /// from the data (its messages name their park).
+    pub(crate) fn ids_of(&self, record: &Record) -> MessageIds {
+        match self {
+            Dialect::Sdk { credentials, .. } => MessageIds {
+                park_id: Some(credentials.park_id.clone()),
+                order_id: record.order_key.clone(),
+                trade_no: record.trade_no().map(String::from),
+            },
+            Dialect::NewApi { .. } => MessageIds::read(&record.data),
         }
     }
 }

@@ -15,7 +15,10 @@ use super::transport::{Frame, FrameKind, Transport, TransportError};
 use super::verdict::{Status, Verdict};
 use super::{Counters, Shared};
 use crate::backoff::Backoff;
+use crate::logging::{elapsed_ms, payload};
 use crate::{downstream, Downstream, Handler, Refusal};
+use tracing::field::Empty;
+use tracing::Instrument;
 
 /// The handler of an engine that answers nothing (every method refuses).
 pub(crate) struct NoHandler;
@@ -66,12 +69,11 @@ pub(crate) async fn run<T: Transport, H: Handler + 'static>(
                     ))),
                 },
                 None => {
-                    answers.spawn(answer_one(
-                        shared.clone(),
-                        handler.clone(),
-                        body,
-                        token.clone(),
-                    ));
+                    let span = downstream_span(session);
+                    answers.spawn(
+                        answer_one(shared.clone(), handler.clone(), body, token.clone())
+                            .instrument(span),
+                    );
                     None
                 }
             },
@@ -113,7 +115,25 @@ fn platform_status(body: &[u8]) -> Option<Status> {
     (object.contains_key("state") && !object.contains_key("sign")).then(|| Status::of(&object))
 }
 
-/// Answers one message through the handler and sends the answer.
+/// The span of one downstream message (see [`crate::logging`]); the
+/// service, ids and sign are recorded once the envelope is read.
+fn downstream_span(session: &SessionCell) -> tracing::Span {
+    tracing::info_span!(
+        "downstream",
+        direction = "down",
+        service_name = Empty,
+        park_id = session.park_id().as_str(),
+        order_id = Empty,
+        trade_no = Empty,
+        sign = Empty,
+        outcome = Empty,
+        delivered = Empty,
+        duration_ms = Empty,
+    )
+}
+
+/// Answers one message through the handler and sends the answer (in the
+/// message's span).
 async fn answer_one<T: Transport, H: Handler + 'static>(
     shared: Arc<Shared<T>>,
     handler: Arc<H>,
@@ -123,22 +143,32 @@ async fn answer_one<T: Transport, H: Handler + 'static>(
     let Some(session) = shared.session.as_ref() else {
         return;
     };
+    let span = tracing::Span::current();
+    let started = Instant::now();
     let key = session.key();
     let mode = shared.transport.link_mode();
     // The handler runs in a task of its own so that a panic in it is a
     // JoinError here, answered as an internal error, not a lost loop.
-    let computed = tokio::spawn({
-        let (body, key, value) = (body.clone(), key.clone(), token.value.clone());
-        async move { downstream::answer(&*handler, &body, &key, &value, mode).await }
-    })
+    let computed = tokio::spawn(
+        {
+            let (body, key, value) = (body.clone(), key.clone(), token.value.clone());
+            async move { downstream::answer(&*handler, &body, &key, &value, mode).await }
+        }
+        .instrument(span.clone()),
+    )
     .await;
+    let mut panicked = false;
     let done = match computed {
         Ok(Ok(done)) => done,
         Ok(Err(unanswerable)) => {
+            span.record("outcome", "rejected");
+            span.record("duration_ms", elapsed_ms(started));
             shared.emit(&Event::Unanswered(unanswerable));
             return;
         }
         Err(_panicked) => {
+            panicked = true;
+            span.record("outcome", "panicked");
             shared.emit(&Event::HandlerPanicked {
                 service_name: downstream::service_name_of(&body).unwrap_or_default(),
             });
@@ -151,6 +181,7 @@ async fn answer_one<T: Transport, H: Handler + 'static>(
             ) {
                 Ok(done) => done,
                 Err(unanswerable) => {
+                    span.record("duration_ms", elapsed_ms(started));
                     shared.emit(&Event::Unanswered(unanswerable));
                     return;
                 }
@@ -159,6 +190,19 @@ async fn answer_one<T: Transport, H: Handler + 'static>(
     };
     let delivered = send_answer(&shared, session, &done, token).await;
     Counters::bump(&shared.stats.answered);
+    let outcome = if panicked {
+        "panicked"
+    } else if done.invalid_request.is_some() || done.invalid_answer.is_some() {
+        "invalid"
+    } else if done.refusal.is_some() {
+        "refused"
+    } else {
+        "answered"
+    };
+    span.record("outcome", outcome);
+    span.record("delivered", delivered);
+    span.record("duration_ms", elapsed_ms(started));
+    tracing::trace!(answer = %payload(&done.answer), "answer");
     shared.emit(&Event::Answered {
         downstream: Box::new(done),
         delivered,

@@ -170,3 +170,83 @@ pub struct FlushReport {
     /// Past the expiry; removed.
     pub expired: Vec<Record>,
 }
+
+/// Reports `event` through `tracing`, in the span of the exchange it
+/// belongs to (see [`crate::logging`]): never a key, a token or a payload.
+pub(crate) fn log(event: &Event) {
+    use tracing::{error, info, warn};
+    match event {
+        Event::LoggedIn { generation } => info!(generation, "logged in"),
+        Event::LoginFailed { reason, retry_in } => warn!(
+            reason = reason.as_str(),
+            retry_in_ms = millis(*retry_in),
+            "login failed"
+        ),
+        Event::TokenRefused { reason } => {
+            info!(reason = reason.as_str(), "token refused; logging in again")
+        }
+        Event::Delivered { record, duplicate } => {
+            if *duplicate {
+                info!(
+                    idempotency_key = record.idempotency_key.as_str(),
+                    "delivered (the platform already had it)"
+                )
+            } else {
+                info!(
+                    idempotency_key = record.idempotency_key.as_str(),
+                    "delivered"
+                )
+            }
+        }
+        Event::Refused { record, errmsg } => warn!(
+            idempotency_key = record.idempotency_key.as_str(),
+            errmsg = errmsg.as_str(),
+            "refused by the platform"
+        ),
+        Event::Retrying { record, reason } => warn!(
+            idempotency_key = record.idempotency_key.as_str(),
+            attempt = record.attempts,
+            backoff_ms = record
+                .next_attempt_ms
+                .saturating_sub(crate::clock::now_ms()),
+            reason = reason.as_str(),
+            "not settled; will retry"
+        ),
+        Event::Expired { record } => warn!(
+            idempotency_key = record.idempotency_key.as_str(),
+            attempts = record.attempts,
+            "expired undelivered"
+        ),
+        Event::Damaged(damaged) => error!(
+            id = ?damaged.id,
+            reason = damaged.reason.as_str(),
+            "damaged record set aside, never sent"
+        ),
+        Event::StoreFailed(e) => error!(error = %e, "store failed"),
+        Event::LinkFailed(e) => warn!(error = %e, "link failed"),
+        Event::Answered {
+            downstream,
+            delivered,
+        } => match &downstream.refusal {
+            None => info!(
+                service_name = downstream.service_name.as_str(),
+                delivered, "answered"
+            ),
+            Some(refusal) => info!(
+                service_name = downstream.service_name.as_str(),
+                delivered,
+                errmsg = refusal.errmsg.as_str(),
+                "answered with a refusal"
+            ),
+        },
+        Event::Unanswered(why) => warn!(error = %why, "downstream message not answered"),
+        Event::HandlerPanicked { service_name } => error!(
+            service_name = service_name.as_str(),
+            "handler panicked; answered as an internal error"
+        ),
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

@@ -243,7 +243,9 @@ pub(crate) struct Shared<T> {
 }
 
 impl<T> Shared<T> {
+    /// Reports `event` through `tracing` and to the application's sink.
     pub(crate) fn emit(&self, event: &Event) {
+        events::log(event);
         if let Some(sink) = &self.events {
             sink(event);
         }

@@ -13,7 +13,10 @@ use super::events::Event;
 use super::transport::{Frame, FrameKind, Transport};
 use super::Shared;
 use crate::backoff::Backoff;
+use crate::logging::elapsed_ms;
 use crate::{Credentials, Session, SessionError};
+use tracing::field::Empty;
+use tracing::Instrument;
 
 /// A token and the login that produced it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +81,10 @@ impl SessionCell {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    pub(crate) fn park_id(&self) -> String {
+        self.current().session.credentials().park_id.clone()
+    }
+
     pub(crate) fn key(&self) -> Key {
         self.current().session.key().clone()
     }
@@ -110,14 +117,42 @@ impl SessionCell {
                 reason: gate.last_problem.clone(),
             });
         }
-        let body = self.current().session.login_request();
+        let (body, park_id) = {
+            let current = self.current();
+            (
+                current.session.login_request(),
+                current.session.credentials().park_id.clone(),
+            )
+        };
+        let span = tracing::info_span!(
+            "login",
+            direction = "up",
+            service_name = "login",
+            park_id = park_id.as_str(),
+            outcome = Empty,
+            duration_ms = Empty,
+        );
+        self.log_in(shared, &mut gate, body).instrument(span).await
+    }
+
+    /// One login exchange and what it leaves (in the login's span).
+    async fn log_in<T: Transport>(
+        &self,
+        shared: &Shared<T>,
+        gate: &mut Gate,
+        body: Vec<u8>,
+    ) -> Result<Token, NoToken> {
         let frame = Frame {
             kind: FrameKind::Login,
             service_name: "login".into(),
             path: None,
             body,
         };
-        let outcome = match shared.exchange(frame).await {
+        let started = Instant::now();
+        let exchanged = shared.exchange(frame).await;
+        let span = tracing::Span::current();
+        span.record("duration_ms", elapsed_ms(started));
+        let outcome = match exchanged {
             Ok(reply) => {
                 let mut current = self.current();
                 match current.session.accept_login_reply(&reply, Instant::now()) {
@@ -133,15 +168,23 @@ impl SessionCell {
                         })
                     }
                     Err(SessionError::LoginRefused(errmsg)) => {
+                        span.record("outcome", "refused");
                         Err(format!("login refused: {errmsg}"))
                     }
-                    Err(other) => Err(format!("login answer unreadable: {other}")),
+                    Err(other) => {
+                        span.record("outcome", "failed");
+                        Err(format!("login answer unreadable: {other}"))
+                    }
                 }
             }
-            Err(e) => Err(format!("login failed: {e}")),
+            Err(e) => {
+                span.record("outcome", "failed");
+                Err(format!("login failed: {e}"))
+            }
         };
         match outcome {
             Ok(token) => {
+                span.record("outcome", "logged_in");
                 gate.backoff.reset();
                 gate.not_before = None;
                 shared.stats.count_login();

@@ -79,6 +79,7 @@ use bolink_types::catalog::{Direction, Document, InterfaceInfo};
 use bolink_types::{newapi, peek_service_name, DecodeError, Report, Role, INTERFACES};
 
 use crate::generated::handler::dispatch_callback;
+use crate::logging::{payload, text_field, MessageIds, SIGN_ABSENT, SIGN_MISMATCH, SIGN_OK};
 use crate::{CallbackHandler, InvalidMessage, Refusal, CALLBACK_SERVICES};
 
 /// How answers to callbacks are written (see the module docs).
@@ -222,6 +223,16 @@ pub fn peek_union_id(body: &[u8]) -> Option<i64> {
     union_id_of(&parsed)
 }
 
+/// The `service_name` a body's data names, read without checking the
+/// sign (at most 64 characters): for reports about a body that was
+/// rejected before its interface was found.
+pub fn peek_service(body: &[u8]) -> Option<String> {
+    let opened = open(body).ok()?;
+    let parsed = parse(&opened.json).ok()?;
+    let name = bolink_types::peek_service_name(parsed.data_bytes()).ok()??;
+    Some(crate::logging::short(&name).to_string())
+}
+
 fn union_id_of(parsed: &Envelope<'_>) -> Option<i64> {
     let as_i64 = |value: &serde_json::Value| match value {
         serde_json::Value::Number(n) => n.as_i64(),
@@ -249,11 +260,25 @@ fn check(
     let opened = open(body).map_err(|e| (BodyEncoding::Json, e))?;
     let encoding = opened.encoding;
     let fail = |e| (encoding, e);
-    let parsed = parse(&opened.json).map_err(fail)?;
+    let span = tracing::Span::current();
+    let parsed = parse(&opened.json)
+        .inspect_err(|e| {
+            if matches!(e, InboundError::MissingSign) {
+                span.record("sign", SIGN_ABSENT);
+            }
+        })
+        .map_err(fail)?;
     // Verify first, over the received bytes; read nothing before that.
-    parsed
-        .verify(key)
-        .map_err(|e| fail(InboundError::WrongSign(e)))?;
+    let verified = parsed.verify(key);
+    span.record(
+        "sign",
+        if verified.is_ok() {
+            SIGN_OK
+        } else {
+            SIGN_MISMATCH
+        },
+    );
+    verified.map_err(|e| fail(InboundError::WrongSign(e)))?;
     let data = parsed.data_bytes();
     let service_name = peek_service_name(data).ok().flatten();
     let unknown = || InboundError::Unknown {
@@ -488,6 +513,11 @@ impl CallbackEndpoint {
                 let key = inbound.request.key();
                 let fields: serde_json::Map<String, serde_json::Value> =
                     serde_json::from_slice(&inbound.data).unwrap_or_default();
+                let span = tracing::Span::current();
+                if !span.is_disabled() {
+                    MessageIds::of(&fields).record(&span);
+                    tracing::trace!(data = %payload(&inbound.data), "callback");
+                }
                 let now = crate::clock::now_ms();
                 if let Some(rand) = text_field(&fields, "rand") {
                     let vendor = inbound
@@ -637,15 +667,6 @@ fn retry_key(key: &str, data: &[u8]) -> String {
     let digest = Md5::digest(data);
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("{key}:{hex}")
-}
-
-/// A top-level string or number field, as text.
-fn text_field(fields: &serde_json::Map<String, serde_json::Value>, name: &str) -> Option<String> {
-    match fields.get(name)? {
-        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 /// The data JSON of a body whose envelope parses (its sign was checked

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::logging::MessageIds;
+
 /// An upload written to the outbox before it is sent.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -46,17 +48,24 @@ impl std::fmt::Debug for Record {
 }
 
 impl Record {
+    /// The payment's `trade_no`, when it is what identifies the record (it
+    /// has no `order_id`): read back from the idempotency key.
+    pub fn trade_no(&self) -> Option<&str> {
+        if self.order_key.is_some() {
+            return None;
+        }
+        let key = self
+            .idempotency_key
+            .strip_prefix(self.service_name.as_str())?
+            .strip_prefix(':')?;
+        (key != format!("#{}", self.id)).then_some(key)
+    }
+
     /// Builds a record for `data`, deriving the keys from its fields.
     pub(crate) fn new(id: u64, service_name: &str, data: Vec<u8>, now_ms: u64) -> Record {
-        let fields: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(&data).unwrap_or_default();
-        let text = |name: &str| match fields.get(name) {
-            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
-            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-            _ => None,
-        };
-        let order_key = text("order_id");
-        let business_key = order_key.clone().or_else(|| text("trade_no"));
+        let ids = MessageIds::read(&data);
+        let order_key = ids.order_id.clone();
+        let business_key = ids.order_id.or(ids.trade_no);
         let idempotency_key = match business_key {
             Some(key) => format!("{service_name}:{key}"),
             None => format!("{service_name}:#{id}"),
@@ -82,16 +91,7 @@ impl Record {
 /// The platform simulator applies the same rule with its own code (so that
 /// testing this client against it proves something).
 pub fn idempotency_key(service_name: &str, data: &[u8]) -> Option<String> {
-    let key = field_text(data, "order_id").or_else(|| field_text(data, "trade_no"))?;
+    let ids = MessageIds::read(data);
+    let key = ids.order_id.or(ids.trade_no)?;
     Some(format!("{service_name}:{key}"))
-}
-
-/// A top-level string (non-empty) or number field of a JSON object, as text.
-fn field_text(data: &[u8], name: &str) -> Option<String> {
-    let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(data).ok()?;
-    match fields.get(name)? {
-        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
