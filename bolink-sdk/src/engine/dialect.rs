@@ -92,8 +92,6 @@ impl Dialect {
         }
     }
 
-    /// Checks an upload against its table before it is stored (exact out:
-    /// nothing that breaks its table is ever signed).
     /// What a typed upload (already checked against its own table) still
     /// needs: for the new API, an address to be sent to.
     pub(crate) fn check_typed_upload(&self, key: &str) -> Result<(), EngineError> {
@@ -105,15 +103,13 @@ impl Dialect {
         }
     }
 
+    /// Checks an upload given as bytes against its table before it is
+    /// stored (exact out: nothing that breaks its table is ever signed).
     pub(crate) fn check_upload(&self, key: &str, data: &[u8]) -> Result<(), EngineError> {
+        self.check_typed_upload(key)?;
         let decoded = match self {
             Dialect::Sdk { .. } => sdk::Request::decode_as(key, data).map(drop),
-            Dialect::NewApi { .. } => {
-                if url_path_of(key).is_none() {
-                    return Err(EngineError::NoPath(key.to_string()));
-                }
-                newapi::Request::decode_as(key, data).map(drop)
-            }
+            Dialect::NewApi { .. } => newapi::Request::decode_as(key, data).map(drop),
         };
         decoded.map_err(|e| match e {
             DecodeError::Invalid { report, .. } => EngineError::Invalid(report),
