@@ -39,14 +39,11 @@ fn entry(i: usize) -> in_park::Request {
 
 async fn run(title: &str, store: Arc<dyn Store>, uploads: usize) {
     let key = Key::new("load-key");
-    let sim = Simulator::new(SimulatorConfig {
-        rate_limit: None,
-        ..SimulatorConfig::default()
-    })
-    .park("200208", "21835", key.clone())
-    .start(([127, 0, 0, 1], 0).into())
-    .await
-    .expect("the simulator starts");
+    let sim = Simulator::new(SimulatorConfig::default().rate_limit(None))
+        .park("200208", "21835", key.clone())
+        .start(([127, 0, 0, 1], 0).into())
+        .await
+        .expect("the simulator starts");
     let engine = client(
         Credentials::new("200208", "21835", "load", key),
         ClientConfig::with_base_url(sim.base_url()),

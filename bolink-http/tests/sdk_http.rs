@@ -54,11 +54,9 @@ impl Handler for Lot {
 }
 
 fn fast() -> SimulatorConfig {
-    SimulatorConfig {
-        poll_hold: Duration::from_millis(300),
-        answer_timeout: Duration::from_secs(5),
-        ..SimulatorConfig::default()
-    }
+    SimulatorConfig::default()
+        .poll_hold(Duration::from_millis(300))
+        .answer_timeout(Duration::from_secs(5))
 }
 
 async fn simulator(config: SimulatorConfig, addr: SocketAddr) -> SimulatorHandle {
@@ -155,10 +153,7 @@ async fn services_the_lot_does_not_offer_are_refused_as_not_supported() {
 
 #[tokio::test]
 async fn a_wrongly_signed_downstream_message_is_not_answered() {
-    let config = SimulatorConfig {
-        answer_timeout: Duration::from_secs(1),
-        ..fast()
-    };
+    let config = fast().answer_timeout(Duration::from_secs(1));
     let sim = simulator(config, loopback()).await;
     let _lot = run_lot(client(sim.base_url()));
     let data = String::from_utf8(price_query("京A12345").encode()).unwrap();
@@ -218,14 +213,7 @@ async fn a_login_with_the_wrong_key_is_refused() {
 
 #[tokio::test]
 async fn oversized_bodies_get_413() {
-    let sim = simulator(
-        SimulatorConfig {
-            body_limit: 1024,
-            ..fast()
-        },
-        loopback(),
-    )
-    .await;
+    let sim = simulator(fast().body_limit(1024), loopback()).await;
     let body = format!(
         r#"{{"service_name":"x","sign":"","data":{{"a":"{}"}}}}"#,
         "x".repeat(2048)

@@ -80,11 +80,7 @@ fn entry(order_id: &str) -> String {
 
 #[tokio::test]
 async fn an_unknown_or_expired_token_is_answered_200_token_invalid() {
-    let sim = start(SimulatorConfig {
-        token_ttl: Duration::from_millis(200),
-        ..SimulatorConfig::default()
-    })
-    .await;
+    let sim = start(SimulatorConfig::default().token_ttl(Duration::from_millis(200))).await;
     let lot = Lot::new(&sim);
     let (status, reply) = lot
         .upload("0123456789abcdef0123456789abcdef", "in_park", &entry("o-1"))
@@ -126,11 +122,7 @@ async fn an_unknown_or_expired_token_is_answered_200_token_invalid() {
 
 #[tokio::test]
 async fn a_token_refusal_can_be_a_401_instead() {
-    let sim = start(SimulatorConfig {
-        invalid_token: TokenRefusal::Unauthorized,
-        ..SimulatorConfig::default()
-    })
-    .await;
+    let sim = start(SimulatorConfig::default().invalid_token(TokenRefusal::Unauthorized)).await;
     let (status, reply) = Lot::new(&sim)
         .upload("0123456789abcdef0123456789abcdef", "in_park", &entry("o-1"))
         .await;
@@ -172,14 +164,7 @@ async fn the_101st_upload_within_10_s_is_request_over_times() {
 #[tokio::test]
 async fn the_rate_limit_window_slides() {
     let window = Duration::from_millis(300);
-    let sim = start(SimulatorConfig {
-        rate_limit: Some(RateLimit {
-            requests: 3,
-            window,
-        }),
-        ..SimulatorConfig::default()
-    })
-    .await;
+    let sim = start(SimulatorConfig::default().rate_limit(Some(RateLimit::new(3, window)))).await;
     let lot = Lot::new(&sim);
     let token = lot.login("lane-1").await;
     for i in 0..3 {
@@ -231,11 +216,7 @@ async fn a_re_sent_upload_is_answered_already_processed_and_recorded_once() {
 
 #[tokio::test]
 async fn a_re_send_can_be_acknowledged_instead() {
-    let sim = start(SimulatorConfig {
-        resend: ResendAnswer::Acknowledged,
-        ..SimulatorConfig::default()
-    })
-    .await;
+    let sim = start(SimulatorConfig::default().resend(ResendAnswer::Acknowledged)).await;
     let lot = Lot::new(&sim);
     let token = lot.login("lane-1").await;
     for _ in 0..2 {
@@ -251,11 +232,11 @@ async fn a_re_send_can_be_acknowledged_instead() {
 #[tokio::test]
 async fn memory_stays_bounded_under_junk_load() {
     const LIMIT: usize = 20;
-    let sim = start(SimulatorConfig {
-        history_limit: LIMIT,
-        rate_limit: None,
-        ..SimulatorConfig::default()
-    })
+    let sim = start(
+        SimulatorConfig::default()
+            .history_limit(LIMIT)
+            .rate_limit(None),
+    )
     .await;
     let lot = Lot::new(&sim);
     let http = reqwest::Client::new();
@@ -305,11 +286,7 @@ async fn memory_stays_bounded_under_junk_load() {
 
 #[tokio::test]
 async fn expired_sessions_are_pruned() {
-    let sim = start(SimulatorConfig {
-        token_ttl: Duration::from_millis(100),
-        ..SimulatorConfig::default()
-    })
-    .await;
+    let sim = start(SimulatorConfig::default().token_ttl(Duration::from_millis(100))).await;
     let lot = Lot::new(&sim);
     for i in 0..30 {
         lot.login(&format!("lane-{i}")).await;
@@ -322,11 +299,11 @@ async fn expired_sessions_are_pruned() {
 
 #[tokio::test]
 async fn the_downstream_queue_of_a_lot_that_never_polls_is_bounded() {
-    let sim = start(SimulatorConfig {
-        history_limit: 2,
-        answer_timeout: Duration::from_millis(50),
-        ..SimulatorConfig::default()
-    })
+    let sim = start(
+        SimulatorConfig::default()
+            .history_limit(2)
+            .answer_timeout(Duration::from_millis(50)),
+    )
     .await;
     // A lot that logs in and never polls: its instance's queue fills.
     Lot::new(&sim).login("lane-1").await;
@@ -348,11 +325,11 @@ async fn the_downstream_queue_of_a_lot_that_never_polls_is_bounded() {
 
 #[tokio::test]
 async fn the_simulator_is_served_with_the_hardened_layer() {
-    let sim = start(SimulatorConfig {
-        idle_timeout: Duration::from_millis(200),
-        body_limit: 1024,
-        ..SimulatorConfig::default()
-    })
+    let sim = start(
+        SimulatorConfig::default()
+            .idle_timeout(Duration::from_millis(200))
+            .body_limit(1024),
+    )
     .await;
     // An idle connection is closed.
     let mut idle = TcpStream::connect(sim.addr()).await.unwrap();

@@ -292,11 +292,11 @@ fn exchanges_are_spans_secrets_stay_out_and_forged_callbacks_warn() {
 }
 
 async fn run(token: Arc<Mutex<Option<String>>>) {
-    let sim = Simulator::new(SimulatorConfig {
-        poll_hold: Duration::from_millis(300),
-        answer_timeout: Duration::from_secs(5),
-        ..SimulatorConfig::default()
-    })
+    let sim = Simulator::new(
+        SimulatorConfig::default()
+            .poll_hold(Duration::from_millis(300))
+            .answer_timeout(Duration::from_secs(5)),
+    )
     .park(UNION, PARK, Key::new(KEY))
     .start("127.0.0.1:0".parse().unwrap())
     .await

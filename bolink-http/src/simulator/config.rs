@@ -45,6 +45,7 @@ pub enum ResendAnswer {
 
 /// A per-token rate limit: at most `requests` within any `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RateLimit {
     /// How many requests a window allows.
     pub requests: usize,
@@ -53,6 +54,11 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
+    /// At most `requests` within any `window`.
+    pub const fn new(requests: usize, window: Duration) -> RateLimit {
+        RateLimit { requests, window }
+    }
+
     /// The platform's: 100 requests per 10 s per token.
     pub const PLATFORM: RateLimit = RateLimit {
         requests: 100,
@@ -60,8 +66,20 @@ impl RateLimit {
     };
 }
 
-/// How the simulated platform behaves.
+/// How the simulated platform behaves: [`SimulatorConfig::default`] is the
+/// platform's behaviour, and a setter per field changes one choice.
+///
+/// ```
+/// use std::time::Duration;
+/// use bolink_http::simulator::SimulatorConfig;
+///
+/// let config = SimulatorConfig::default()
+///     .poll_hold(Duration::from_millis(200))
+///     .rate_limit(None);
+/// assert_eq!(config.poll_hold, Duration::from_millis(200));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SimulatorConfig {
     /// How long a long poll is held when no message comes (the platform:
     /// 30 s). Handlers get this plus 10 s before the server answers 408.
@@ -131,6 +149,90 @@ impl Default for SimulatorConfig {
 }
 
 impl SimulatorConfig {
+    /// Sets how long a long poll is held when no message comes ([`SimulatorConfig::poll_hold`]).
+    pub fn poll_hold(mut self, poll_hold: Duration) -> SimulatorConfig {
+        self.poll_hold = poll_hold;
+        self
+    }
+
+    /// Sets how long a token of SDK-HTTP mode lives ([`SimulatorConfig::token_ttl`]).
+    pub fn token_ttl(mut self, token_ttl: Duration) -> SimulatorConfig {
+        self.token_ttl = token_ttl;
+        self
+    }
+
+    /// Sets how long a driver waits for the lot's answer ([`SimulatorConfig::answer_timeout`]).
+    pub fn answer_timeout(mut self, answer_timeout: Duration) -> SimulatorConfig {
+        self.answer_timeout = answer_timeout;
+        self
+    }
+
+    /// Sets the largest request body accepted ([`SimulatorConfig::body_limit`]).
+    pub fn body_limit(mut self, body_limit: usize) -> SimulatorConfig {
+        self.body_limit = body_limit;
+        self
+    }
+
+    /// Sets how many entries each of the simulator's lists keeps ([`SimulatorConfig::history_limit`]).
+    pub fn history_limit(mut self, history_limit: usize) -> SimulatorConfig {
+        self.history_limit = history_limit;
+        self
+    }
+
+    /// Sets how long a connection may take to send a request head ([`SimulatorConfig::header_read_timeout`]).
+    pub fn header_read_timeout(mut self, header_read_timeout: Duration) -> SimulatorConfig {
+        self.header_read_timeout = header_read_timeout;
+        self
+    }
+
+    /// Sets how long a connection may stay without a request ([`SimulatorConfig::idle_timeout`]).
+    pub fn idle_timeout(mut self, idle_timeout: Duration) -> SimulatorConfig {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// Sets how many HTTP connections are served at once ([`SimulatorConfig::max_connections`]).
+    pub fn max_connections(mut self, max_connections: usize) -> SimulatorConfig {
+        self.max_connections = max_connections;
+        self
+    }
+
+    /// Sets how many TCP-link connections are open at once ([`SimulatorConfig::tcp_max_connections`]).
+    pub fn tcp_max_connections(mut self, tcp_max_connections: usize) -> SimulatorConfig {
+        self.tcp_max_connections = tcp_max_connections;
+        self
+    }
+
+    /// Sets how long a TCP-link connection may stay silent ([`SimulatorConfig::tcp_idle_timeout`]).
+    pub fn tcp_idle_timeout(mut self, tcp_idle_timeout: Duration) -> SimulatorConfig {
+        self.tcp_idle_timeout = tcp_idle_timeout;
+        self
+    }
+
+    /// Sets how long requests in progress may take to finish at shutdown ([`SimulatorConfig::shutdown_grace`]).
+    pub fn shutdown_grace(mut self, shutdown_grace: Duration) -> SimulatorConfig {
+        self.shutdown_grace = shutdown_grace;
+        self
+    }
+
+    /// Sets how an unknown or expired token is answered ([`SimulatorConfig::invalid_token`]).
+    pub fn invalid_token(mut self, invalid_token: TokenRefusal) -> SimulatorConfig {
+        self.invalid_token = invalid_token;
+        self
+    }
+
+    /// Sets the per-token rate limit on uploads (`None` for none) ([`SimulatorConfig::rate_limit`]).
+    pub fn rate_limit(mut self, rate_limit: Option<RateLimit>) -> SimulatorConfig {
+        self.rate_limit = rate_limit;
+        self
+    }
+
+    /// Sets how a re-sent upload is answered ([`SimulatorConfig::resend`]).
+    pub fn resend(mut self, resend: ResendAnswer) -> SimulatorConfig {
+        self.resend = resend;
+        self
+    }
+
     /// How long the serving layer lets a request take: the long poll's
     /// hold plus 10 s.
     pub(crate) fn request_timeout(&self) -> Duration {

@@ -38,11 +38,9 @@ pub fn key() -> Key {
 
 /// A quick configuration for loopback: short long polls.
 pub fn fast() -> SimulatorConfig {
-    SimulatorConfig {
-        poll_hold: Duration::from_millis(500),
-        answer_timeout: Duration::from_secs(5),
-        ..SimulatorConfig::default()
-    }
+    SimulatorConfig::default()
+        .poll_hold(Duration::from_millis(500))
+        .answer_timeout(Duration::from_secs(5))
 }
 
 /// A simulator with the park registered and the TCP link on.

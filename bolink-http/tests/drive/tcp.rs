@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bolink_http::simulator::{RateLimit, SimulatorConfig};
+use bolink_http::simulator::RateLimit;
 use bolink_sign::{sdk_http, Key};
 use serde_json::{json, Value};
 
@@ -200,14 +200,7 @@ async fn an_entry_the_park_has_is_refused_as_the_cloud_does() {
 
 #[tokio::test]
 async fn past_the_tokens_limit_it_is_request_over_times() {
-    let sim = start(SimulatorConfig {
-        rate_limit: Some(RateLimit {
-            requests: 3,
-            window: Duration::from_secs(30),
-        }),
-        ..fast()
-    })
-    .await;
+    let sim = start(fast().rate_limit(Some(RateLimit::new(3, Duration::from_secs(30))))).await;
     let mut lot = RawTcp::connect(&sim).await;
     let token = lot.login("lane-1").await;
     for i in 0..3 {
@@ -370,12 +363,12 @@ async fn entries_are_relayed_to_the_parks_syncdata_instances() {
 #[tokio::test]
 async fn memory_and_connections_stay_bounded_under_tcp_junk() {
     const LIMIT: usize = 20;
-    let sim = start(SimulatorConfig {
-        history_limit: LIMIT,
-        rate_limit: None,
-        tcp_max_connections: 3,
-        ..fast()
-    })
+    let sim = start(
+        fast()
+            .history_limit(LIMIT)
+            .rate_limit(None)
+            .tcp_max_connections(3),
+    )
     .await;
     let mut lot = RawTcp::connect(&sim).await;
     let token = lot.login("lane-1").await;

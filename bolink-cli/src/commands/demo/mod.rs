@@ -78,11 +78,9 @@ impl Tally {
 }
 
 async fn demo<T: Transport>(link: impl Fn(&SimulatorHandle) -> T) -> Outcome {
-    let config = SimulatorConfig {
-        poll_hold: Duration::from_secs(1),
-        answer_timeout: Duration::from_secs(2),
-        ..SimulatorConfig::default()
-    };
+    let config = SimulatorConfig::default()
+        .poll_hold(Duration::from_secs(1))
+        .answer_timeout(Duration::from_secs(2));
     let simulator = Simulator::new(config)
         .park(UNION_ID, PARK_ID, Key::new(KEY))
         .tcp(([127, 0, 0, 1], 0).into());

@@ -55,98 +55,929 @@ pub mod query_open_invoice_status;
 pub mod park_check;
 ///11.2車輛包月賬單信息查詢
 pub mod check_vip;
-crate::catalog::role_enum! {
-    #[doc = "Every `request` message of this family."] Request, crate ::Role::Request,
-    [#[doc = "2.3 二維碼獲取 (Get a lane QR code)"]
-    Getqrcodecloud(getqrcodecloud::Request) = "/unionapi/getqrcodecloud", #[doc =
-    "2.5 無牌車入場設置短信驗證接口 (Plateless entry: turn SMS verification on or off)"]
-    SetUp(set_up::Request) = "/unionapi/newpark/setUp", #[doc =
-    "3.1提交停車進場紀錄 (Submit a parking entry record)"]
-    Addorder(addorder::Request) = "/unionapi/neworder/addorder", #[doc =
-    "3.2提交停車出場記錄 (Submit a parking exit record)"]
-    Updateorder(updateorder::Request) = "/unionapi/neworder/updateorder", #[doc =
-    "3.3月卡續費 (Monthly-card renewal payment)"] Paymonthcard(paymonthcard::Request)
-    = "/unionapi/paymonthcard", #[doc = "3.4臨停繳費 (Temporary-parking payment)"]
-    Bolinkparkpay(bolinkparkpay::Request) = "/unionapi/bolinkparkpay", #[doc =
-    "3.5獲取樂刷分賬簽約地址接口 (LeShua split-payment signing address)"]
-    Lsaccountsplit(lsaccountsplit::Request) = "/unionapi/lsaccountsplit", #[doc =
-    "3.6接收分賬方綁定接口 (Split-payment receiver binding)"]
-    Lsbind(lsbind::Request) = "/unionapi/lsbind", #[doc =
-    "3.7ETC支付接口 (ETC payment)"] EtcPayApi(etc_pay_api::Request) =
-    "/unionapi/etcPayApi", #[doc = "3.8 逃單查詢 (Query escaped orders)"]
-    Queryescape(queryescape::Request) = "/unionapi/neworder/queryescape", #[doc =
-    "3.9 逃單補繳 (Pay an escaped order)"] BolinkescapePay(bolinkescape_pay::Request)
-    = "/unionapi/bolinkescapePay", #[doc =
-    "3.10 紅包找零接口 (WeChat red-packet change)"]
-    GetWxRedPacketUrlNew(get_wx_red_packet_url_new::Request) =
-    "/unionapi/getWxRedPacketUrlNew", #[doc =
-    "3.11充電減免結果上傳 (Charging-discount result upload)"]
-    Uploaddurationinfo(uploaddurationinfo::Request) =
-    "/zld/openservice/uploaddurationinfo", #[doc =
-    "4.1 查詢歷史訂單 (Query past orders)"] Queryorders(queryorders::Request) =
-    "/unionapi/neworder/queryorders", #[doc = "4.2 訂單退款 (Refund an order)"]
-    Refund(refund::Request) = "/unionapi/neworder/refund", #[doc =
-    "4.3車場訂單電子支付狀態查詢接口 (Query an order's electronic payment state)"]
-    QueryOrderState(query_order_state::Request) = "/unionapi/neworder/queryOrderState",
-    #[doc = "5.1 查詢實時訂單金額 (Query the current order price (callback))"]
-    QueryPrice(query_price::Request) = "query_price", #[doc =
-    "5.2 車牌無感狀態及變更通知 (Plate frictionless-payment status change notice)"]
-    NoticeCarOwner(notice_car_owner::Request) = "notice_car_owner", #[doc =
-    "5.3預付訂單通知 (Prepayment notice (callback))"]
-    PrepayOrder(prepay_order::Request) = "prepay_order", #[doc =
-    "5.5電子收費異步返回結果 (Electronic payment result (asynchronous))"]
-    Outpark(outpark::Request) = "outpark", #[doc =
-    "5.7無牌車入場請求 (Unplated car entry request)"]
-    NolicenceInPark(nolicence_in_park::Request) = "nolicence_in_park", #[doc =
-    "5.8月卡續費回調 (Monthly-card renewal result (callback))"]
-    PaymonthcardNotifyUrl(paymonthcard_notify_url::Request) =
-    "{paymonthcard_notify_url}", #[doc =
-    "5.10 臨停繳費回調 (Temporary-parking payment result (callback))"]
-    BolinkparkpayNotifyUrl(bolinkparkpay_notify_url::Request) =
-    "{bolinkparkpay_notify_url}", #[doc =
-    "6.4、發票狀態回調接口 (Invoice status callback)"]
-    NotifyUrl(notify_url::Request) = "{notify_url}", #[doc =
-    "6.5、查詢開票狀態接口 (Query invoicing status)"]
-    QueryOpenInvoiceStatus(query_open_invoice_status::Request) =
-    "/unionapi/queryOpenInvoiceStatus", #[doc =
-    "10.4市级车入场判定 (City-level entry check)"] ParkCheck(park_check::Request)
-    = "park_check", #[doc =
-    "11.2車輛包月賬單信息查詢 (Monthly-pass billing query)"]
-    CheckVip(check_vip::Request) = "check_vip"]
+///Every `request` message of this family.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
+pub enum Request {
+    ///2.3 二維碼獲取 (Get a lane QR code)
+    Getqrcodecloud(getqrcodecloud::Request),
+    ///2.5 無牌車入場設置短信驗證接口 (Plateless entry: turn SMS verification on or off)
+    SetUp(set_up::Request),
+    ///3.1提交停車進場紀錄 (Submit a parking entry record)
+    Addorder(addorder::Request),
+    ///3.2提交停車出場記錄 (Submit a parking exit record)
+    Updateorder(updateorder::Request),
+    ///3.3月卡續費 (Monthly-card renewal payment)
+    Paymonthcard(paymonthcard::Request),
+    ///3.4臨停繳費 (Temporary-parking payment)
+    Bolinkparkpay(bolinkparkpay::Request),
+    ///3.5獲取樂刷分賬簽約地址接口 (LeShua split-payment signing address)
+    Lsaccountsplit(lsaccountsplit::Request),
+    ///3.6接收分賬方綁定接口 (Split-payment receiver binding)
+    Lsbind(lsbind::Request),
+    ///3.7ETC支付接口 (ETC payment)
+    EtcPayApi(etc_pay_api::Request),
+    ///3.8 逃單查詢 (Query escaped orders)
+    Queryescape(queryescape::Request),
+    ///3.9 逃單補繳 (Pay an escaped order)
+    BolinkescapePay(bolinkescape_pay::Request),
+    ///3.10 紅包找零接口 (WeChat red-packet change)
+    GetWxRedPacketUrlNew(get_wx_red_packet_url_new::Request),
+    ///3.11充電減免結果上傳 (Charging-discount result upload)
+    Uploaddurationinfo(uploaddurationinfo::Request),
+    ///4.1 查詢歷史訂單 (Query past orders)
+    Queryorders(queryorders::Request),
+    ///4.2 訂單退款 (Refund an order)
+    Refund(refund::Request),
+    ///4.3車場訂單電子支付狀態查詢接口 (Query an order's electronic payment state)
+    QueryOrderState(query_order_state::Request),
+    ///5.1 查詢實時訂單金額 (Query the current order price (callback))
+    QueryPrice(query_price::Request),
+    ///5.2 車牌無感狀態及變更通知 (Plate frictionless-payment status change notice)
+    NoticeCarOwner(notice_car_owner::Request),
+    ///5.3預付訂單通知 (Prepayment notice (callback))
+    PrepayOrder(prepay_order::Request),
+    ///5.5電子收費異步返回結果 (Electronic payment result (asynchronous))
+    Outpark(outpark::Request),
+    ///5.7無牌車入場請求 (Unplated car entry request)
+    NolicenceInPark(nolicence_in_park::Request),
+    ///5.8月卡續費回調 (Monthly-card renewal result (callback))
+    PaymonthcardNotifyUrl(paymonthcard_notify_url::Request),
+    ///5.10 臨停繳費回調 (Temporary-parking payment result (callback))
+    BolinkparkpayNotifyUrl(bolinkparkpay_notify_url::Request),
+    ///6.4、發票狀態回調接口 (Invoice status callback)
+    NotifyUrl(notify_url::Request),
+    ///6.5、查詢開票狀態接口 (Query invoicing status)
+    QueryOpenInvoiceStatus(query_open_invoice_status::Request),
+    ///10.4市级车入场判定 (City-level entry check)
+    ParkCheck(park_check::Request),
+    ///11.2車輛包月賬單信息查詢 (Monthly-pass billing query)
+    CheckVip(check_vip::Request),
 }
-crate::catalog::role_enum! {
-    #[doc = "Every `response` message of this family."] Response, crate ::Role::Response,
-    [#[doc = "3.3月卡續費 (Monthly-card renewal payment)"]
-    Paymonthcard(paymonthcard::Response) = "/unionapi/paymonthcard", #[doc =
-    "3.4臨停繳費 (Temporary-parking payment)"] Bolinkparkpay(bolinkparkpay::Response)
-    = "/unionapi/bolinkparkpay", #[doc =
-    "3.6接收分賬方綁定接口 (Split-payment receiver binding)"]
-    Lsbind(lsbind::Response) = "/unionapi/lsbind", #[doc =
-    "3.11充電減免結果上傳 (Charging-discount result upload)"]
-    Uploaddurationinfo(uploaddurationinfo::Response) =
-    "/zld/openservice/uploaddurationinfo", #[doc =
-    "4.1 查詢歷史訂單 (Query past orders)"] Queryorders(queryorders::Response) =
-    "/unionapi/neworder/queryorders", #[doc =
-    "5.1 查詢實時訂單金額 (Query the current order price (callback))"]
-    QueryPrice(query_price::Response) = "query_price", #[doc =
-    "5.2 車牌無感狀態及變更通知 (Plate frictionless-payment status change notice)"]
-    NoticeCarOwner(notice_car_owner::Response) = "notice_car_owner", #[doc =
-    "5.3預付訂單通知 (Prepayment notice (callback))"]
-    PrepayOrder(prepay_order::Response) = "prepay_order", #[doc =
-    "5.7無牌車入場請求 (Unplated car entry request)"]
-    NolicenceInPark(nolicence_in_park::Response) = "nolicence_in_park", #[doc =
-    "5.8月卡續費回調 (Monthly-card renewal result (callback))"]
-    PaymonthcardNotifyUrl(paymonthcard_notify_url::Response) =
-    "{paymonthcard_notify_url}", #[doc =
-    "5.10 臨停繳費回調 (Temporary-parking payment result (callback))"]
-    BolinkparkpayNotifyUrl(bolinkparkpay_notify_url::Response) =
-    "{bolinkparkpay_notify_url}", #[doc =
-    "6.5、查詢開票狀態接口 (Query invoicing status)"]
-    QueryOpenInvoiceStatus(query_open_invoice_status::Response) =
-    "/unionapi/queryOpenInvoiceStatus", #[doc =
-    "10.4市级车入场判定 (City-level entry check)"] ParkCheck(park_check::Response)
-    = "park_check", #[doc =
-    "11.2車輛包月賬單信息查詢 (Monthly-pass billing query)"]
-    CheckVip(check_vip::Response) = "check_vip"]
+impl Request {
+    /// The keys (`service_name`, or URL path for path-addressed new-API interfaces) this enum dispatches on.
+    pub const KEYS: &'static [&'static str] = &[
+        "/unionapi/getqrcodecloud",
+        "/unionapi/newpark/setUp",
+        "/unionapi/neworder/addorder",
+        "/unionapi/neworder/updateorder",
+        "/unionapi/paymonthcard",
+        "/unionapi/bolinkparkpay",
+        "/unionapi/lsaccountsplit",
+        "/unionapi/lsbind",
+        "/unionapi/etcPayApi",
+        "/unionapi/neworder/queryescape",
+        "/unionapi/bolinkescapePay",
+        "/unionapi/getWxRedPacketUrlNew",
+        "/zld/openservice/uploaddurationinfo",
+        "/unionapi/neworder/queryorders",
+        "/unionapi/neworder/refund",
+        "/unionapi/neworder/queryOrderState",
+        "query_price",
+        "notice_car_owner",
+        "prepay_order",
+        "outpark",
+        "nolicence_in_park",
+        "{paymonthcard_notify_url}",
+        "{bolinkparkpay_notify_url}",
+        "{notify_url}",
+        "/unionapi/queryOpenInvoiceStatus",
+        "park_check",
+        "check_vip",
+    ];
+    /// Decodes and validates a message, dispatching on its `service_name`.
+    pub fn decode(bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        match crate::peek_service_name(bytes)? {
+            Some(name) => Self::decode_as(&name, bytes),
+            None => Err(crate::DecodeError::MissingServiceName),
+        }
+    }
+    /// Decodes and validates a message whose key is already known
+    /// (from an envelope's `service_name`, or a URL path).
+    pub fn decode_as(key: &str, bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        Self::decode_as_with_slips(key, bytes).map(|decoded| decoded.message)
+    }
+    /// [`decode_as`](Self::decode_as), keeping what was read leniently.
+    pub fn decode_as_with_slips(
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<crate::Decoded<Self>, crate::DecodeError> {
+        match key {
+            "/unionapi/getqrcodecloud" => {
+                crate::decode_with_slips::<getqrcodecloud::Request>(bytes)
+                    .map(|d| d.map(Self::Getqrcodecloud))
+            }
+            "/unionapi/newpark/setUp" => {
+                crate::decode_with_slips::<set_up::Request>(bytes)
+                    .map(|d| d.map(Self::SetUp))
+            }
+            "/unionapi/neworder/addorder" => {
+                crate::decode_with_slips::<addorder::Request>(bytes)
+                    .map(|d| d.map(Self::Addorder))
+            }
+            "/unionapi/neworder/updateorder" => {
+                crate::decode_with_slips::<updateorder::Request>(bytes)
+                    .map(|d| d.map(Self::Updateorder))
+            }
+            "/unionapi/paymonthcard" => {
+                crate::decode_with_slips::<paymonthcard::Request>(bytes)
+                    .map(|d| d.map(Self::Paymonthcard))
+            }
+            "/unionapi/bolinkparkpay" => {
+                crate::decode_with_slips::<bolinkparkpay::Request>(bytes)
+                    .map(|d| d.map(Self::Bolinkparkpay))
+            }
+            "/unionapi/lsaccountsplit" => {
+                crate::decode_with_slips::<lsaccountsplit::Request>(bytes)
+                    .map(|d| d.map(Self::Lsaccountsplit))
+            }
+            "/unionapi/lsbind" => {
+                crate::decode_with_slips::<lsbind::Request>(bytes)
+                    .map(|d| d.map(Self::Lsbind))
+            }
+            "/unionapi/etcPayApi" => {
+                crate::decode_with_slips::<etc_pay_api::Request>(bytes)
+                    .map(|d| d.map(Self::EtcPayApi))
+            }
+            "/unionapi/neworder/queryescape" => {
+                crate::decode_with_slips::<queryescape::Request>(bytes)
+                    .map(|d| d.map(Self::Queryescape))
+            }
+            "/unionapi/bolinkescapePay" => {
+                crate::decode_with_slips::<bolinkescape_pay::Request>(bytes)
+                    .map(|d| d.map(Self::BolinkescapePay))
+            }
+            "/unionapi/getWxRedPacketUrlNew" => {
+                crate::decode_with_slips::<get_wx_red_packet_url_new::Request>(bytes)
+                    .map(|d| d.map(Self::GetWxRedPacketUrlNew))
+            }
+            "/zld/openservice/uploaddurationinfo" => {
+                crate::decode_with_slips::<uploaddurationinfo::Request>(bytes)
+                    .map(|d| d.map(Self::Uploaddurationinfo))
+            }
+            "/unionapi/neworder/queryorders" => {
+                crate::decode_with_slips::<queryorders::Request>(bytes)
+                    .map(|d| d.map(Self::Queryorders))
+            }
+            "/unionapi/neworder/refund" => {
+                crate::decode_with_slips::<refund::Request>(bytes)
+                    .map(|d| d.map(Self::Refund))
+            }
+            "/unionapi/neworder/queryOrderState" => {
+                crate::decode_with_slips::<query_order_state::Request>(bytes)
+                    .map(|d| d.map(Self::QueryOrderState))
+            }
+            "query_price" => {
+                crate::decode_with_slips::<query_price::Request>(bytes)
+                    .map(|d| d.map(Self::QueryPrice))
+            }
+            "notice_car_owner" => {
+                crate::decode_with_slips::<notice_car_owner::Request>(bytes)
+                    .map(|d| d.map(Self::NoticeCarOwner))
+            }
+            "prepay_order" => {
+                crate::decode_with_slips::<prepay_order::Request>(bytes)
+                    .map(|d| d.map(Self::PrepayOrder))
+            }
+            "outpark" => {
+                crate::decode_with_slips::<outpark::Request>(bytes)
+                    .map(|d| d.map(Self::Outpark))
+            }
+            "nolicence_in_park" => {
+                crate::decode_with_slips::<nolicence_in_park::Request>(bytes)
+                    .map(|d| d.map(Self::NolicenceInPark))
+            }
+            "{paymonthcard_notify_url}" => {
+                crate::decode_with_slips::<paymonthcard_notify_url::Request>(bytes)
+                    .map(|d| d.map(Self::PaymonthcardNotifyUrl))
+            }
+            "{bolinkparkpay_notify_url}" => {
+                crate::decode_with_slips::<bolinkparkpay_notify_url::Request>(bytes)
+                    .map(|d| d.map(Self::BolinkparkpayNotifyUrl))
+            }
+            "{notify_url}" => {
+                crate::decode_with_slips::<notify_url::Request>(bytes)
+                    .map(|d| d.map(Self::NotifyUrl))
+            }
+            "/unionapi/queryOpenInvoiceStatus" => {
+                crate::decode_with_slips::<query_open_invoice_status::Request>(bytes)
+                    .map(|d| d.map(Self::QueryOpenInvoiceStatus))
+            }
+            "park_check" => {
+                crate::decode_with_slips::<park_check::Request>(bytes)
+                    .map(|d| d.map(Self::ParkCheck))
+            }
+            "check_vip" => {
+                crate::decode_with_slips::<check_vip::Request>(bytes)
+                    .map(|d| d.map(Self::CheckVip))
+            }
+            _ => {
+                Err(crate::DecodeError::UnknownService {
+                    service_name: key.to_string(),
+                    role: crate::Role::Request,
+                })
+            }
+        }
+    }
+    /// The key of this message.
+    pub fn key(&self) -> &'static str {
+        match *self {
+            Self::Getqrcodecloud(_) => "/unionapi/getqrcodecloud",
+            Self::SetUp(_) => "/unionapi/newpark/setUp",
+            Self::Addorder(_) => "/unionapi/neworder/addorder",
+            Self::Updateorder(_) => "/unionapi/neworder/updateorder",
+            Self::Paymonthcard(_) => "/unionapi/paymonthcard",
+            Self::Bolinkparkpay(_) => "/unionapi/bolinkparkpay",
+            Self::Lsaccountsplit(_) => "/unionapi/lsaccountsplit",
+            Self::Lsbind(_) => "/unionapi/lsbind",
+            Self::EtcPayApi(_) => "/unionapi/etcPayApi",
+            Self::Queryescape(_) => "/unionapi/neworder/queryescape",
+            Self::BolinkescapePay(_) => "/unionapi/bolinkescapePay",
+            Self::GetWxRedPacketUrlNew(_) => "/unionapi/getWxRedPacketUrlNew",
+            Self::Uploaddurationinfo(_) => "/zld/openservice/uploaddurationinfo",
+            Self::Queryorders(_) => "/unionapi/neworder/queryorders",
+            Self::Refund(_) => "/unionapi/neworder/refund",
+            Self::QueryOrderState(_) => "/unionapi/neworder/queryOrderState",
+            Self::QueryPrice(_) => "query_price",
+            Self::NoticeCarOwner(_) => "notice_car_owner",
+            Self::PrepayOrder(_) => "prepay_order",
+            Self::Outpark(_) => "outpark",
+            Self::NolicenceInPark(_) => "nolicence_in_park",
+            Self::PaymonthcardNotifyUrl(_) => "{paymonthcard_notify_url}",
+            Self::BolinkparkpayNotifyUrl(_) => "{bolinkparkpay_notify_url}",
+            Self::NotifyUrl(_) => "{notify_url}",
+            Self::QueryOpenInvoiceStatus(_) => "/unionapi/queryOpenInvoiceStatus",
+            Self::ParkCheck(_) => "park_check",
+            Self::CheckVip(_) => "check_vip",
+        }
+    }
+    /// Encodes the message in the spec's wire types.
+    pub fn encode(&self) -> Vec<u8> {
+        match *self {
+            Self::Getqrcodecloud(ref m) => crate::message::encode(m),
+            Self::SetUp(ref m) => crate::message::encode(m),
+            Self::Addorder(ref m) => crate::message::encode(m),
+            Self::Updateorder(ref m) => crate::message::encode(m),
+            Self::Paymonthcard(ref m) => crate::message::encode(m),
+            Self::Bolinkparkpay(ref m) => crate::message::encode(m),
+            Self::Lsaccountsplit(ref m) => crate::message::encode(m),
+            Self::Lsbind(ref m) => crate::message::encode(m),
+            Self::EtcPayApi(ref m) => crate::message::encode(m),
+            Self::Queryescape(ref m) => crate::message::encode(m),
+            Self::BolinkescapePay(ref m) => crate::message::encode(m),
+            Self::GetWxRedPacketUrlNew(ref m) => crate::message::encode(m),
+            Self::Uploaddurationinfo(ref m) => crate::message::encode(m),
+            Self::Queryorders(ref m) => crate::message::encode(m),
+            Self::Refund(ref m) => crate::message::encode(m),
+            Self::QueryOrderState(ref m) => crate::message::encode(m),
+            Self::QueryPrice(ref m) => crate::message::encode(m),
+            Self::NoticeCarOwner(ref m) => crate::message::encode(m),
+            Self::PrepayOrder(ref m) => crate::message::encode(m),
+            Self::Outpark(ref m) => crate::message::encode(m),
+            Self::NolicenceInPark(ref m) => crate::message::encode(m),
+            Self::PaymonthcardNotifyUrl(ref m) => crate::message::encode(m),
+            Self::BolinkparkpayNotifyUrl(ref m) => crate::message::encode(m),
+            Self::NotifyUrl(ref m) => crate::message::encode(m),
+            Self::QueryOpenInvoiceStatus(ref m) => crate::message::encode(m),
+            Self::ParkCheck(ref m) => crate::message::encode(m),
+            Self::CheckVip(ref m) => crate::message::encode(m),
+        }
+    }
+    /// Checks every length and rule.
+    pub fn validate(&self) -> Result<(), crate::Report> {
+        match *self {
+            Self::Getqrcodecloud(ref m) => crate::Object::validate(m),
+            Self::SetUp(ref m) => crate::Object::validate(m),
+            Self::Addorder(ref m) => crate::Object::validate(m),
+            Self::Updateorder(ref m) => crate::Object::validate(m),
+            Self::Paymonthcard(ref m) => crate::Object::validate(m),
+            Self::Bolinkparkpay(ref m) => crate::Object::validate(m),
+            Self::Lsaccountsplit(ref m) => crate::Object::validate(m),
+            Self::Lsbind(ref m) => crate::Object::validate(m),
+            Self::EtcPayApi(ref m) => crate::Object::validate(m),
+            Self::Queryescape(ref m) => crate::Object::validate(m),
+            Self::BolinkescapePay(ref m) => crate::Object::validate(m),
+            Self::GetWxRedPacketUrlNew(ref m) => crate::Object::validate(m),
+            Self::Uploaddurationinfo(ref m) => crate::Object::validate(m),
+            Self::Queryorders(ref m) => crate::Object::validate(m),
+            Self::Refund(ref m) => crate::Object::validate(m),
+            Self::QueryOrderState(ref m) => crate::Object::validate(m),
+            Self::QueryPrice(ref m) => crate::Object::validate(m),
+            Self::NoticeCarOwner(ref m) => crate::Object::validate(m),
+            Self::PrepayOrder(ref m) => crate::Object::validate(m),
+            Self::Outpark(ref m) => crate::Object::validate(m),
+            Self::NolicenceInPark(ref m) => crate::Object::validate(m),
+            Self::PaymonthcardNotifyUrl(ref m) => crate::Object::validate(m),
+            Self::BolinkparkpayNotifyUrl(ref m) => crate::Object::validate(m),
+            Self::NotifyUrl(ref m) => crate::Object::validate(m),
+            Self::QueryOpenInvoiceStatus(ref m) => crate::Object::validate(m),
+            Self::ParkCheck(ref m) => crate::Object::validate(m),
+            Self::CheckVip(ref m) => crate::Object::validate(m),
+        }
+    }
+    /// The message's schema.
+    pub fn schema(&self) -> &'static crate::schema::ObjectSchema {
+        match *self {
+            Self::Getqrcodecloud(_) => {
+                <getqrcodecloud::Request as crate::Object>::schema()
+            }
+            Self::SetUp(_) => <set_up::Request as crate::Object>::schema(),
+            Self::Addorder(_) => <addorder::Request as crate::Object>::schema(),
+            Self::Updateorder(_) => <updateorder::Request as crate::Object>::schema(),
+            Self::Paymonthcard(_) => <paymonthcard::Request as crate::Object>::schema(),
+            Self::Bolinkparkpay(_) => <bolinkparkpay::Request as crate::Object>::schema(),
+            Self::Lsaccountsplit(_) => {
+                <lsaccountsplit::Request as crate::Object>::schema()
+            }
+            Self::Lsbind(_) => <lsbind::Request as crate::Object>::schema(),
+            Self::EtcPayApi(_) => <etc_pay_api::Request as crate::Object>::schema(),
+            Self::Queryescape(_) => <queryescape::Request as crate::Object>::schema(),
+            Self::BolinkescapePay(_) => {
+                <bolinkescape_pay::Request as crate::Object>::schema()
+            }
+            Self::GetWxRedPacketUrlNew(_) => {
+                <get_wx_red_packet_url_new::Request as crate::Object>::schema()
+            }
+            Self::Uploaddurationinfo(_) => {
+                <uploaddurationinfo::Request as crate::Object>::schema()
+            }
+            Self::Queryorders(_) => <queryorders::Request as crate::Object>::schema(),
+            Self::Refund(_) => <refund::Request as crate::Object>::schema(),
+            Self::QueryOrderState(_) => {
+                <query_order_state::Request as crate::Object>::schema()
+            }
+            Self::QueryPrice(_) => <query_price::Request as crate::Object>::schema(),
+            Self::NoticeCarOwner(_) => {
+                <notice_car_owner::Request as crate::Object>::schema()
+            }
+            Self::PrepayOrder(_) => <prepay_order::Request as crate::Object>::schema(),
+            Self::Outpark(_) => <outpark::Request as crate::Object>::schema(),
+            Self::NolicenceInPark(_) => {
+                <nolicence_in_park::Request as crate::Object>::schema()
+            }
+            Self::PaymonthcardNotifyUrl(_) => {
+                <paymonthcard_notify_url::Request as crate::Object>::schema()
+            }
+            Self::BolinkparkpayNotifyUrl(_) => {
+                <bolinkparkpay_notify_url::Request as crate::Object>::schema()
+            }
+            Self::NotifyUrl(_) => <notify_url::Request as crate::Object>::schema(),
+            Self::QueryOpenInvoiceStatus(_) => {
+                <query_open_invoice_status::Request as crate::Object>::schema()
+            }
+            Self::ParkCheck(_) => <park_check::Request as crate::Object>::schema(),
+            Self::CheckVip(_) => <check_vip::Request as crate::Object>::schema(),
+        }
+    }
 }
-crate::catalog::family_message!(Request, Response);
+impl ::serde::Serialize for Request {
+    fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Self::Getqrcodecloud(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::SetUp(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Addorder(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Updateorder(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Paymonthcard(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Bolinkparkpay(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Lsaccountsplit(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Lsbind(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::EtcPayApi(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Queryescape(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::BolinkescapePay(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::GetWxRedPacketUrlNew(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Uploaddurationinfo(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Queryorders(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Refund(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryOrderState(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryPrice(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::NoticeCarOwner(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PrepayOrder(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Outpark(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::NolicenceInPark(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PaymonthcardNotifyUrl(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::BolinkparkpayNotifyUrl(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::NotifyUrl(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryOpenInvoiceStatus(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::ParkCheck(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::CheckVip(ref m) => ::serde::Serialize::serialize(m, s),
+        }
+    }
+}
+impl From<getqrcodecloud::Request> for Request {
+    fn from(m: getqrcodecloud::Request) -> Self {
+        Self::Getqrcodecloud(m)
+    }
+}
+impl From<set_up::Request> for Request {
+    fn from(m: set_up::Request) -> Self {
+        Self::SetUp(m)
+    }
+}
+impl From<addorder::Request> for Request {
+    fn from(m: addorder::Request) -> Self {
+        Self::Addorder(m)
+    }
+}
+impl From<updateorder::Request> for Request {
+    fn from(m: updateorder::Request) -> Self {
+        Self::Updateorder(m)
+    }
+}
+impl From<paymonthcard::Request> for Request {
+    fn from(m: paymonthcard::Request) -> Self {
+        Self::Paymonthcard(m)
+    }
+}
+impl From<bolinkparkpay::Request> for Request {
+    fn from(m: bolinkparkpay::Request) -> Self {
+        Self::Bolinkparkpay(m)
+    }
+}
+impl From<lsaccountsplit::Request> for Request {
+    fn from(m: lsaccountsplit::Request) -> Self {
+        Self::Lsaccountsplit(m)
+    }
+}
+impl From<lsbind::Request> for Request {
+    fn from(m: lsbind::Request) -> Self {
+        Self::Lsbind(m)
+    }
+}
+impl From<etc_pay_api::Request> for Request {
+    fn from(m: etc_pay_api::Request) -> Self {
+        Self::EtcPayApi(m)
+    }
+}
+impl From<queryescape::Request> for Request {
+    fn from(m: queryescape::Request) -> Self {
+        Self::Queryescape(m)
+    }
+}
+impl From<bolinkescape_pay::Request> for Request {
+    fn from(m: bolinkescape_pay::Request) -> Self {
+        Self::BolinkescapePay(m)
+    }
+}
+impl From<get_wx_red_packet_url_new::Request> for Request {
+    fn from(m: get_wx_red_packet_url_new::Request) -> Self {
+        Self::GetWxRedPacketUrlNew(m)
+    }
+}
+impl From<uploaddurationinfo::Request> for Request {
+    fn from(m: uploaddurationinfo::Request) -> Self {
+        Self::Uploaddurationinfo(m)
+    }
+}
+impl From<queryorders::Request> for Request {
+    fn from(m: queryorders::Request) -> Self {
+        Self::Queryorders(m)
+    }
+}
+impl From<refund::Request> for Request {
+    fn from(m: refund::Request) -> Self {
+        Self::Refund(m)
+    }
+}
+impl From<query_order_state::Request> for Request {
+    fn from(m: query_order_state::Request) -> Self {
+        Self::QueryOrderState(m)
+    }
+}
+impl From<query_price::Request> for Request {
+    fn from(m: query_price::Request) -> Self {
+        Self::QueryPrice(m)
+    }
+}
+impl From<notice_car_owner::Request> for Request {
+    fn from(m: notice_car_owner::Request) -> Self {
+        Self::NoticeCarOwner(m)
+    }
+}
+impl From<prepay_order::Request> for Request {
+    fn from(m: prepay_order::Request) -> Self {
+        Self::PrepayOrder(m)
+    }
+}
+impl From<outpark::Request> for Request {
+    fn from(m: outpark::Request) -> Self {
+        Self::Outpark(m)
+    }
+}
+impl From<nolicence_in_park::Request> for Request {
+    fn from(m: nolicence_in_park::Request) -> Self {
+        Self::NolicenceInPark(m)
+    }
+}
+impl From<paymonthcard_notify_url::Request> for Request {
+    fn from(m: paymonthcard_notify_url::Request) -> Self {
+        Self::PaymonthcardNotifyUrl(m)
+    }
+}
+impl From<bolinkparkpay_notify_url::Request> for Request {
+    fn from(m: bolinkparkpay_notify_url::Request) -> Self {
+        Self::BolinkparkpayNotifyUrl(m)
+    }
+}
+impl From<notify_url::Request> for Request {
+    fn from(m: notify_url::Request) -> Self {
+        Self::NotifyUrl(m)
+    }
+}
+impl From<query_open_invoice_status::Request> for Request {
+    fn from(m: query_open_invoice_status::Request) -> Self {
+        Self::QueryOpenInvoiceStatus(m)
+    }
+}
+impl From<park_check::Request> for Request {
+    fn from(m: park_check::Request) -> Self {
+        Self::ParkCheck(m)
+    }
+}
+impl From<check_vip::Request> for Request {
+    fn from(m: check_vip::Request) -> Self {
+        Self::CheckVip(m)
+    }
+}
+///Every `response` message of this family.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
+pub enum Response {
+    ///3.3月卡續費 (Monthly-card renewal payment)
+    Paymonthcard(paymonthcard::Response),
+    ///3.4臨停繳費 (Temporary-parking payment)
+    Bolinkparkpay(bolinkparkpay::Response),
+    ///3.6接收分賬方綁定接口 (Split-payment receiver binding)
+    Lsbind(lsbind::Response),
+    ///3.11充電減免結果上傳 (Charging-discount result upload)
+    Uploaddurationinfo(uploaddurationinfo::Response),
+    ///4.1 查詢歷史訂單 (Query past orders)
+    Queryorders(queryorders::Response),
+    ///5.1 查詢實時訂單金額 (Query the current order price (callback))
+    QueryPrice(query_price::Response),
+    ///5.2 車牌無感狀態及變更通知 (Plate frictionless-payment status change notice)
+    NoticeCarOwner(notice_car_owner::Response),
+    ///5.3預付訂單通知 (Prepayment notice (callback))
+    PrepayOrder(prepay_order::Response),
+    ///5.7無牌車入場請求 (Unplated car entry request)
+    NolicenceInPark(nolicence_in_park::Response),
+    ///5.8月卡續費回調 (Monthly-card renewal result (callback))
+    PaymonthcardNotifyUrl(paymonthcard_notify_url::Response),
+    ///5.10 臨停繳費回調 (Temporary-parking payment result (callback))
+    BolinkparkpayNotifyUrl(bolinkparkpay_notify_url::Response),
+    ///6.5、查詢開票狀態接口 (Query invoicing status)
+    QueryOpenInvoiceStatus(query_open_invoice_status::Response),
+    ///10.4市级车入场判定 (City-level entry check)
+    ParkCheck(park_check::Response),
+    ///11.2車輛包月賬單信息查詢 (Monthly-pass billing query)
+    CheckVip(check_vip::Response),
+}
+impl Response {
+    /// The keys (`service_name`, or URL path for path-addressed new-API interfaces) this enum dispatches on.
+    pub const KEYS: &'static [&'static str] = &[
+        "/unionapi/paymonthcard",
+        "/unionapi/bolinkparkpay",
+        "/unionapi/lsbind",
+        "/zld/openservice/uploaddurationinfo",
+        "/unionapi/neworder/queryorders",
+        "query_price",
+        "notice_car_owner",
+        "prepay_order",
+        "nolicence_in_park",
+        "{paymonthcard_notify_url}",
+        "{bolinkparkpay_notify_url}",
+        "/unionapi/queryOpenInvoiceStatus",
+        "park_check",
+        "check_vip",
+    ];
+    /// Decodes and validates a message, dispatching on its `service_name`.
+    pub fn decode(bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        match crate::peek_service_name(bytes)? {
+            Some(name) => Self::decode_as(&name, bytes),
+            None => Err(crate::DecodeError::MissingServiceName),
+        }
+    }
+    /// Decodes and validates a message whose key is already known
+    /// (from an envelope's `service_name`, or a URL path).
+    pub fn decode_as(key: &str, bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        Self::decode_as_with_slips(key, bytes).map(|decoded| decoded.message)
+    }
+    /// [`decode_as`](Self::decode_as), keeping what was read leniently.
+    pub fn decode_as_with_slips(
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<crate::Decoded<Self>, crate::DecodeError> {
+        match key {
+            "/unionapi/paymonthcard" => {
+                crate::decode_with_slips::<paymonthcard::Response>(bytes)
+                    .map(|d| d.map(Self::Paymonthcard))
+            }
+            "/unionapi/bolinkparkpay" => {
+                crate::decode_with_slips::<bolinkparkpay::Response>(bytes)
+                    .map(|d| d.map(Self::Bolinkparkpay))
+            }
+            "/unionapi/lsbind" => {
+                crate::decode_with_slips::<lsbind::Response>(bytes)
+                    .map(|d| d.map(Self::Lsbind))
+            }
+            "/zld/openservice/uploaddurationinfo" => {
+                crate::decode_with_slips::<uploaddurationinfo::Response>(bytes)
+                    .map(|d| d.map(Self::Uploaddurationinfo))
+            }
+            "/unionapi/neworder/queryorders" => {
+                crate::decode_with_slips::<queryorders::Response>(bytes)
+                    .map(|d| d.map(Self::Queryorders))
+            }
+            "query_price" => {
+                crate::decode_with_slips::<query_price::Response>(bytes)
+                    .map(|d| d.map(Self::QueryPrice))
+            }
+            "notice_car_owner" => {
+                crate::decode_with_slips::<notice_car_owner::Response>(bytes)
+                    .map(|d| d.map(Self::NoticeCarOwner))
+            }
+            "prepay_order" => {
+                crate::decode_with_slips::<prepay_order::Response>(bytes)
+                    .map(|d| d.map(Self::PrepayOrder))
+            }
+            "nolicence_in_park" => {
+                crate::decode_with_slips::<nolicence_in_park::Response>(bytes)
+                    .map(|d| d.map(Self::NolicenceInPark))
+            }
+            "{paymonthcard_notify_url}" => {
+                crate::decode_with_slips::<paymonthcard_notify_url::Response>(bytes)
+                    .map(|d| d.map(Self::PaymonthcardNotifyUrl))
+            }
+            "{bolinkparkpay_notify_url}" => {
+                crate::decode_with_slips::<bolinkparkpay_notify_url::Response>(bytes)
+                    .map(|d| d.map(Self::BolinkparkpayNotifyUrl))
+            }
+            "/unionapi/queryOpenInvoiceStatus" => {
+                crate::decode_with_slips::<query_open_invoice_status::Response>(bytes)
+                    .map(|d| d.map(Self::QueryOpenInvoiceStatus))
+            }
+            "park_check" => {
+                crate::decode_with_slips::<park_check::Response>(bytes)
+                    .map(|d| d.map(Self::ParkCheck))
+            }
+            "check_vip" => {
+                crate::decode_with_slips::<check_vip::Response>(bytes)
+                    .map(|d| d.map(Self::CheckVip))
+            }
+            _ => {
+                Err(crate::DecodeError::UnknownService {
+                    service_name: key.to_string(),
+                    role: crate::Role::Response,
+                })
+            }
+        }
+    }
+    /// The key of this message.
+    pub fn key(&self) -> &'static str {
+        match *self {
+            Self::Paymonthcard(_) => "/unionapi/paymonthcard",
+            Self::Bolinkparkpay(_) => "/unionapi/bolinkparkpay",
+            Self::Lsbind(_) => "/unionapi/lsbind",
+            Self::Uploaddurationinfo(_) => "/zld/openservice/uploaddurationinfo",
+            Self::Queryorders(_) => "/unionapi/neworder/queryorders",
+            Self::QueryPrice(_) => "query_price",
+            Self::NoticeCarOwner(_) => "notice_car_owner",
+            Self::PrepayOrder(_) => "prepay_order",
+            Self::NolicenceInPark(_) => "nolicence_in_park",
+            Self::PaymonthcardNotifyUrl(_) => "{paymonthcard_notify_url}",
+            Self::BolinkparkpayNotifyUrl(_) => "{bolinkparkpay_notify_url}",
+            Self::QueryOpenInvoiceStatus(_) => "/unionapi/queryOpenInvoiceStatus",
+            Self::ParkCheck(_) => "park_check",
+            Self::CheckVip(_) => "check_vip",
+        }
+    }
+    /// Encodes the message in the spec's wire types.
+    pub fn encode(&self) -> Vec<u8> {
+        match *self {
+            Self::Paymonthcard(ref m) => crate::message::encode(m),
+            Self::Bolinkparkpay(ref m) => crate::message::encode(m),
+            Self::Lsbind(ref m) => crate::message::encode(m),
+            Self::Uploaddurationinfo(ref m) => crate::message::encode(m),
+            Self::Queryorders(ref m) => crate::message::encode(m),
+            Self::QueryPrice(ref m) => crate::message::encode(m),
+            Self::NoticeCarOwner(ref m) => crate::message::encode(m),
+            Self::PrepayOrder(ref m) => crate::message::encode(m),
+            Self::NolicenceInPark(ref m) => crate::message::encode(m),
+            Self::PaymonthcardNotifyUrl(ref m) => crate::message::encode(m),
+            Self::BolinkparkpayNotifyUrl(ref m) => crate::message::encode(m),
+            Self::QueryOpenInvoiceStatus(ref m) => crate::message::encode(m),
+            Self::ParkCheck(ref m) => crate::message::encode(m),
+            Self::CheckVip(ref m) => crate::message::encode(m),
+        }
+    }
+    /// Checks every length and rule.
+    pub fn validate(&self) -> Result<(), crate::Report> {
+        match *self {
+            Self::Paymonthcard(ref m) => crate::Object::validate(m),
+            Self::Bolinkparkpay(ref m) => crate::Object::validate(m),
+            Self::Lsbind(ref m) => crate::Object::validate(m),
+            Self::Uploaddurationinfo(ref m) => crate::Object::validate(m),
+            Self::Queryorders(ref m) => crate::Object::validate(m),
+            Self::QueryPrice(ref m) => crate::Object::validate(m),
+            Self::NoticeCarOwner(ref m) => crate::Object::validate(m),
+            Self::PrepayOrder(ref m) => crate::Object::validate(m),
+            Self::NolicenceInPark(ref m) => crate::Object::validate(m),
+            Self::PaymonthcardNotifyUrl(ref m) => crate::Object::validate(m),
+            Self::BolinkparkpayNotifyUrl(ref m) => crate::Object::validate(m),
+            Self::QueryOpenInvoiceStatus(ref m) => crate::Object::validate(m),
+            Self::ParkCheck(ref m) => crate::Object::validate(m),
+            Self::CheckVip(ref m) => crate::Object::validate(m),
+        }
+    }
+    /// The message's schema.
+    pub fn schema(&self) -> &'static crate::schema::ObjectSchema {
+        match *self {
+            Self::Paymonthcard(_) => <paymonthcard::Response as crate::Object>::schema(),
+            Self::Bolinkparkpay(_) => {
+                <bolinkparkpay::Response as crate::Object>::schema()
+            }
+            Self::Lsbind(_) => <lsbind::Response as crate::Object>::schema(),
+            Self::Uploaddurationinfo(_) => {
+                <uploaddurationinfo::Response as crate::Object>::schema()
+            }
+            Self::Queryorders(_) => <queryorders::Response as crate::Object>::schema(),
+            Self::QueryPrice(_) => <query_price::Response as crate::Object>::schema(),
+            Self::NoticeCarOwner(_) => {
+                <notice_car_owner::Response as crate::Object>::schema()
+            }
+            Self::PrepayOrder(_) => <prepay_order::Response as crate::Object>::schema(),
+            Self::NolicenceInPark(_) => {
+                <nolicence_in_park::Response as crate::Object>::schema()
+            }
+            Self::PaymonthcardNotifyUrl(_) => {
+                <paymonthcard_notify_url::Response as crate::Object>::schema()
+            }
+            Self::BolinkparkpayNotifyUrl(_) => {
+                <bolinkparkpay_notify_url::Response as crate::Object>::schema()
+            }
+            Self::QueryOpenInvoiceStatus(_) => {
+                <query_open_invoice_status::Response as crate::Object>::schema()
+            }
+            Self::ParkCheck(_) => <park_check::Response as crate::Object>::schema(),
+            Self::CheckVip(_) => <check_vip::Response as crate::Object>::schema(),
+        }
+    }
+}
+impl ::serde::Serialize for Response {
+    fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Self::Paymonthcard(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Bolinkparkpay(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Lsbind(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Uploaddurationinfo(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Queryorders(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryPrice(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::NoticeCarOwner(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PrepayOrder(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::NolicenceInPark(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PaymonthcardNotifyUrl(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::BolinkparkpayNotifyUrl(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryOpenInvoiceStatus(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::ParkCheck(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::CheckVip(ref m) => ::serde::Serialize::serialize(m, s),
+        }
+    }
+}
+impl From<paymonthcard::Response> for Response {
+    fn from(m: paymonthcard::Response) -> Self {
+        Self::Paymonthcard(m)
+    }
+}
+impl From<bolinkparkpay::Response> for Response {
+    fn from(m: bolinkparkpay::Response) -> Self {
+        Self::Bolinkparkpay(m)
+    }
+}
+impl From<lsbind::Response> for Response {
+    fn from(m: lsbind::Response) -> Self {
+        Self::Lsbind(m)
+    }
+}
+impl From<uploaddurationinfo::Response> for Response {
+    fn from(m: uploaddurationinfo::Response) -> Self {
+        Self::Uploaddurationinfo(m)
+    }
+}
+impl From<queryorders::Response> for Response {
+    fn from(m: queryorders::Response) -> Self {
+        Self::Queryorders(m)
+    }
+}
+impl From<query_price::Response> for Response {
+    fn from(m: query_price::Response) -> Self {
+        Self::QueryPrice(m)
+    }
+}
+impl From<notice_car_owner::Response> for Response {
+    fn from(m: notice_car_owner::Response) -> Self {
+        Self::NoticeCarOwner(m)
+    }
+}
+impl From<prepay_order::Response> for Response {
+    fn from(m: prepay_order::Response) -> Self {
+        Self::PrepayOrder(m)
+    }
+}
+impl From<nolicence_in_park::Response> for Response {
+    fn from(m: nolicence_in_park::Response) -> Self {
+        Self::NolicenceInPark(m)
+    }
+}
+impl From<paymonthcard_notify_url::Response> for Response {
+    fn from(m: paymonthcard_notify_url::Response) -> Self {
+        Self::PaymonthcardNotifyUrl(m)
+    }
+}
+impl From<bolinkparkpay_notify_url::Response> for Response {
+    fn from(m: bolinkparkpay_notify_url::Response) -> Self {
+        Self::BolinkparkpayNotifyUrl(m)
+    }
+}
+impl From<query_open_invoice_status::Response> for Response {
+    fn from(m: query_open_invoice_status::Response) -> Self {
+        Self::QueryOpenInvoiceStatus(m)
+    }
+}
+impl From<park_check::Response> for Response {
+    fn from(m: park_check::Response) -> Self {
+        Self::ParkCheck(m)
+    }
+}
+impl From<check_vip::Response> for Response {
+    fn from(m: check_vip::Response) -> Self {
+        Self::CheckVip(m)
+    }
+}
+/// A message of any role of this family.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
+pub enum Message {
+    ///A `Request` message.
+    Request(Request),
+    ///A `Response` message.
+    Response(Response),
+}
+impl Message {
+    /// The roles this family has messages for.
+    pub const ROLES: &'static [crate::Role] = &[
+        crate::Role::Request,
+        crate::Role::Response,
+    ];
+    /// Decodes a message of the given role, dispatching on its `service_name`.
+    pub fn decode(role: crate::Role, bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        match crate::peek_service_name(bytes)? {
+            Some(name) => Self::decode_as(role, &name, bytes),
+            None => Err(crate::DecodeError::MissingServiceName),
+        }
+    }
+    /// Decodes a message of the given role and key.
+    pub fn decode_as(
+        role: crate::Role,
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<Self, crate::DecodeError> {
+        Self::decode_as_with_slips(role, key, bytes).map(|decoded| decoded.message)
+    }
+    /// [`decode_as`](Self::decode_as), keeping what was read leniently.
+    pub fn decode_as_with_slips(
+        role: crate::Role,
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<crate::Decoded<Self>, crate::DecodeError> {
+        match role {
+            crate::Role::Request => {
+                Request::decode_as_with_slips(key, bytes).map(|d| d.map(Self::Request))
+            }
+            crate::Role::Response => {
+                Response::decode_as_with_slips(key, bytes).map(|d| d.map(Self::Response))
+            }
+            _ => {
+                Err(crate::DecodeError::UnknownService {
+                    service_name: key.to_string(),
+                    role,
+                })
+            }
+        }
+    }
+    /// Encodes the message in the spec's wire types.
+    pub fn encode(&self) -> Vec<u8> {
+        match *self {
+            Self::Request(ref m) => m.encode(),
+            Self::Response(ref m) => m.encode(),
+        }
+    }
+    /// The message's schema.
+    pub fn schema(&self) -> &'static crate::schema::ObjectSchema {
+        match *self {
+            Self::Request(ref m) => m.schema(),
+            Self::Response(ref m) => m.schema(),
+        }
+    }
+}

@@ -109,221 +109,2245 @@ pub mod login;
 pub mod outpark;
 mod shared;
 pub use shared::Ack;
-crate::catalog::role_enum! {
-    #[doc = "Every `request` message of this family."] Request, crate ::Role::Request,
-    [#[doc = "2.1 车辆入场(停车云,泊链) (Vehicle entry)"]
-    InPark(in_park::Request) = "in_park", #[doc =
-    "2.2车辆出场(泊链,停车云) (Vehicle exit)"] OutPark(out_park::Request) =
-    "out_park", #[doc =
-    "2.3异常订单记录上传(停车云) (Abnormal order record upload)"]
-    UploadOrder(upload_order::Request) = "upload_order", #[doc =
-    "2.4车场收费员信息上传(停车云) (Toll collector upload)"]
-    UploadCollector(upload_collector::Request) = "upload_collector", #[doc =
-    "2.5员工上下班记录上传(停车云) (Staff shift record upload)"]
-    WorkRecord(work_record::Request) = "work_record", #[doc =
-    "2.6日志上传(停车云) (Log upload)"] ParkLog(park_log::Request) = "park_log",
-    #[doc = "2.8月卡套餐上传(停车云) (Monthly-card package upload)"]
-    UploadMonthCard(upload_month_card::Request) = "upload_month_card", #[doc =
-    "2.9价格上传(停车云) (Price upload)"] UploadPrice(upload_price::Request) =
-    "upload_price", #[doc =
-    "2.10月卡会员上传(停车云) (Monthly-card member upload)"]
-    UploadMonthMember(upload_month_member::Request) = "upload_month_member", #[doc =
-    "2.11异常抬杆/落杆上传(停车云) (Abnormal barrier lift/drop upload)"]
-    UploadLiftrod(upload_liftrod::Request) = "upload_liftrod", #[doc =
-    "2.12车辆图片上传 (Vehicle picture upload)"]
-    UploadCarpic(upload_carpic::Request) = "upload_carpic", #[doc =
-    "2.13月卡续费记录上传(停车云) (Monthly-card renewal record upload)"]
-    MonthPayRecord(month_pay_record::Request) = "month_pay_record", #[doc =
-    "2.14通道数据上传 (停车云) (Lane data upload)"]
-    UploadGate(upload_gate::Request) = "upload_gate", #[doc =
-    "2.15黑名单上传(停车云) (Blacklist upload)"]
-    UploadBlackuser(upload_blackuser::Request) = "upload_blackuser", #[doc =
-    "2.16车型数据上传(停车云) (Vehicle type upload)"]
-    UploadCarType(upload_car_type::Request) = "upload_car_type", #[doc =
-    "2.17出场模糊匹配确认事件上传(停车云) (Exit fuzzy-match confirmation upload)"]
-    UploadConfirmOrder(upload_confirm_order::Request) = "upload_confirm_order", #[doc =
-    "2.19车场订单电子支付状态查询接口 (Order electronic-payment status query)"]
-    QueryOrder(query_order::Request) = "query_order", #[doc =
-    "2.28 储值卡余额查询(停车云) (Stored-value card balance query)"]
-    QueryPrepayCardBalance(query_prepay_card_balance::Request) =
-    "query_prepay_card_balance", #[doc =
-    "2.33 分页查询月卡信息(停车云) (Monthly cards, paged query)"]
-    QueryMonthCardPage(query_month_card_page::Request) = "query_month_card_page", #[doc =
-    "2.37 ETC扣费 (ETC deduction)"] EtcPay(etc_pay::Request) = "etc_pay", #[doc =
-    "3.1查询订单价格(泊链) (Query order price)"] QueryPrice(query_price::Request)
-    = "query_price", #[doc = "3.2预付订单通知(泊链) (Prepaid order notice)"]
-    PrepayOrder(prepay_order::Request) = "prepay_order", #[doc =
-    "3.3无牌车入场请求(泊链) (Unplated car entry request)"]
-    NolicenceInPark(nolicence_in_park::Request) = "nolicence_in_park", #[doc =
-    "3.5价格同步(停车云) (Price sync)"] PriceSync(price_sync::Request) =
-    "price_sync", #[doc = "3.6月卡套餐同步(停车云) (Monthly-card package sync)"]
-    MonthCardSync(month_card_sync::Request) = "month_card_sync", #[doc =
-    "3.7月卡会员同步(停车云) (Monthly-card member sync)"]
-    MonthMemberSync(month_member_sync::Request) = "month_member_sync", #[doc =
-    "3.8车场收费员信息同步(停车云) (Toll collector sync)"]
-    CollectorSync(collector_sync::Request) = "collector_sync", #[doc =
-    "3.9接收消息实现锁车/解锁(停车云) (Lock or unlock a car)"]
-    LockCar(lock_car::Request) = "lock_car", #[doc =
-    "3.10月卡续费(泊链) (Monthly-card renewal)"]
-    MonthcardPay(monthcard_pay::Request) = "monthcard_pay", #[doc =
-    "3.11 公众号月卡续费查询价格(停车云) (Monthly-card renewal price query (official account))"]
-    QueryProdprice(query_prodprice::Request) = "query_prodprice", #[doc =
-    "3.12优惠券信息同步(停车云) (Coupon sync)"]
-    DeliverTicket(deliver_ticket::Request) = "deliver_ticket", #[doc =
-    "3.13通道数据下发 (停车云) (Lane data sync)"] GateSync(gate_sync::Request) =
-    "gate_sync", #[doc = "3.14黑名单下发(停车云) (Blacklist sync)"]
-    BlackuserSync(blackuser_sync::Request) = "blackuser_sync", #[doc =
-    "3.15车型数据下发(停车云) (Vehicle type sync)"]
-    CarTypeSync(car_type_sync::Request) = "car_type_sync", #[doc =
-    "3.16月卡续费记录下发(停车云) (Monthly-card renewal record sync)"]
-    MonthPaySync(month_pay_sync::Request) = "month_pay_sync", #[doc =
-    "3.17手动匹配订单通知(停车云) (Manual order-match notice)"]
-    ConfirmOrderInform(confirm_order_inform::Request) = "confirm_order_inform", #[doc =
-    "3.18 抬杆/落杆通知(停车云) (Barrier lift/drop command)"]
-    OperateLiftrod(operate_liftrod::Request) = "operate_liftrod", #[doc =
-    "3.19 访客管理下发 (停车云) (Visitor sync)"]
-    VisitorSync(visitor_sync::Request) = "visitor_sync", #[doc =
-    "3.20 储值卡同步(停车云) (Stored-value card sync)"]
-    PrepayCardSync(prepay_card_sync::Request) = "prepay_card_sync", #[doc =
-    "3.21 储值卡余额变更记录下发(停车云) (Stored-value card top-up record sync)"]
-    PrepayCardTradeSync(prepay_card_trade_sync::Request) = "prepay_card_trade_sync",
-    #[doc = "3.22 云平台透传接口 (Cloud platform pass-through)"]
-    PassThrough(pass_through::Request) = "pass_through", #[doc =
-    "3.23 退款下发通知(泊链) (Refund notice)"] Refund(refund::Request) =
-    "refund", #[doc = "3.24 找零支出下发通知(泊链) (Change payout notice)"]
-    Recharge(recharge::Request) = "recharge", #[doc =
-    "3.29 追缴订单异步返回结果(泊链) (Arrears collection result (asynchronous))"]
-    Repair(repair::Request) = "repair", #[doc =
-    "3.33 下发收费系统升级通知(泊链) (Charging-system upgrade notice)"]
-    UpdateParkSoft(update_park_soft::Request) = "update_park_soft", #[doc =
-    "3.34 公众号新建月卡查询价格(停车云) (New monthly-card price query (official account))"]
-    QueryNewprodprice(query_newprodprice::Request) = "query_newprodprice", #[doc =
-    "3.36 充电桩充电通知(泊链) (EV charging notice)"]
-    PayNotice(pay_notice::Request) = "pay_notice", #[doc =
-    "3.38 车辆包月账单信息查询 (Monthly-pass billing query)"]
-    CheckVip(check_vip::Request) = "check_vip", #[doc =
-    "4.1获取车牌是否支持免密和SDK心跳 (Plate password-free support and SDK heartbeat)"]
-    PayStatus(pay_status::Request) = "pay_status", #[doc =
-    "4.2推送当前车牌余额及是否支持无感支付(http) (Plate balance and frictionless-payment push (HTTP mode))"]
-    UpdateBalance(update_balance::Request) = "update_balance", #[doc =
-    "7.4 接收被扫数据(SDK回调收费系统) (Scanned payment code received (smart screen))"]
-    Sweepcode(sweepcode::Request) = "sweepcode", #[doc =
-    "1.1初始化 (Initialisation (HTTP mode: login))"] Login(login::Request) = "login",
-    #[doc =
-    "3.4电子收费异步返回结果 (Electronic payment result (asynchronous))"]
-    Outpark(outpark::Request) = "outpark"]
+///Every `request` message of this family.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
+pub enum Request {
+    ///2.1 车辆入场(停车云,泊链) (Vehicle entry)
+    InPark(in_park::Request),
+    ///2.2车辆出场(泊链,停车云) (Vehicle exit)
+    OutPark(out_park::Request),
+    ///2.3异常订单记录上传(停车云) (Abnormal order record upload)
+    UploadOrder(upload_order::Request),
+    ///2.4车场收费员信息上传(停车云) (Toll collector upload)
+    UploadCollector(upload_collector::Request),
+    ///2.5员工上下班记录上传(停车云) (Staff shift record upload)
+    WorkRecord(work_record::Request),
+    ///2.6日志上传(停车云) (Log upload)
+    ParkLog(park_log::Request),
+    ///2.8月卡套餐上传(停车云) (Monthly-card package upload)
+    UploadMonthCard(upload_month_card::Request),
+    ///2.9价格上传(停车云) (Price upload)
+    UploadPrice(upload_price::Request),
+    ///2.10月卡会员上传(停车云) (Monthly-card member upload)
+    UploadMonthMember(upload_month_member::Request),
+    ///2.11异常抬杆/落杆上传(停车云) (Abnormal barrier lift/drop upload)
+    UploadLiftrod(upload_liftrod::Request),
+    ///2.12车辆图片上传 (Vehicle picture upload)
+    UploadCarpic(upload_carpic::Request),
+    ///2.13月卡续费记录上传(停车云) (Monthly-card renewal record upload)
+    MonthPayRecord(month_pay_record::Request),
+    ///2.14通道数据上传 (停车云) (Lane data upload)
+    UploadGate(upload_gate::Request),
+    ///2.15黑名单上传(停车云) (Blacklist upload)
+    UploadBlackuser(upload_blackuser::Request),
+    ///2.16车型数据上传(停车云) (Vehicle type upload)
+    UploadCarType(upload_car_type::Request),
+    ///2.17出场模糊匹配确认事件上传(停车云) (Exit fuzzy-match confirmation upload)
+    UploadConfirmOrder(upload_confirm_order::Request),
+    ///2.19车场订单电子支付状态查询接口 (Order electronic-payment status query)
+    QueryOrder(query_order::Request),
+    ///2.28 储值卡余额查询(停车云) (Stored-value card balance query)
+    QueryPrepayCardBalance(query_prepay_card_balance::Request),
+    ///2.33 分页查询月卡信息(停车云) (Monthly cards, paged query)
+    QueryMonthCardPage(query_month_card_page::Request),
+    ///2.37 ETC扣费 (ETC deduction)
+    EtcPay(etc_pay::Request),
+    ///3.1查询订单价格(泊链) (Query order price)
+    QueryPrice(query_price::Request),
+    ///3.2预付订单通知(泊链) (Prepaid order notice)
+    PrepayOrder(prepay_order::Request),
+    ///3.3无牌车入场请求(泊链) (Unplated car entry request)
+    NolicenceInPark(nolicence_in_park::Request),
+    ///3.5价格同步(停车云) (Price sync)
+    PriceSync(price_sync::Request),
+    ///3.6月卡套餐同步(停车云) (Monthly-card package sync)
+    MonthCardSync(month_card_sync::Request),
+    ///3.7月卡会员同步(停车云) (Monthly-card member sync)
+    MonthMemberSync(month_member_sync::Request),
+    ///3.8车场收费员信息同步(停车云) (Toll collector sync)
+    CollectorSync(collector_sync::Request),
+    ///3.9接收消息实现锁车/解锁(停车云) (Lock or unlock a car)
+    LockCar(lock_car::Request),
+    ///3.10月卡续费(泊链) (Monthly-card renewal)
+    MonthcardPay(monthcard_pay::Request),
+    ///3.11 公众号月卡续费查询价格(停车云) (Monthly-card renewal price query (official account))
+    QueryProdprice(query_prodprice::Request),
+    ///3.12优惠券信息同步(停车云) (Coupon sync)
+    DeliverTicket(deliver_ticket::Request),
+    ///3.13通道数据下发 (停车云) (Lane data sync)
+    GateSync(gate_sync::Request),
+    ///3.14黑名单下发(停车云) (Blacklist sync)
+    BlackuserSync(blackuser_sync::Request),
+    ///3.15车型数据下发(停车云) (Vehicle type sync)
+    CarTypeSync(car_type_sync::Request),
+    ///3.16月卡续费记录下发(停车云) (Monthly-card renewal record sync)
+    MonthPaySync(month_pay_sync::Request),
+    ///3.17手动匹配订单通知(停车云) (Manual order-match notice)
+    ConfirmOrderInform(confirm_order_inform::Request),
+    ///3.18 抬杆/落杆通知(停车云) (Barrier lift/drop command)
+    OperateLiftrod(operate_liftrod::Request),
+    ///3.19 访客管理下发 (停车云) (Visitor sync)
+    VisitorSync(visitor_sync::Request),
+    ///3.20 储值卡同步(停车云) (Stored-value card sync)
+    PrepayCardSync(prepay_card_sync::Request),
+    ///3.21 储值卡余额变更记录下发(停车云) (Stored-value card top-up record sync)
+    PrepayCardTradeSync(prepay_card_trade_sync::Request),
+    ///3.22 云平台透传接口 (Cloud platform pass-through)
+    PassThrough(pass_through::Request),
+    ///3.23 退款下发通知(泊链) (Refund notice)
+    Refund(refund::Request),
+    ///3.24 找零支出下发通知(泊链) (Change payout notice)
+    Recharge(recharge::Request),
+    ///3.29 追缴订单异步返回结果(泊链) (Arrears collection result (asynchronous))
+    Repair(repair::Request),
+    ///3.33 下发收费系统升级通知(泊链) (Charging-system upgrade notice)
+    UpdateParkSoft(update_park_soft::Request),
+    ///3.34 公众号新建月卡查询价格(停车云) (New monthly-card price query (official account))
+    QueryNewprodprice(query_newprodprice::Request),
+    ///3.36 充电桩充电通知(泊链) (EV charging notice)
+    PayNotice(pay_notice::Request),
+    ///3.38 车辆包月账单信息查询 (Monthly-pass billing query)
+    CheckVip(check_vip::Request),
+    ///4.1获取车牌是否支持免密和SDK心跳 (Plate password-free support and SDK heartbeat)
+    PayStatus(pay_status::Request),
+    ///4.2推送当前车牌余额及是否支持无感支付(http) (Plate balance and frictionless-payment push (HTTP mode))
+    UpdateBalance(update_balance::Request),
+    ///7.4 接收被扫数据(SDK回调收费系统) (Scanned payment code received (smart screen))
+    Sweepcode(sweepcode::Request),
+    ///1.1初始化 (Initialisation (HTTP mode: login))
+    Login(login::Request),
+    ///3.4电子收费异步返回结果 (Electronic payment result (asynchronous))
+    Outpark(outpark::Request),
 }
-crate::catalog::role_enum! {
-    #[doc = "Every `http_request` message of this family."] HttpRequest, crate
-    ::Role::HttpRequest, [#[doc =
-    "3.3无牌车入场请求(泊链) (Unplated car entry request)"]
-    NolicenceInPark(nolicence_in_park::HttpRequest) = "nolicence_in_park"]
+impl Request {
+    /// The keys (`service_name`, or URL path for path-addressed new-API interfaces) this enum dispatches on.
+    pub const KEYS: &'static [&'static str] = &[
+        "in_park",
+        "out_park",
+        "upload_order",
+        "upload_collector",
+        "work_record",
+        "park_log",
+        "upload_month_card",
+        "upload_price",
+        "upload_month_member",
+        "upload_liftrod",
+        "upload_carpic",
+        "month_pay_record",
+        "upload_gate",
+        "upload_blackuser",
+        "upload_car_type",
+        "upload_confirm_order",
+        "query_order",
+        "query_prepay_card_balance",
+        "query_month_card_page",
+        "etc_pay",
+        "query_price",
+        "prepay_order",
+        "nolicence_in_park",
+        "price_sync",
+        "month_card_sync",
+        "month_member_sync",
+        "collector_sync",
+        "lock_car",
+        "monthcard_pay",
+        "query_prodprice",
+        "deliver_ticket",
+        "gate_sync",
+        "blackuser_sync",
+        "car_type_sync",
+        "month_pay_sync",
+        "confirm_order_inform",
+        "operate_liftrod",
+        "visitor_sync",
+        "prepay_card_sync",
+        "prepay_card_trade_sync",
+        "pass_through",
+        "refund",
+        "recharge",
+        "repair",
+        "update_park_soft",
+        "query_newprodprice",
+        "pay_notice",
+        "check_vip",
+        "pay_status",
+        "update_balance",
+        "sweepcode",
+        "login",
+        "outpark",
+    ];
+    /// Decodes and validates a message, dispatching on its `service_name`.
+    pub fn decode(bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        match crate::peek_service_name(bytes)? {
+            Some(name) => Self::decode_as(&name, bytes),
+            None => Err(crate::DecodeError::MissingServiceName),
+        }
+    }
+    /// Decodes and validates a message whose key is already known
+    /// (from an envelope's `service_name`, or a URL path).
+    pub fn decode_as(key: &str, bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        Self::decode_as_with_slips(key, bytes).map(|decoded| decoded.message)
+    }
+    /// [`decode_as`](Self::decode_as), keeping what was read leniently.
+    pub fn decode_as_with_slips(
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<crate::Decoded<Self>, crate::DecodeError> {
+        match key {
+            "in_park" => {
+                crate::decode_with_slips::<in_park::Request>(bytes)
+                    .map(|d| d.map(Self::InPark))
+            }
+            "out_park" => {
+                crate::decode_with_slips::<out_park::Request>(bytes)
+                    .map(|d| d.map(Self::OutPark))
+            }
+            "upload_order" => {
+                crate::decode_with_slips::<upload_order::Request>(bytes)
+                    .map(|d| d.map(Self::UploadOrder))
+            }
+            "upload_collector" => {
+                crate::decode_with_slips::<upload_collector::Request>(bytes)
+                    .map(|d| d.map(Self::UploadCollector))
+            }
+            "work_record" => {
+                crate::decode_with_slips::<work_record::Request>(bytes)
+                    .map(|d| d.map(Self::WorkRecord))
+            }
+            "park_log" => {
+                crate::decode_with_slips::<park_log::Request>(bytes)
+                    .map(|d| d.map(Self::ParkLog))
+            }
+            "upload_month_card" => {
+                crate::decode_with_slips::<upload_month_card::Request>(bytes)
+                    .map(|d| d.map(Self::UploadMonthCard))
+            }
+            "upload_price" => {
+                crate::decode_with_slips::<upload_price::Request>(bytes)
+                    .map(|d| d.map(Self::UploadPrice))
+            }
+            "upload_month_member" => {
+                crate::decode_with_slips::<upload_month_member::Request>(bytes)
+                    .map(|d| d.map(Self::UploadMonthMember))
+            }
+            "upload_liftrod" => {
+                crate::decode_with_slips::<upload_liftrod::Request>(bytes)
+                    .map(|d| d.map(Self::UploadLiftrod))
+            }
+            "upload_carpic" => {
+                crate::decode_with_slips::<upload_carpic::Request>(bytes)
+                    .map(|d| d.map(Self::UploadCarpic))
+            }
+            "month_pay_record" => {
+                crate::decode_with_slips::<month_pay_record::Request>(bytes)
+                    .map(|d| d.map(Self::MonthPayRecord))
+            }
+            "upload_gate" => {
+                crate::decode_with_slips::<upload_gate::Request>(bytes)
+                    .map(|d| d.map(Self::UploadGate))
+            }
+            "upload_blackuser" => {
+                crate::decode_with_slips::<upload_blackuser::Request>(bytes)
+                    .map(|d| d.map(Self::UploadBlackuser))
+            }
+            "upload_car_type" => {
+                crate::decode_with_slips::<upload_car_type::Request>(bytes)
+                    .map(|d| d.map(Self::UploadCarType))
+            }
+            "upload_confirm_order" => {
+                crate::decode_with_slips::<upload_confirm_order::Request>(bytes)
+                    .map(|d| d.map(Self::UploadConfirmOrder))
+            }
+            "query_order" => {
+                crate::decode_with_slips::<query_order::Request>(bytes)
+                    .map(|d| d.map(Self::QueryOrder))
+            }
+            "query_prepay_card_balance" => {
+                crate::decode_with_slips::<query_prepay_card_balance::Request>(bytes)
+                    .map(|d| d.map(Self::QueryPrepayCardBalance))
+            }
+            "query_month_card_page" => {
+                crate::decode_with_slips::<query_month_card_page::Request>(bytes)
+                    .map(|d| d.map(Self::QueryMonthCardPage))
+            }
+            "etc_pay" => {
+                crate::decode_with_slips::<etc_pay::Request>(bytes)
+                    .map(|d| d.map(Self::EtcPay))
+            }
+            "query_price" => {
+                crate::decode_with_slips::<query_price::Request>(bytes)
+                    .map(|d| d.map(Self::QueryPrice))
+            }
+            "prepay_order" => {
+                crate::decode_with_slips::<prepay_order::Request>(bytes)
+                    .map(|d| d.map(Self::PrepayOrder))
+            }
+            "nolicence_in_park" => {
+                crate::decode_with_slips::<nolicence_in_park::Request>(bytes)
+                    .map(|d| d.map(Self::NolicenceInPark))
+            }
+            "price_sync" => {
+                crate::decode_with_slips::<price_sync::Request>(bytes)
+                    .map(|d| d.map(Self::PriceSync))
+            }
+            "month_card_sync" => {
+                crate::decode_with_slips::<month_card_sync::Request>(bytes)
+                    .map(|d| d.map(Self::MonthCardSync))
+            }
+            "month_member_sync" => {
+                crate::decode_with_slips::<month_member_sync::Request>(bytes)
+                    .map(|d| d.map(Self::MonthMemberSync))
+            }
+            "collector_sync" => {
+                crate::decode_with_slips::<collector_sync::Request>(bytes)
+                    .map(|d| d.map(Self::CollectorSync))
+            }
+            "lock_car" => {
+                crate::decode_with_slips::<lock_car::Request>(bytes)
+                    .map(|d| d.map(Self::LockCar))
+            }
+            "monthcard_pay" => {
+                crate::decode_with_slips::<monthcard_pay::Request>(bytes)
+                    .map(|d| d.map(Self::MonthcardPay))
+            }
+            "query_prodprice" => {
+                crate::decode_with_slips::<query_prodprice::Request>(bytes)
+                    .map(|d| d.map(Self::QueryProdprice))
+            }
+            "deliver_ticket" => {
+                crate::decode_with_slips::<deliver_ticket::Request>(bytes)
+                    .map(|d| d.map(Self::DeliverTicket))
+            }
+            "gate_sync" => {
+                crate::decode_with_slips::<gate_sync::Request>(bytes)
+                    .map(|d| d.map(Self::GateSync))
+            }
+            "blackuser_sync" => {
+                crate::decode_with_slips::<blackuser_sync::Request>(bytes)
+                    .map(|d| d.map(Self::BlackuserSync))
+            }
+            "car_type_sync" => {
+                crate::decode_with_slips::<car_type_sync::Request>(bytes)
+                    .map(|d| d.map(Self::CarTypeSync))
+            }
+            "month_pay_sync" => {
+                crate::decode_with_slips::<month_pay_sync::Request>(bytes)
+                    .map(|d| d.map(Self::MonthPaySync))
+            }
+            "confirm_order_inform" => {
+                crate::decode_with_slips::<confirm_order_inform::Request>(bytes)
+                    .map(|d| d.map(Self::ConfirmOrderInform))
+            }
+            "operate_liftrod" => {
+                crate::decode_with_slips::<operate_liftrod::Request>(bytes)
+                    .map(|d| d.map(Self::OperateLiftrod))
+            }
+            "visitor_sync" => {
+                crate::decode_with_slips::<visitor_sync::Request>(bytes)
+                    .map(|d| d.map(Self::VisitorSync))
+            }
+            "prepay_card_sync" => {
+                crate::decode_with_slips::<prepay_card_sync::Request>(bytes)
+                    .map(|d| d.map(Self::PrepayCardSync))
+            }
+            "prepay_card_trade_sync" => {
+                crate::decode_with_slips::<prepay_card_trade_sync::Request>(bytes)
+                    .map(|d| d.map(Self::PrepayCardTradeSync))
+            }
+            "pass_through" => {
+                crate::decode_with_slips::<pass_through::Request>(bytes)
+                    .map(|d| d.map(Self::PassThrough))
+            }
+            "refund" => {
+                crate::decode_with_slips::<refund::Request>(bytes)
+                    .map(|d| d.map(Self::Refund))
+            }
+            "recharge" => {
+                crate::decode_with_slips::<recharge::Request>(bytes)
+                    .map(|d| d.map(Self::Recharge))
+            }
+            "repair" => {
+                crate::decode_with_slips::<repair::Request>(bytes)
+                    .map(|d| d.map(Self::Repair))
+            }
+            "update_park_soft" => {
+                crate::decode_with_slips::<update_park_soft::Request>(bytes)
+                    .map(|d| d.map(Self::UpdateParkSoft))
+            }
+            "query_newprodprice" => {
+                crate::decode_with_slips::<query_newprodprice::Request>(bytes)
+                    .map(|d| d.map(Self::QueryNewprodprice))
+            }
+            "pay_notice" => {
+                crate::decode_with_slips::<pay_notice::Request>(bytes)
+                    .map(|d| d.map(Self::PayNotice))
+            }
+            "check_vip" => {
+                crate::decode_with_slips::<check_vip::Request>(bytes)
+                    .map(|d| d.map(Self::CheckVip))
+            }
+            "pay_status" => {
+                crate::decode_with_slips::<pay_status::Request>(bytes)
+                    .map(|d| d.map(Self::PayStatus))
+            }
+            "update_balance" => {
+                crate::decode_with_slips::<update_balance::Request>(bytes)
+                    .map(|d| d.map(Self::UpdateBalance))
+            }
+            "sweepcode" => {
+                crate::decode_with_slips::<sweepcode::Request>(bytes)
+                    .map(|d| d.map(Self::Sweepcode))
+            }
+            "login" => {
+                crate::decode_with_slips::<login::Request>(bytes)
+                    .map(|d| d.map(Self::Login))
+            }
+            "outpark" => {
+                crate::decode_with_slips::<outpark::Request>(bytes)
+                    .map(|d| d.map(Self::Outpark))
+            }
+            _ => {
+                Err(crate::DecodeError::UnknownService {
+                    service_name: key.to_string(),
+                    role: crate::Role::Request,
+                })
+            }
+        }
+    }
+    /// The key of this message.
+    pub fn key(&self) -> &'static str {
+        match *self {
+            Self::InPark(_) => "in_park",
+            Self::OutPark(_) => "out_park",
+            Self::UploadOrder(_) => "upload_order",
+            Self::UploadCollector(_) => "upload_collector",
+            Self::WorkRecord(_) => "work_record",
+            Self::ParkLog(_) => "park_log",
+            Self::UploadMonthCard(_) => "upload_month_card",
+            Self::UploadPrice(_) => "upload_price",
+            Self::UploadMonthMember(_) => "upload_month_member",
+            Self::UploadLiftrod(_) => "upload_liftrod",
+            Self::UploadCarpic(_) => "upload_carpic",
+            Self::MonthPayRecord(_) => "month_pay_record",
+            Self::UploadGate(_) => "upload_gate",
+            Self::UploadBlackuser(_) => "upload_blackuser",
+            Self::UploadCarType(_) => "upload_car_type",
+            Self::UploadConfirmOrder(_) => "upload_confirm_order",
+            Self::QueryOrder(_) => "query_order",
+            Self::QueryPrepayCardBalance(_) => "query_prepay_card_balance",
+            Self::QueryMonthCardPage(_) => "query_month_card_page",
+            Self::EtcPay(_) => "etc_pay",
+            Self::QueryPrice(_) => "query_price",
+            Self::PrepayOrder(_) => "prepay_order",
+            Self::NolicenceInPark(_) => "nolicence_in_park",
+            Self::PriceSync(_) => "price_sync",
+            Self::MonthCardSync(_) => "month_card_sync",
+            Self::MonthMemberSync(_) => "month_member_sync",
+            Self::CollectorSync(_) => "collector_sync",
+            Self::LockCar(_) => "lock_car",
+            Self::MonthcardPay(_) => "monthcard_pay",
+            Self::QueryProdprice(_) => "query_prodprice",
+            Self::DeliverTicket(_) => "deliver_ticket",
+            Self::GateSync(_) => "gate_sync",
+            Self::BlackuserSync(_) => "blackuser_sync",
+            Self::CarTypeSync(_) => "car_type_sync",
+            Self::MonthPaySync(_) => "month_pay_sync",
+            Self::ConfirmOrderInform(_) => "confirm_order_inform",
+            Self::OperateLiftrod(_) => "operate_liftrod",
+            Self::VisitorSync(_) => "visitor_sync",
+            Self::PrepayCardSync(_) => "prepay_card_sync",
+            Self::PrepayCardTradeSync(_) => "prepay_card_trade_sync",
+            Self::PassThrough(_) => "pass_through",
+            Self::Refund(_) => "refund",
+            Self::Recharge(_) => "recharge",
+            Self::Repair(_) => "repair",
+            Self::UpdateParkSoft(_) => "update_park_soft",
+            Self::QueryNewprodprice(_) => "query_newprodprice",
+            Self::PayNotice(_) => "pay_notice",
+            Self::CheckVip(_) => "check_vip",
+            Self::PayStatus(_) => "pay_status",
+            Self::UpdateBalance(_) => "update_balance",
+            Self::Sweepcode(_) => "sweepcode",
+            Self::Login(_) => "login",
+            Self::Outpark(_) => "outpark",
+        }
+    }
+    /// Encodes the message in the spec's wire types.
+    pub fn encode(&self) -> Vec<u8> {
+        match *self {
+            Self::InPark(ref m) => crate::message::encode(m),
+            Self::OutPark(ref m) => crate::message::encode(m),
+            Self::UploadOrder(ref m) => crate::message::encode(m),
+            Self::UploadCollector(ref m) => crate::message::encode(m),
+            Self::WorkRecord(ref m) => crate::message::encode(m),
+            Self::ParkLog(ref m) => crate::message::encode(m),
+            Self::UploadMonthCard(ref m) => crate::message::encode(m),
+            Self::UploadPrice(ref m) => crate::message::encode(m),
+            Self::UploadMonthMember(ref m) => crate::message::encode(m),
+            Self::UploadLiftrod(ref m) => crate::message::encode(m),
+            Self::UploadCarpic(ref m) => crate::message::encode(m),
+            Self::MonthPayRecord(ref m) => crate::message::encode(m),
+            Self::UploadGate(ref m) => crate::message::encode(m),
+            Self::UploadBlackuser(ref m) => crate::message::encode(m),
+            Self::UploadCarType(ref m) => crate::message::encode(m),
+            Self::UploadConfirmOrder(ref m) => crate::message::encode(m),
+            Self::QueryOrder(ref m) => crate::message::encode(m),
+            Self::QueryPrepayCardBalance(ref m) => crate::message::encode(m),
+            Self::QueryMonthCardPage(ref m) => crate::message::encode(m),
+            Self::EtcPay(ref m) => crate::message::encode(m),
+            Self::QueryPrice(ref m) => crate::message::encode(m),
+            Self::PrepayOrder(ref m) => crate::message::encode(m),
+            Self::NolicenceInPark(ref m) => crate::message::encode(m),
+            Self::PriceSync(ref m) => crate::message::encode(m),
+            Self::MonthCardSync(ref m) => crate::message::encode(m),
+            Self::MonthMemberSync(ref m) => crate::message::encode(m),
+            Self::CollectorSync(ref m) => crate::message::encode(m),
+            Self::LockCar(ref m) => crate::message::encode(m),
+            Self::MonthcardPay(ref m) => crate::message::encode(m),
+            Self::QueryProdprice(ref m) => crate::message::encode(m),
+            Self::DeliverTicket(ref m) => crate::message::encode(m),
+            Self::GateSync(ref m) => crate::message::encode(m),
+            Self::BlackuserSync(ref m) => crate::message::encode(m),
+            Self::CarTypeSync(ref m) => crate::message::encode(m),
+            Self::MonthPaySync(ref m) => crate::message::encode(m),
+            Self::ConfirmOrderInform(ref m) => crate::message::encode(m),
+            Self::OperateLiftrod(ref m) => crate::message::encode(m),
+            Self::VisitorSync(ref m) => crate::message::encode(m),
+            Self::PrepayCardSync(ref m) => crate::message::encode(m),
+            Self::PrepayCardTradeSync(ref m) => crate::message::encode(m),
+            Self::PassThrough(ref m) => crate::message::encode(m),
+            Self::Refund(ref m) => crate::message::encode(m),
+            Self::Recharge(ref m) => crate::message::encode(m),
+            Self::Repair(ref m) => crate::message::encode(m),
+            Self::UpdateParkSoft(ref m) => crate::message::encode(m),
+            Self::QueryNewprodprice(ref m) => crate::message::encode(m),
+            Self::PayNotice(ref m) => crate::message::encode(m),
+            Self::CheckVip(ref m) => crate::message::encode(m),
+            Self::PayStatus(ref m) => crate::message::encode(m),
+            Self::UpdateBalance(ref m) => crate::message::encode(m),
+            Self::Sweepcode(ref m) => crate::message::encode(m),
+            Self::Login(ref m) => crate::message::encode(m),
+            Self::Outpark(ref m) => crate::message::encode(m),
+        }
+    }
+    /// Checks every length and rule.
+    pub fn validate(&self) -> Result<(), crate::Report> {
+        match *self {
+            Self::InPark(ref m) => crate::Object::validate(m),
+            Self::OutPark(ref m) => crate::Object::validate(m),
+            Self::UploadOrder(ref m) => crate::Object::validate(m),
+            Self::UploadCollector(ref m) => crate::Object::validate(m),
+            Self::WorkRecord(ref m) => crate::Object::validate(m),
+            Self::ParkLog(ref m) => crate::Object::validate(m),
+            Self::UploadMonthCard(ref m) => crate::Object::validate(m),
+            Self::UploadPrice(ref m) => crate::Object::validate(m),
+            Self::UploadMonthMember(ref m) => crate::Object::validate(m),
+            Self::UploadLiftrod(ref m) => crate::Object::validate(m),
+            Self::UploadCarpic(ref m) => crate::Object::validate(m),
+            Self::MonthPayRecord(ref m) => crate::Object::validate(m),
+            Self::UploadGate(ref m) => crate::Object::validate(m),
+            Self::UploadBlackuser(ref m) => crate::Object::validate(m),
+            Self::UploadCarType(ref m) => crate::Object::validate(m),
+            Self::UploadConfirmOrder(ref m) => crate::Object::validate(m),
+            Self::QueryOrder(ref m) => crate::Object::validate(m),
+            Self::QueryPrepayCardBalance(ref m) => crate::Object::validate(m),
+            Self::QueryMonthCardPage(ref m) => crate::Object::validate(m),
+            Self::EtcPay(ref m) => crate::Object::validate(m),
+            Self::QueryPrice(ref m) => crate::Object::validate(m),
+            Self::PrepayOrder(ref m) => crate::Object::validate(m),
+            Self::NolicenceInPark(ref m) => crate::Object::validate(m),
+            Self::PriceSync(ref m) => crate::Object::validate(m),
+            Self::MonthCardSync(ref m) => crate::Object::validate(m),
+            Self::MonthMemberSync(ref m) => crate::Object::validate(m),
+            Self::CollectorSync(ref m) => crate::Object::validate(m),
+            Self::LockCar(ref m) => crate::Object::validate(m),
+            Self::MonthcardPay(ref m) => crate::Object::validate(m),
+            Self::QueryProdprice(ref m) => crate::Object::validate(m),
+            Self::DeliverTicket(ref m) => crate::Object::validate(m),
+            Self::GateSync(ref m) => crate::Object::validate(m),
+            Self::BlackuserSync(ref m) => crate::Object::validate(m),
+            Self::CarTypeSync(ref m) => crate::Object::validate(m),
+            Self::MonthPaySync(ref m) => crate::Object::validate(m),
+            Self::ConfirmOrderInform(ref m) => crate::Object::validate(m),
+            Self::OperateLiftrod(ref m) => crate::Object::validate(m),
+            Self::VisitorSync(ref m) => crate::Object::validate(m),
+            Self::PrepayCardSync(ref m) => crate::Object::validate(m),
+            Self::PrepayCardTradeSync(ref m) => crate::Object::validate(m),
+            Self::PassThrough(ref m) => crate::Object::validate(m),
+            Self::Refund(ref m) => crate::Object::validate(m),
+            Self::Recharge(ref m) => crate::Object::validate(m),
+            Self::Repair(ref m) => crate::Object::validate(m),
+            Self::UpdateParkSoft(ref m) => crate::Object::validate(m),
+            Self::QueryNewprodprice(ref m) => crate::Object::validate(m),
+            Self::PayNotice(ref m) => crate::Object::validate(m),
+            Self::CheckVip(ref m) => crate::Object::validate(m),
+            Self::PayStatus(ref m) => crate::Object::validate(m),
+            Self::UpdateBalance(ref m) => crate::Object::validate(m),
+            Self::Sweepcode(ref m) => crate::Object::validate(m),
+            Self::Login(ref m) => crate::Object::validate(m),
+            Self::Outpark(ref m) => crate::Object::validate(m),
+        }
+    }
+    /// The message's schema.
+    pub fn schema(&self) -> &'static crate::schema::ObjectSchema {
+        match *self {
+            Self::InPark(_) => <in_park::Request as crate::Object>::schema(),
+            Self::OutPark(_) => <out_park::Request as crate::Object>::schema(),
+            Self::UploadOrder(_) => <upload_order::Request as crate::Object>::schema(),
+            Self::UploadCollector(_) => {
+                <upload_collector::Request as crate::Object>::schema()
+            }
+            Self::WorkRecord(_) => <work_record::Request as crate::Object>::schema(),
+            Self::ParkLog(_) => <park_log::Request as crate::Object>::schema(),
+            Self::UploadMonthCard(_) => {
+                <upload_month_card::Request as crate::Object>::schema()
+            }
+            Self::UploadPrice(_) => <upload_price::Request as crate::Object>::schema(),
+            Self::UploadMonthMember(_) => {
+                <upload_month_member::Request as crate::Object>::schema()
+            }
+            Self::UploadLiftrod(_) => {
+                <upload_liftrod::Request as crate::Object>::schema()
+            }
+            Self::UploadCarpic(_) => <upload_carpic::Request as crate::Object>::schema(),
+            Self::MonthPayRecord(_) => {
+                <month_pay_record::Request as crate::Object>::schema()
+            }
+            Self::UploadGate(_) => <upload_gate::Request as crate::Object>::schema(),
+            Self::UploadBlackuser(_) => {
+                <upload_blackuser::Request as crate::Object>::schema()
+            }
+            Self::UploadCarType(_) => {
+                <upload_car_type::Request as crate::Object>::schema()
+            }
+            Self::UploadConfirmOrder(_) => {
+                <upload_confirm_order::Request as crate::Object>::schema()
+            }
+            Self::QueryOrder(_) => <query_order::Request as crate::Object>::schema(),
+            Self::QueryPrepayCardBalance(_) => {
+                <query_prepay_card_balance::Request as crate::Object>::schema()
+            }
+            Self::QueryMonthCardPage(_) => {
+                <query_month_card_page::Request as crate::Object>::schema()
+            }
+            Self::EtcPay(_) => <etc_pay::Request as crate::Object>::schema(),
+            Self::QueryPrice(_) => <query_price::Request as crate::Object>::schema(),
+            Self::PrepayOrder(_) => <prepay_order::Request as crate::Object>::schema(),
+            Self::NolicenceInPark(_) => {
+                <nolicence_in_park::Request as crate::Object>::schema()
+            }
+            Self::PriceSync(_) => <price_sync::Request as crate::Object>::schema(),
+            Self::MonthCardSync(_) => {
+                <month_card_sync::Request as crate::Object>::schema()
+            }
+            Self::MonthMemberSync(_) => {
+                <month_member_sync::Request as crate::Object>::schema()
+            }
+            Self::CollectorSync(_) => {
+                <collector_sync::Request as crate::Object>::schema()
+            }
+            Self::LockCar(_) => <lock_car::Request as crate::Object>::schema(),
+            Self::MonthcardPay(_) => <monthcard_pay::Request as crate::Object>::schema(),
+            Self::QueryProdprice(_) => {
+                <query_prodprice::Request as crate::Object>::schema()
+            }
+            Self::DeliverTicket(_) => {
+                <deliver_ticket::Request as crate::Object>::schema()
+            }
+            Self::GateSync(_) => <gate_sync::Request as crate::Object>::schema(),
+            Self::BlackuserSync(_) => {
+                <blackuser_sync::Request as crate::Object>::schema()
+            }
+            Self::CarTypeSync(_) => <car_type_sync::Request as crate::Object>::schema(),
+            Self::MonthPaySync(_) => <month_pay_sync::Request as crate::Object>::schema(),
+            Self::ConfirmOrderInform(_) => {
+                <confirm_order_inform::Request as crate::Object>::schema()
+            }
+            Self::OperateLiftrod(_) => {
+                <operate_liftrod::Request as crate::Object>::schema()
+            }
+            Self::VisitorSync(_) => <visitor_sync::Request as crate::Object>::schema(),
+            Self::PrepayCardSync(_) => {
+                <prepay_card_sync::Request as crate::Object>::schema()
+            }
+            Self::PrepayCardTradeSync(_) => {
+                <prepay_card_trade_sync::Request as crate::Object>::schema()
+            }
+            Self::PassThrough(_) => <pass_through::Request as crate::Object>::schema(),
+            Self::Refund(_) => <refund::Request as crate::Object>::schema(),
+            Self::Recharge(_) => <recharge::Request as crate::Object>::schema(),
+            Self::Repair(_) => <repair::Request as crate::Object>::schema(),
+            Self::UpdateParkSoft(_) => {
+                <update_park_soft::Request as crate::Object>::schema()
+            }
+            Self::QueryNewprodprice(_) => {
+                <query_newprodprice::Request as crate::Object>::schema()
+            }
+            Self::PayNotice(_) => <pay_notice::Request as crate::Object>::schema(),
+            Self::CheckVip(_) => <check_vip::Request as crate::Object>::schema(),
+            Self::PayStatus(_) => <pay_status::Request as crate::Object>::schema(),
+            Self::UpdateBalance(_) => {
+                <update_balance::Request as crate::Object>::schema()
+            }
+            Self::Sweepcode(_) => <sweepcode::Request as crate::Object>::schema(),
+            Self::Login(_) => <login::Request as crate::Object>::schema(),
+            Self::Outpark(_) => <outpark::Request as crate::Object>::schema(),
+        }
+    }
 }
-crate::catalog::role_enum! {
-    #[doc = "Every `sdk_return` message of this family."] SdkReturn, crate
-    ::Role::SdkReturn, [#[doc =
-    "2.28 储值卡余额查询(停车云) (Stored-value card balance query)"]
-    QueryPrepayCardBalance(query_prepay_card_balance::SdkReturn) =
-    "query_prepay_card_balance", #[doc =
-    "2.33 分页查询月卡信息(停车云) (Monthly cards, paged query)"]
-    QueryMonthCardPage(query_month_card_page::SdkReturn) = "query_month_card_page", #[doc
-    = "3.1查询订单价格(泊链) (Query order price)"]
-    QueryPrice(query_price::SdkReturn) = "query_price", #[doc =
-    "3.2预付订单通知(泊链) (Prepaid order notice)"]
-    PrepayOrder(prepay_order::SdkReturn) = "prepay_order", #[doc =
-    "3.3无牌车入场请求(泊链) (Unplated car entry request)"]
-    NolicenceInPark(nolicence_in_park::SdkReturn) = "nolicence_in_park", #[doc =
-    "3.5价格同步(停车云) (Price sync)"] PriceSync(price_sync::SdkReturn) =
-    "price_sync", #[doc = "3.6月卡套餐同步(停车云) (Monthly-card package sync)"]
-    MonthCardSync(month_card_sync::SdkReturn) = "month_card_sync", #[doc =
-    "3.7月卡会员同步(停车云) (Monthly-card member sync)"]
-    MonthMemberSync(month_member_sync::SdkReturn) = "month_member_sync", #[doc =
-    "3.8车场收费员信息同步(停车云) (Toll collector sync)"]
-    CollectorSync(collector_sync::SdkReturn) = "collector_sync", #[doc =
-    "3.9接收消息实现锁车/解锁(停车云) (Lock or unlock a car)"]
-    LockCar(lock_car::SdkReturn) = "lock_car", #[doc =
-    "3.10月卡续费(泊链) (Monthly-card renewal)"]
-    MonthcardPay(monthcard_pay::SdkReturn) = "monthcard_pay", #[doc =
-    "3.11 公众号月卡续费查询价格(停车云) (Monthly-card renewal price query (official account))"]
-    QueryProdprice(query_prodprice::SdkReturn) = "query_prodprice", #[doc =
-    "3.12优惠券信息同步(停车云) (Coupon sync)"]
-    DeliverTicket(deliver_ticket::SdkReturn) = "deliver_ticket", #[doc =
-    "3.13通道数据下发 (停车云) (Lane data sync)"] GateSync(gate_sync::SdkReturn)
-    = "gate_sync", #[doc = "3.14黑名单下发(停车云) (Blacklist sync)"]
-    BlackuserSync(blackuser_sync::SdkReturn) = "blackuser_sync", #[doc =
-    "3.15车型数据下发(停车云) (Vehicle type sync)"]
-    CarTypeSync(car_type_sync::SdkReturn) = "car_type_sync", #[doc =
-    "3.16月卡续费记录下发(停车云) (Monthly-card renewal record sync)"]
-    MonthPaySync(month_pay_sync::SdkReturn) = "month_pay_sync", #[doc =
-    "3.17手动匹配订单通知(停车云) (Manual order-match notice)"]
-    ConfirmOrderInform(confirm_order_inform::SdkReturn) = "confirm_order_inform", #[doc =
-    "3.18 抬杆/落杆通知(停车云) (Barrier lift/drop command)"]
-    OperateLiftrod(operate_liftrod::SdkReturn) = "operate_liftrod", #[doc =
-    "3.19 访客管理下发 (停车云) (Visitor sync)"]
-    VisitorSync(visitor_sync::SdkReturn) = "visitor_sync", #[doc =
-    "3.22 云平台透传接口 (Cloud platform pass-through)"]
-    PassThrough(pass_through::SdkReturn) = "pass_through", #[doc =
-    "3.23 退款下发通知(泊链) (Refund notice)"] Refund(refund::SdkReturn) =
-    "refund", #[doc = "3.24 找零支出下发通知(泊链) (Change payout notice)"]
-    Recharge(recharge::SdkReturn) = "recharge", #[doc =
-    "3.29 追缴订单异步返回结果(泊链) (Arrears collection result (asynchronous))"]
-    Repair(repair::SdkReturn) = "repair", #[doc =
-    "3.33 下发收费系统升级通知(泊链) (Charging-system upgrade notice)"]
-    UpdateParkSoft(update_park_soft::SdkReturn) = "update_park_soft", #[doc =
-    "3.34 公众号新建月卡查询价格(停车云) (New monthly-card price query (official account))"]
-    QueryNewprodprice(query_newprodprice::SdkReturn) = "query_newprodprice", #[doc =
-    "3.36 充电桩充电通知(泊链) (EV charging notice)"]
-    PayNotice(pay_notice::SdkReturn) = "pay_notice", #[doc =
-    "3.38 车辆包月账单信息查询 (Monthly-pass billing query)"]
-    CheckVip(check_vip::SdkReturn) = "check_vip", #[doc =
-    "4.1获取车牌是否支持免密和SDK心跳 (Plate password-free support and SDK heartbeat)"]
-    PayStatus(pay_status::SdkReturn) = "pay_status", #[doc =
-    "7.4 接收被扫数据(SDK回调收费系统) (Scanned payment code received (smart screen))"]
-    Sweepcode(sweepcode::SdkReturn) = "sweepcode", #[doc =
-    "3.4电子收费异步返回结果 (Electronic payment result (asynchronous))"]
-    Outpark(outpark::SdkReturn) = "outpark"]
+impl ::serde::Serialize for Request {
+    fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Self::InPark(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::OutPark(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadOrder(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadCollector(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::WorkRecord(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::ParkLog(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadMonthCard(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadPrice(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadMonthMember(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadLiftrod(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadCarpic(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::MonthPayRecord(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadGate(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadBlackuser(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadCarType(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadConfirmOrder(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryOrder(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryPrepayCardBalance(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryMonthCardPage(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::EtcPay(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryPrice(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PrepayOrder(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::NolicenceInPark(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PriceSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::MonthCardSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::MonthMemberSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::CollectorSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::LockCar(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::MonthcardPay(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryProdprice(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::DeliverTicket(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::GateSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::BlackuserSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::CarTypeSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::MonthPaySync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::ConfirmOrderInform(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::OperateLiftrod(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::VisitorSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PrepayCardSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PrepayCardTradeSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PassThrough(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Refund(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Recharge(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Repair(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UpdateParkSoft(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryNewprodprice(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PayNotice(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::CheckVip(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PayStatus(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UpdateBalance(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Sweepcode(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Login(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Outpark(ref m) => ::serde::Serialize::serialize(m, s),
+        }
+    }
 }
-crate::catalog::role_enum! {
-    #[doc = "Every `http_return` message of this family."] HttpReturn, crate
-    ::Role::HttpReturn, [#[doc = "3.1查询订单价格(泊链) (Query order price)"]
-    QueryPrice(query_price::HttpReturn) = "query_price", #[doc =
-    "3.3无牌车入场请求(泊链) (Unplated car entry request)"]
-    NolicenceInPark(nolicence_in_park::HttpReturn) = "nolicence_in_park", #[doc =
-    "1.1初始化 (Initialisation (HTTP mode: login))"] Login(login::HttpReturn) =
-    "login", #[doc =
-    "3.4电子收费异步返回结果 (Electronic payment result (asynchronous))"]
-    Outpark(outpark::HttpReturn) = "outpark"]
+impl From<in_park::Request> for Request {
+    fn from(m: in_park::Request) -> Self {
+        Self::InPark(m)
+    }
 }
-crate::catalog::role_enum! {
-    #[doc = "Every `async_result` message of this family."] AsyncResult, crate
-    ::Role::AsyncResult, [#[doc =
-    "2.4车场收费员信息上传(停车云) (Toll collector upload)"]
-    UploadCollector(upload_collector::AsyncResult) = "upload_collector", #[doc =
-    "2.5员工上下班记录上传(停车云) (Staff shift record upload)"]
-    WorkRecord(work_record::AsyncResult) = "work_record", #[doc =
-    "2.6日志上传(停车云) (Log upload)"] ParkLog(park_log::AsyncResult) =
-    "park_log", #[doc = "2.8月卡套餐上传(停车云) (Monthly-card package upload)"]
-    UploadMonthCard(upload_month_card::AsyncResult) = "upload_month_card", #[doc =
-    "2.9价格上传(停车云) (Price upload)"] UploadPrice(upload_price::AsyncResult) =
-    "upload_price", #[doc =
-    "2.10月卡会员上传(停车云) (Monthly-card member upload)"]
-    UploadMonthMember(upload_month_member::AsyncResult) = "upload_month_member", #[doc =
-    "2.11异常抬杆/落杆上传(停车云) (Abnormal barrier lift/drop upload)"]
-    UploadLiftrod(upload_liftrod::AsyncResult) = "upload_liftrod", #[doc =
-    "2.13月卡续费记录上传(停车云) (Monthly-card renewal record upload)"]
-    MonthPayRecord(month_pay_record::AsyncResult) = "month_pay_record", #[doc =
-    "2.14通道数据上传 (停车云) (Lane data upload)"]
-    UploadGate(upload_gate::AsyncResult) = "upload_gate", #[doc =
-    "2.15黑名单上传(停车云) (Blacklist upload)"]
-    UploadBlackuser(upload_blackuser::AsyncResult) = "upload_blackuser", #[doc =
-    "2.16车型数据上传(停车云) (Vehicle type upload)"]
-    UploadCarType(upload_car_type::AsyncResult) = "upload_car_type", #[doc =
-    "2.17出场模糊匹配确认事件上传(停车云) (Exit fuzzy-match confirmation upload)"]
-    UploadConfirmOrder(upload_confirm_order::AsyncResult) = "upload_confirm_order", #[doc
-    =
-    "2.19车场订单电子支付状态查询接口 (Order electronic-payment status query)"]
-    QueryOrder(query_order::AsyncResult) = "query_order"]
+impl From<out_park::Request> for Request {
+    fn from(m: out_park::Request) -> Self {
+        Self::OutPark(m)
+    }
 }
-crate::catalog::family_message!(
-    Request, HttpRequest, SdkReturn, HttpReturn, AsyncResult
-);
+impl From<upload_order::Request> for Request {
+    fn from(m: upload_order::Request) -> Self {
+        Self::UploadOrder(m)
+    }
+}
+impl From<upload_collector::Request> for Request {
+    fn from(m: upload_collector::Request) -> Self {
+        Self::UploadCollector(m)
+    }
+}
+impl From<work_record::Request> for Request {
+    fn from(m: work_record::Request) -> Self {
+        Self::WorkRecord(m)
+    }
+}
+impl From<park_log::Request> for Request {
+    fn from(m: park_log::Request) -> Self {
+        Self::ParkLog(m)
+    }
+}
+impl From<upload_month_card::Request> for Request {
+    fn from(m: upload_month_card::Request) -> Self {
+        Self::UploadMonthCard(m)
+    }
+}
+impl From<upload_price::Request> for Request {
+    fn from(m: upload_price::Request) -> Self {
+        Self::UploadPrice(m)
+    }
+}
+impl From<upload_month_member::Request> for Request {
+    fn from(m: upload_month_member::Request) -> Self {
+        Self::UploadMonthMember(m)
+    }
+}
+impl From<upload_liftrod::Request> for Request {
+    fn from(m: upload_liftrod::Request) -> Self {
+        Self::UploadLiftrod(m)
+    }
+}
+impl From<upload_carpic::Request> for Request {
+    fn from(m: upload_carpic::Request) -> Self {
+        Self::UploadCarpic(m)
+    }
+}
+impl From<month_pay_record::Request> for Request {
+    fn from(m: month_pay_record::Request) -> Self {
+        Self::MonthPayRecord(m)
+    }
+}
+impl From<upload_gate::Request> for Request {
+    fn from(m: upload_gate::Request) -> Self {
+        Self::UploadGate(m)
+    }
+}
+impl From<upload_blackuser::Request> for Request {
+    fn from(m: upload_blackuser::Request) -> Self {
+        Self::UploadBlackuser(m)
+    }
+}
+impl From<upload_car_type::Request> for Request {
+    fn from(m: upload_car_type::Request) -> Self {
+        Self::UploadCarType(m)
+    }
+}
+impl From<upload_confirm_order::Request> for Request {
+    fn from(m: upload_confirm_order::Request) -> Self {
+        Self::UploadConfirmOrder(m)
+    }
+}
+impl From<query_order::Request> for Request {
+    fn from(m: query_order::Request) -> Self {
+        Self::QueryOrder(m)
+    }
+}
+impl From<query_prepay_card_balance::Request> for Request {
+    fn from(m: query_prepay_card_balance::Request) -> Self {
+        Self::QueryPrepayCardBalance(m)
+    }
+}
+impl From<query_month_card_page::Request> for Request {
+    fn from(m: query_month_card_page::Request) -> Self {
+        Self::QueryMonthCardPage(m)
+    }
+}
+impl From<etc_pay::Request> for Request {
+    fn from(m: etc_pay::Request) -> Self {
+        Self::EtcPay(m)
+    }
+}
+impl From<query_price::Request> for Request {
+    fn from(m: query_price::Request) -> Self {
+        Self::QueryPrice(m)
+    }
+}
+impl From<prepay_order::Request> for Request {
+    fn from(m: prepay_order::Request) -> Self {
+        Self::PrepayOrder(m)
+    }
+}
+impl From<nolicence_in_park::Request> for Request {
+    fn from(m: nolicence_in_park::Request) -> Self {
+        Self::NolicenceInPark(m)
+    }
+}
+impl From<price_sync::Request> for Request {
+    fn from(m: price_sync::Request) -> Self {
+        Self::PriceSync(m)
+    }
+}
+impl From<month_card_sync::Request> for Request {
+    fn from(m: month_card_sync::Request) -> Self {
+        Self::MonthCardSync(m)
+    }
+}
+impl From<month_member_sync::Request> for Request {
+    fn from(m: month_member_sync::Request) -> Self {
+        Self::MonthMemberSync(m)
+    }
+}
+impl From<collector_sync::Request> for Request {
+    fn from(m: collector_sync::Request) -> Self {
+        Self::CollectorSync(m)
+    }
+}
+impl From<lock_car::Request> for Request {
+    fn from(m: lock_car::Request) -> Self {
+        Self::LockCar(m)
+    }
+}
+impl From<monthcard_pay::Request> for Request {
+    fn from(m: monthcard_pay::Request) -> Self {
+        Self::MonthcardPay(m)
+    }
+}
+impl From<query_prodprice::Request> for Request {
+    fn from(m: query_prodprice::Request) -> Self {
+        Self::QueryProdprice(m)
+    }
+}
+impl From<deliver_ticket::Request> for Request {
+    fn from(m: deliver_ticket::Request) -> Self {
+        Self::DeliverTicket(m)
+    }
+}
+impl From<gate_sync::Request> for Request {
+    fn from(m: gate_sync::Request) -> Self {
+        Self::GateSync(m)
+    }
+}
+impl From<blackuser_sync::Request> for Request {
+    fn from(m: blackuser_sync::Request) -> Self {
+        Self::BlackuserSync(m)
+    }
+}
+impl From<car_type_sync::Request> for Request {
+    fn from(m: car_type_sync::Request) -> Self {
+        Self::CarTypeSync(m)
+    }
+}
+impl From<month_pay_sync::Request> for Request {
+    fn from(m: month_pay_sync::Request) -> Self {
+        Self::MonthPaySync(m)
+    }
+}
+impl From<confirm_order_inform::Request> for Request {
+    fn from(m: confirm_order_inform::Request) -> Self {
+        Self::ConfirmOrderInform(m)
+    }
+}
+impl From<operate_liftrod::Request> for Request {
+    fn from(m: operate_liftrod::Request) -> Self {
+        Self::OperateLiftrod(m)
+    }
+}
+impl From<visitor_sync::Request> for Request {
+    fn from(m: visitor_sync::Request) -> Self {
+        Self::VisitorSync(m)
+    }
+}
+impl From<prepay_card_sync::Request> for Request {
+    fn from(m: prepay_card_sync::Request) -> Self {
+        Self::PrepayCardSync(m)
+    }
+}
+impl From<prepay_card_trade_sync::Request> for Request {
+    fn from(m: prepay_card_trade_sync::Request) -> Self {
+        Self::PrepayCardTradeSync(m)
+    }
+}
+impl From<pass_through::Request> for Request {
+    fn from(m: pass_through::Request) -> Self {
+        Self::PassThrough(m)
+    }
+}
+impl From<refund::Request> for Request {
+    fn from(m: refund::Request) -> Self {
+        Self::Refund(m)
+    }
+}
+impl From<recharge::Request> for Request {
+    fn from(m: recharge::Request) -> Self {
+        Self::Recharge(m)
+    }
+}
+impl From<repair::Request> for Request {
+    fn from(m: repair::Request) -> Self {
+        Self::Repair(m)
+    }
+}
+impl From<update_park_soft::Request> for Request {
+    fn from(m: update_park_soft::Request) -> Self {
+        Self::UpdateParkSoft(m)
+    }
+}
+impl From<query_newprodprice::Request> for Request {
+    fn from(m: query_newprodprice::Request) -> Self {
+        Self::QueryNewprodprice(m)
+    }
+}
+impl From<pay_notice::Request> for Request {
+    fn from(m: pay_notice::Request) -> Self {
+        Self::PayNotice(m)
+    }
+}
+impl From<check_vip::Request> for Request {
+    fn from(m: check_vip::Request) -> Self {
+        Self::CheckVip(m)
+    }
+}
+impl From<pay_status::Request> for Request {
+    fn from(m: pay_status::Request) -> Self {
+        Self::PayStatus(m)
+    }
+}
+impl From<update_balance::Request> for Request {
+    fn from(m: update_balance::Request) -> Self {
+        Self::UpdateBalance(m)
+    }
+}
+impl From<sweepcode::Request> for Request {
+    fn from(m: sweepcode::Request) -> Self {
+        Self::Sweepcode(m)
+    }
+}
+impl From<login::Request> for Request {
+    fn from(m: login::Request) -> Self {
+        Self::Login(m)
+    }
+}
+impl From<outpark::Request> for Request {
+    fn from(m: outpark::Request) -> Self {
+        Self::Outpark(m)
+    }
+}
+///Every `http_request` message of this family.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
+pub enum HttpRequest {
+    ///3.3无牌车入场请求(泊链) (Unplated car entry request)
+    NolicenceInPark(nolicence_in_park::HttpRequest),
+}
+impl HttpRequest {
+    /// The keys (`service_name`, or URL path for path-addressed new-API interfaces) this enum dispatches on.
+    pub const KEYS: &'static [&'static str] = &["nolicence_in_park"];
+    /// Decodes and validates a message, dispatching on its `service_name`.
+    pub fn decode(bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        match crate::peek_service_name(bytes)? {
+            Some(name) => Self::decode_as(&name, bytes),
+            None => Err(crate::DecodeError::MissingServiceName),
+        }
+    }
+    /// Decodes and validates a message whose key is already known
+    /// (from an envelope's `service_name`, or a URL path).
+    pub fn decode_as(key: &str, bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        Self::decode_as_with_slips(key, bytes).map(|decoded| decoded.message)
+    }
+    /// [`decode_as`](Self::decode_as), keeping what was read leniently.
+    pub fn decode_as_with_slips(
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<crate::Decoded<Self>, crate::DecodeError> {
+        match key {
+            "nolicence_in_park" => {
+                crate::decode_with_slips::<nolicence_in_park::HttpRequest>(bytes)
+                    .map(|d| d.map(Self::NolicenceInPark))
+            }
+            _ => {
+                Err(crate::DecodeError::UnknownService {
+                    service_name: key.to_string(),
+                    role: crate::Role::HttpRequest,
+                })
+            }
+        }
+    }
+    /// The key of this message.
+    pub fn key(&self) -> &'static str {
+        match *self {
+            Self::NolicenceInPark(_) => "nolicence_in_park",
+        }
+    }
+    /// Encodes the message in the spec's wire types.
+    pub fn encode(&self) -> Vec<u8> {
+        match *self {
+            Self::NolicenceInPark(ref m) => crate::message::encode(m),
+        }
+    }
+    /// Checks every length and rule.
+    pub fn validate(&self) -> Result<(), crate::Report> {
+        match *self {
+            Self::NolicenceInPark(ref m) => crate::Object::validate(m),
+        }
+    }
+    /// The message's schema.
+    pub fn schema(&self) -> &'static crate::schema::ObjectSchema {
+        match *self {
+            Self::NolicenceInPark(_) => {
+                <nolicence_in_park::HttpRequest as crate::Object>::schema()
+            }
+        }
+    }
+}
+impl ::serde::Serialize for HttpRequest {
+    fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Self::NolicenceInPark(ref m) => ::serde::Serialize::serialize(m, s),
+        }
+    }
+}
+impl From<nolicence_in_park::HttpRequest> for HttpRequest {
+    fn from(m: nolicence_in_park::HttpRequest) -> Self {
+        Self::NolicenceInPark(m)
+    }
+}
+///Every `sdk_return` message of this family.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
+pub enum SdkReturn {
+    ///2.28 储值卡余额查询(停车云) (Stored-value card balance query)
+    QueryPrepayCardBalance(query_prepay_card_balance::SdkReturn),
+    ///2.33 分页查询月卡信息(停车云) (Monthly cards, paged query)
+    QueryMonthCardPage(query_month_card_page::SdkReturn),
+    ///3.1查询订单价格(泊链) (Query order price)
+    QueryPrice(query_price::SdkReturn),
+    ///3.2预付订单通知(泊链) (Prepaid order notice)
+    PrepayOrder(prepay_order::SdkReturn),
+    ///3.3无牌车入场请求(泊链) (Unplated car entry request)
+    NolicenceInPark(nolicence_in_park::SdkReturn),
+    ///3.5价格同步(停车云) (Price sync)
+    PriceSync(price_sync::SdkReturn),
+    ///3.6月卡套餐同步(停车云) (Monthly-card package sync)
+    MonthCardSync(month_card_sync::SdkReturn),
+    ///3.7月卡会员同步(停车云) (Monthly-card member sync)
+    MonthMemberSync(month_member_sync::SdkReturn),
+    ///3.8车场收费员信息同步(停车云) (Toll collector sync)
+    CollectorSync(collector_sync::SdkReturn),
+    ///3.9接收消息实现锁车/解锁(停车云) (Lock or unlock a car)
+    LockCar(lock_car::SdkReturn),
+    ///3.10月卡续费(泊链) (Monthly-card renewal)
+    MonthcardPay(monthcard_pay::SdkReturn),
+    ///3.11 公众号月卡续费查询价格(停车云) (Monthly-card renewal price query (official account))
+    QueryProdprice(query_prodprice::SdkReturn),
+    ///3.12优惠券信息同步(停车云) (Coupon sync)
+    DeliverTicket(deliver_ticket::SdkReturn),
+    ///3.13通道数据下发 (停车云) (Lane data sync)
+    GateSync(gate_sync::SdkReturn),
+    ///3.14黑名单下发(停车云) (Blacklist sync)
+    BlackuserSync(blackuser_sync::SdkReturn),
+    ///3.15车型数据下发(停车云) (Vehicle type sync)
+    CarTypeSync(car_type_sync::SdkReturn),
+    ///3.16月卡续费记录下发(停车云) (Monthly-card renewal record sync)
+    MonthPaySync(month_pay_sync::SdkReturn),
+    ///3.17手动匹配订单通知(停车云) (Manual order-match notice)
+    ConfirmOrderInform(confirm_order_inform::SdkReturn),
+    ///3.18 抬杆/落杆通知(停车云) (Barrier lift/drop command)
+    OperateLiftrod(operate_liftrod::SdkReturn),
+    ///3.19 访客管理下发 (停车云) (Visitor sync)
+    VisitorSync(visitor_sync::SdkReturn),
+    ///3.22 云平台透传接口 (Cloud platform pass-through)
+    PassThrough(pass_through::SdkReturn),
+    ///3.23 退款下发通知(泊链) (Refund notice)
+    Refund(refund::SdkReturn),
+    ///3.24 找零支出下发通知(泊链) (Change payout notice)
+    Recharge(recharge::SdkReturn),
+    ///3.29 追缴订单异步返回结果(泊链) (Arrears collection result (asynchronous))
+    Repair(repair::SdkReturn),
+    ///3.33 下发收费系统升级通知(泊链) (Charging-system upgrade notice)
+    UpdateParkSoft(update_park_soft::SdkReturn),
+    ///3.34 公众号新建月卡查询价格(停车云) (New monthly-card price query (official account))
+    QueryNewprodprice(query_newprodprice::SdkReturn),
+    ///3.36 充电桩充电通知(泊链) (EV charging notice)
+    PayNotice(pay_notice::SdkReturn),
+    ///3.38 车辆包月账单信息查询 (Monthly-pass billing query)
+    CheckVip(check_vip::SdkReturn),
+    ///4.1获取车牌是否支持免密和SDK心跳 (Plate password-free support and SDK heartbeat)
+    PayStatus(pay_status::SdkReturn),
+    ///7.4 接收被扫数据(SDK回调收费系统) (Scanned payment code received (smart screen))
+    Sweepcode(sweepcode::SdkReturn),
+    ///3.4电子收费异步返回结果 (Electronic payment result (asynchronous))
+    Outpark(outpark::SdkReturn),
+}
+impl SdkReturn {
+    /// The keys (`service_name`, or URL path for path-addressed new-API interfaces) this enum dispatches on.
+    pub const KEYS: &'static [&'static str] = &[
+        "query_prepay_card_balance",
+        "query_month_card_page",
+        "query_price",
+        "prepay_order",
+        "nolicence_in_park",
+        "price_sync",
+        "month_card_sync",
+        "month_member_sync",
+        "collector_sync",
+        "lock_car",
+        "monthcard_pay",
+        "query_prodprice",
+        "deliver_ticket",
+        "gate_sync",
+        "blackuser_sync",
+        "car_type_sync",
+        "month_pay_sync",
+        "confirm_order_inform",
+        "operate_liftrod",
+        "visitor_sync",
+        "pass_through",
+        "refund",
+        "recharge",
+        "repair",
+        "update_park_soft",
+        "query_newprodprice",
+        "pay_notice",
+        "check_vip",
+        "pay_status",
+        "sweepcode",
+        "outpark",
+    ];
+    /// Decodes and validates a message, dispatching on its `service_name`.
+    pub fn decode(bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        match crate::peek_service_name(bytes)? {
+            Some(name) => Self::decode_as(&name, bytes),
+            None => Err(crate::DecodeError::MissingServiceName),
+        }
+    }
+    /// Decodes and validates a message whose key is already known
+    /// (from an envelope's `service_name`, or a URL path).
+    pub fn decode_as(key: &str, bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        Self::decode_as_with_slips(key, bytes).map(|decoded| decoded.message)
+    }
+    /// [`decode_as`](Self::decode_as), keeping what was read leniently.
+    pub fn decode_as_with_slips(
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<crate::Decoded<Self>, crate::DecodeError> {
+        match key {
+            "query_prepay_card_balance" => {
+                crate::decode_with_slips::<query_prepay_card_balance::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::QueryPrepayCardBalance))
+            }
+            "query_month_card_page" => {
+                crate::decode_with_slips::<query_month_card_page::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::QueryMonthCardPage))
+            }
+            "query_price" => {
+                crate::decode_with_slips::<query_price::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::QueryPrice))
+            }
+            "prepay_order" => {
+                crate::decode_with_slips::<prepay_order::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::PrepayOrder))
+            }
+            "nolicence_in_park" => {
+                crate::decode_with_slips::<nolicence_in_park::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::NolicenceInPark))
+            }
+            "price_sync" => {
+                crate::decode_with_slips::<price_sync::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::PriceSync))
+            }
+            "month_card_sync" => {
+                crate::decode_with_slips::<month_card_sync::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::MonthCardSync))
+            }
+            "month_member_sync" => {
+                crate::decode_with_slips::<month_member_sync::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::MonthMemberSync))
+            }
+            "collector_sync" => {
+                crate::decode_with_slips::<collector_sync::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::CollectorSync))
+            }
+            "lock_car" => {
+                crate::decode_with_slips::<lock_car::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::LockCar))
+            }
+            "monthcard_pay" => {
+                crate::decode_with_slips::<monthcard_pay::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::MonthcardPay))
+            }
+            "query_prodprice" => {
+                crate::decode_with_slips::<query_prodprice::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::QueryProdprice))
+            }
+            "deliver_ticket" => {
+                crate::decode_with_slips::<deliver_ticket::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::DeliverTicket))
+            }
+            "gate_sync" => {
+                crate::decode_with_slips::<gate_sync::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::GateSync))
+            }
+            "blackuser_sync" => {
+                crate::decode_with_slips::<blackuser_sync::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::BlackuserSync))
+            }
+            "car_type_sync" => {
+                crate::decode_with_slips::<car_type_sync::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::CarTypeSync))
+            }
+            "month_pay_sync" => {
+                crate::decode_with_slips::<month_pay_sync::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::MonthPaySync))
+            }
+            "confirm_order_inform" => {
+                crate::decode_with_slips::<confirm_order_inform::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::ConfirmOrderInform))
+            }
+            "operate_liftrod" => {
+                crate::decode_with_slips::<operate_liftrod::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::OperateLiftrod))
+            }
+            "visitor_sync" => {
+                crate::decode_with_slips::<visitor_sync::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::VisitorSync))
+            }
+            "pass_through" => {
+                crate::decode_with_slips::<pass_through::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::PassThrough))
+            }
+            "refund" => {
+                crate::decode_with_slips::<refund::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::Refund))
+            }
+            "recharge" => {
+                crate::decode_with_slips::<recharge::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::Recharge))
+            }
+            "repair" => {
+                crate::decode_with_slips::<repair::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::Repair))
+            }
+            "update_park_soft" => {
+                crate::decode_with_slips::<update_park_soft::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::UpdateParkSoft))
+            }
+            "query_newprodprice" => {
+                crate::decode_with_slips::<query_newprodprice::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::QueryNewprodprice))
+            }
+            "pay_notice" => {
+                crate::decode_with_slips::<pay_notice::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::PayNotice))
+            }
+            "check_vip" => {
+                crate::decode_with_slips::<check_vip::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::CheckVip))
+            }
+            "pay_status" => {
+                crate::decode_with_slips::<pay_status::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::PayStatus))
+            }
+            "sweepcode" => {
+                crate::decode_with_slips::<sweepcode::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::Sweepcode))
+            }
+            "outpark" => {
+                crate::decode_with_slips::<outpark::SdkReturn>(bytes)
+                    .map(|d| d.map(Self::Outpark))
+            }
+            _ => {
+                Err(crate::DecodeError::UnknownService {
+                    service_name: key.to_string(),
+                    role: crate::Role::SdkReturn,
+                })
+            }
+        }
+    }
+    /// The key of this message.
+    pub fn key(&self) -> &'static str {
+        match *self {
+            Self::QueryPrepayCardBalance(_) => "query_prepay_card_balance",
+            Self::QueryMonthCardPage(_) => "query_month_card_page",
+            Self::QueryPrice(_) => "query_price",
+            Self::PrepayOrder(_) => "prepay_order",
+            Self::NolicenceInPark(_) => "nolicence_in_park",
+            Self::PriceSync(_) => "price_sync",
+            Self::MonthCardSync(_) => "month_card_sync",
+            Self::MonthMemberSync(_) => "month_member_sync",
+            Self::CollectorSync(_) => "collector_sync",
+            Self::LockCar(_) => "lock_car",
+            Self::MonthcardPay(_) => "monthcard_pay",
+            Self::QueryProdprice(_) => "query_prodprice",
+            Self::DeliverTicket(_) => "deliver_ticket",
+            Self::GateSync(_) => "gate_sync",
+            Self::BlackuserSync(_) => "blackuser_sync",
+            Self::CarTypeSync(_) => "car_type_sync",
+            Self::MonthPaySync(_) => "month_pay_sync",
+            Self::ConfirmOrderInform(_) => "confirm_order_inform",
+            Self::OperateLiftrod(_) => "operate_liftrod",
+            Self::VisitorSync(_) => "visitor_sync",
+            Self::PassThrough(_) => "pass_through",
+            Self::Refund(_) => "refund",
+            Self::Recharge(_) => "recharge",
+            Self::Repair(_) => "repair",
+            Self::UpdateParkSoft(_) => "update_park_soft",
+            Self::QueryNewprodprice(_) => "query_newprodprice",
+            Self::PayNotice(_) => "pay_notice",
+            Self::CheckVip(_) => "check_vip",
+            Self::PayStatus(_) => "pay_status",
+            Self::Sweepcode(_) => "sweepcode",
+            Self::Outpark(_) => "outpark",
+        }
+    }
+    /// Encodes the message in the spec's wire types.
+    pub fn encode(&self) -> Vec<u8> {
+        match *self {
+            Self::QueryPrepayCardBalance(ref m) => crate::message::encode(m),
+            Self::QueryMonthCardPage(ref m) => crate::message::encode(m),
+            Self::QueryPrice(ref m) => crate::message::encode(m),
+            Self::PrepayOrder(ref m) => crate::message::encode(m),
+            Self::NolicenceInPark(ref m) => crate::message::encode(m),
+            Self::PriceSync(ref m) => crate::message::encode(m),
+            Self::MonthCardSync(ref m) => crate::message::encode(m),
+            Self::MonthMemberSync(ref m) => crate::message::encode(m),
+            Self::CollectorSync(ref m) => crate::message::encode(m),
+            Self::LockCar(ref m) => crate::message::encode(m),
+            Self::MonthcardPay(ref m) => crate::message::encode(m),
+            Self::QueryProdprice(ref m) => crate::message::encode(m),
+            Self::DeliverTicket(ref m) => crate::message::encode(m),
+            Self::GateSync(ref m) => crate::message::encode(m),
+            Self::BlackuserSync(ref m) => crate::message::encode(m),
+            Self::CarTypeSync(ref m) => crate::message::encode(m),
+            Self::MonthPaySync(ref m) => crate::message::encode(m),
+            Self::ConfirmOrderInform(ref m) => crate::message::encode(m),
+            Self::OperateLiftrod(ref m) => crate::message::encode(m),
+            Self::VisitorSync(ref m) => crate::message::encode(m),
+            Self::PassThrough(ref m) => crate::message::encode(m),
+            Self::Refund(ref m) => crate::message::encode(m),
+            Self::Recharge(ref m) => crate::message::encode(m),
+            Self::Repair(ref m) => crate::message::encode(m),
+            Self::UpdateParkSoft(ref m) => crate::message::encode(m),
+            Self::QueryNewprodprice(ref m) => crate::message::encode(m),
+            Self::PayNotice(ref m) => crate::message::encode(m),
+            Self::CheckVip(ref m) => crate::message::encode(m),
+            Self::PayStatus(ref m) => crate::message::encode(m),
+            Self::Sweepcode(ref m) => crate::message::encode(m),
+            Self::Outpark(ref m) => crate::message::encode(m),
+        }
+    }
+    /// Checks every length and rule.
+    pub fn validate(&self) -> Result<(), crate::Report> {
+        match *self {
+            Self::QueryPrepayCardBalance(ref m) => crate::Object::validate(m),
+            Self::QueryMonthCardPage(ref m) => crate::Object::validate(m),
+            Self::QueryPrice(ref m) => crate::Object::validate(m),
+            Self::PrepayOrder(ref m) => crate::Object::validate(m),
+            Self::NolicenceInPark(ref m) => crate::Object::validate(m),
+            Self::PriceSync(ref m) => crate::Object::validate(m),
+            Self::MonthCardSync(ref m) => crate::Object::validate(m),
+            Self::MonthMemberSync(ref m) => crate::Object::validate(m),
+            Self::CollectorSync(ref m) => crate::Object::validate(m),
+            Self::LockCar(ref m) => crate::Object::validate(m),
+            Self::MonthcardPay(ref m) => crate::Object::validate(m),
+            Self::QueryProdprice(ref m) => crate::Object::validate(m),
+            Self::DeliverTicket(ref m) => crate::Object::validate(m),
+            Self::GateSync(ref m) => crate::Object::validate(m),
+            Self::BlackuserSync(ref m) => crate::Object::validate(m),
+            Self::CarTypeSync(ref m) => crate::Object::validate(m),
+            Self::MonthPaySync(ref m) => crate::Object::validate(m),
+            Self::ConfirmOrderInform(ref m) => crate::Object::validate(m),
+            Self::OperateLiftrod(ref m) => crate::Object::validate(m),
+            Self::VisitorSync(ref m) => crate::Object::validate(m),
+            Self::PassThrough(ref m) => crate::Object::validate(m),
+            Self::Refund(ref m) => crate::Object::validate(m),
+            Self::Recharge(ref m) => crate::Object::validate(m),
+            Self::Repair(ref m) => crate::Object::validate(m),
+            Self::UpdateParkSoft(ref m) => crate::Object::validate(m),
+            Self::QueryNewprodprice(ref m) => crate::Object::validate(m),
+            Self::PayNotice(ref m) => crate::Object::validate(m),
+            Self::CheckVip(ref m) => crate::Object::validate(m),
+            Self::PayStatus(ref m) => crate::Object::validate(m),
+            Self::Sweepcode(ref m) => crate::Object::validate(m),
+            Self::Outpark(ref m) => crate::Object::validate(m),
+        }
+    }
+    /// The message's schema.
+    pub fn schema(&self) -> &'static crate::schema::ObjectSchema {
+        match *self {
+            Self::QueryPrepayCardBalance(_) => {
+                <query_prepay_card_balance::SdkReturn as crate::Object>::schema()
+            }
+            Self::QueryMonthCardPage(_) => {
+                <query_month_card_page::SdkReturn as crate::Object>::schema()
+            }
+            Self::QueryPrice(_) => <query_price::SdkReturn as crate::Object>::schema(),
+            Self::PrepayOrder(_) => <prepay_order::SdkReturn as crate::Object>::schema(),
+            Self::NolicenceInPark(_) => {
+                <nolicence_in_park::SdkReturn as crate::Object>::schema()
+            }
+            Self::PriceSync(_) => <price_sync::SdkReturn as crate::Object>::schema(),
+            Self::MonthCardSync(_) => {
+                <month_card_sync::SdkReturn as crate::Object>::schema()
+            }
+            Self::MonthMemberSync(_) => {
+                <month_member_sync::SdkReturn as crate::Object>::schema()
+            }
+            Self::CollectorSync(_) => {
+                <collector_sync::SdkReturn as crate::Object>::schema()
+            }
+            Self::LockCar(_) => <lock_car::SdkReturn as crate::Object>::schema(),
+            Self::MonthcardPay(_) => {
+                <monthcard_pay::SdkReturn as crate::Object>::schema()
+            }
+            Self::QueryProdprice(_) => {
+                <query_prodprice::SdkReturn as crate::Object>::schema()
+            }
+            Self::DeliverTicket(_) => {
+                <deliver_ticket::SdkReturn as crate::Object>::schema()
+            }
+            Self::GateSync(_) => <gate_sync::SdkReturn as crate::Object>::schema(),
+            Self::BlackuserSync(_) => {
+                <blackuser_sync::SdkReturn as crate::Object>::schema()
+            }
+            Self::CarTypeSync(_) => <car_type_sync::SdkReturn as crate::Object>::schema(),
+            Self::MonthPaySync(_) => {
+                <month_pay_sync::SdkReturn as crate::Object>::schema()
+            }
+            Self::ConfirmOrderInform(_) => {
+                <confirm_order_inform::SdkReturn as crate::Object>::schema()
+            }
+            Self::OperateLiftrod(_) => {
+                <operate_liftrod::SdkReturn as crate::Object>::schema()
+            }
+            Self::VisitorSync(_) => <visitor_sync::SdkReturn as crate::Object>::schema(),
+            Self::PassThrough(_) => <pass_through::SdkReturn as crate::Object>::schema(),
+            Self::Refund(_) => <refund::SdkReturn as crate::Object>::schema(),
+            Self::Recharge(_) => <recharge::SdkReturn as crate::Object>::schema(),
+            Self::Repair(_) => <repair::SdkReturn as crate::Object>::schema(),
+            Self::UpdateParkSoft(_) => {
+                <update_park_soft::SdkReturn as crate::Object>::schema()
+            }
+            Self::QueryNewprodprice(_) => {
+                <query_newprodprice::SdkReturn as crate::Object>::schema()
+            }
+            Self::PayNotice(_) => <pay_notice::SdkReturn as crate::Object>::schema(),
+            Self::CheckVip(_) => <check_vip::SdkReturn as crate::Object>::schema(),
+            Self::PayStatus(_) => <pay_status::SdkReturn as crate::Object>::schema(),
+            Self::Sweepcode(_) => <sweepcode::SdkReturn as crate::Object>::schema(),
+            Self::Outpark(_) => <outpark::SdkReturn as crate::Object>::schema(),
+        }
+    }
+}
+impl ::serde::Serialize for SdkReturn {
+    fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Self::QueryPrepayCardBalance(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryMonthCardPage(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryPrice(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PrepayOrder(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::NolicenceInPark(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PriceSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::MonthCardSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::MonthMemberSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::CollectorSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::LockCar(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::MonthcardPay(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryProdprice(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::DeliverTicket(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::GateSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::BlackuserSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::CarTypeSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::MonthPaySync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::ConfirmOrderInform(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::OperateLiftrod(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::VisitorSync(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PassThrough(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Refund(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Recharge(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Repair(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UpdateParkSoft(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryNewprodprice(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PayNotice(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::CheckVip(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::PayStatus(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Sweepcode(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Outpark(ref m) => ::serde::Serialize::serialize(m, s),
+        }
+    }
+}
+impl From<query_prepay_card_balance::SdkReturn> for SdkReturn {
+    fn from(m: query_prepay_card_balance::SdkReturn) -> Self {
+        Self::QueryPrepayCardBalance(m)
+    }
+}
+impl From<query_month_card_page::SdkReturn> for SdkReturn {
+    fn from(m: query_month_card_page::SdkReturn) -> Self {
+        Self::QueryMonthCardPage(m)
+    }
+}
+impl From<query_price::SdkReturn> for SdkReturn {
+    fn from(m: query_price::SdkReturn) -> Self {
+        Self::QueryPrice(m)
+    }
+}
+impl From<prepay_order::SdkReturn> for SdkReturn {
+    fn from(m: prepay_order::SdkReturn) -> Self {
+        Self::PrepayOrder(m)
+    }
+}
+impl From<nolicence_in_park::SdkReturn> for SdkReturn {
+    fn from(m: nolicence_in_park::SdkReturn) -> Self {
+        Self::NolicenceInPark(m)
+    }
+}
+impl From<price_sync::SdkReturn> for SdkReturn {
+    fn from(m: price_sync::SdkReturn) -> Self {
+        Self::PriceSync(m)
+    }
+}
+impl From<month_card_sync::SdkReturn> for SdkReturn {
+    fn from(m: month_card_sync::SdkReturn) -> Self {
+        Self::MonthCardSync(m)
+    }
+}
+impl From<month_member_sync::SdkReturn> for SdkReturn {
+    fn from(m: month_member_sync::SdkReturn) -> Self {
+        Self::MonthMemberSync(m)
+    }
+}
+impl From<collector_sync::SdkReturn> for SdkReturn {
+    fn from(m: collector_sync::SdkReturn) -> Self {
+        Self::CollectorSync(m)
+    }
+}
+impl From<lock_car::SdkReturn> for SdkReturn {
+    fn from(m: lock_car::SdkReturn) -> Self {
+        Self::LockCar(m)
+    }
+}
+impl From<monthcard_pay::SdkReturn> for SdkReturn {
+    fn from(m: monthcard_pay::SdkReturn) -> Self {
+        Self::MonthcardPay(m)
+    }
+}
+impl From<query_prodprice::SdkReturn> for SdkReturn {
+    fn from(m: query_prodprice::SdkReturn) -> Self {
+        Self::QueryProdprice(m)
+    }
+}
+impl From<deliver_ticket::SdkReturn> for SdkReturn {
+    fn from(m: deliver_ticket::SdkReturn) -> Self {
+        Self::DeliverTicket(m)
+    }
+}
+impl From<gate_sync::SdkReturn> for SdkReturn {
+    fn from(m: gate_sync::SdkReturn) -> Self {
+        Self::GateSync(m)
+    }
+}
+impl From<blackuser_sync::SdkReturn> for SdkReturn {
+    fn from(m: blackuser_sync::SdkReturn) -> Self {
+        Self::BlackuserSync(m)
+    }
+}
+impl From<car_type_sync::SdkReturn> for SdkReturn {
+    fn from(m: car_type_sync::SdkReturn) -> Self {
+        Self::CarTypeSync(m)
+    }
+}
+impl From<month_pay_sync::SdkReturn> for SdkReturn {
+    fn from(m: month_pay_sync::SdkReturn) -> Self {
+        Self::MonthPaySync(m)
+    }
+}
+impl From<confirm_order_inform::SdkReturn> for SdkReturn {
+    fn from(m: confirm_order_inform::SdkReturn) -> Self {
+        Self::ConfirmOrderInform(m)
+    }
+}
+impl From<operate_liftrod::SdkReturn> for SdkReturn {
+    fn from(m: operate_liftrod::SdkReturn) -> Self {
+        Self::OperateLiftrod(m)
+    }
+}
+impl From<visitor_sync::SdkReturn> for SdkReturn {
+    fn from(m: visitor_sync::SdkReturn) -> Self {
+        Self::VisitorSync(m)
+    }
+}
+impl From<pass_through::SdkReturn> for SdkReturn {
+    fn from(m: pass_through::SdkReturn) -> Self {
+        Self::PassThrough(m)
+    }
+}
+impl From<refund::SdkReturn> for SdkReturn {
+    fn from(m: refund::SdkReturn) -> Self {
+        Self::Refund(m)
+    }
+}
+impl From<recharge::SdkReturn> for SdkReturn {
+    fn from(m: recharge::SdkReturn) -> Self {
+        Self::Recharge(m)
+    }
+}
+impl From<repair::SdkReturn> for SdkReturn {
+    fn from(m: repair::SdkReturn) -> Self {
+        Self::Repair(m)
+    }
+}
+impl From<update_park_soft::SdkReturn> for SdkReturn {
+    fn from(m: update_park_soft::SdkReturn) -> Self {
+        Self::UpdateParkSoft(m)
+    }
+}
+impl From<query_newprodprice::SdkReturn> for SdkReturn {
+    fn from(m: query_newprodprice::SdkReturn) -> Self {
+        Self::QueryNewprodprice(m)
+    }
+}
+impl From<pay_notice::SdkReturn> for SdkReturn {
+    fn from(m: pay_notice::SdkReturn) -> Self {
+        Self::PayNotice(m)
+    }
+}
+impl From<check_vip::SdkReturn> for SdkReturn {
+    fn from(m: check_vip::SdkReturn) -> Self {
+        Self::CheckVip(m)
+    }
+}
+impl From<pay_status::SdkReturn> for SdkReturn {
+    fn from(m: pay_status::SdkReturn) -> Self {
+        Self::PayStatus(m)
+    }
+}
+impl From<sweepcode::SdkReturn> for SdkReturn {
+    fn from(m: sweepcode::SdkReturn) -> Self {
+        Self::Sweepcode(m)
+    }
+}
+impl From<outpark::SdkReturn> for SdkReturn {
+    fn from(m: outpark::SdkReturn) -> Self {
+        Self::Outpark(m)
+    }
+}
+///Every `http_return` message of this family.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
+pub enum HttpReturn {
+    ///3.1查询订单价格(泊链) (Query order price)
+    QueryPrice(query_price::HttpReturn),
+    ///3.3无牌车入场请求(泊链) (Unplated car entry request)
+    NolicenceInPark(nolicence_in_park::HttpReturn),
+    ///1.1初始化 (Initialisation (HTTP mode: login))
+    Login(login::HttpReturn),
+    ///3.4电子收费异步返回结果 (Electronic payment result (asynchronous))
+    Outpark(outpark::HttpReturn),
+}
+impl HttpReturn {
+    /// The keys (`service_name`, or URL path for path-addressed new-API interfaces) this enum dispatches on.
+    pub const KEYS: &'static [&'static str] = &[
+        "query_price",
+        "nolicence_in_park",
+        "login",
+        "outpark",
+    ];
+    /// Decodes and validates a message, dispatching on its `service_name`.
+    pub fn decode(bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        match crate::peek_service_name(bytes)? {
+            Some(name) => Self::decode_as(&name, bytes),
+            None => Err(crate::DecodeError::MissingServiceName),
+        }
+    }
+    /// Decodes and validates a message whose key is already known
+    /// (from an envelope's `service_name`, or a URL path).
+    pub fn decode_as(key: &str, bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        Self::decode_as_with_slips(key, bytes).map(|decoded| decoded.message)
+    }
+    /// [`decode_as`](Self::decode_as), keeping what was read leniently.
+    pub fn decode_as_with_slips(
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<crate::Decoded<Self>, crate::DecodeError> {
+        match key {
+            "query_price" => {
+                crate::decode_with_slips::<query_price::HttpReturn>(bytes)
+                    .map(|d| d.map(Self::QueryPrice))
+            }
+            "nolicence_in_park" => {
+                crate::decode_with_slips::<nolicence_in_park::HttpReturn>(bytes)
+                    .map(|d| d.map(Self::NolicenceInPark))
+            }
+            "login" => {
+                crate::decode_with_slips::<login::HttpReturn>(bytes)
+                    .map(|d| d.map(Self::Login))
+            }
+            "outpark" => {
+                crate::decode_with_slips::<outpark::HttpReturn>(bytes)
+                    .map(|d| d.map(Self::Outpark))
+            }
+            _ => {
+                Err(crate::DecodeError::UnknownService {
+                    service_name: key.to_string(),
+                    role: crate::Role::HttpReturn,
+                })
+            }
+        }
+    }
+    /// The key of this message.
+    pub fn key(&self) -> &'static str {
+        match *self {
+            Self::QueryPrice(_) => "query_price",
+            Self::NolicenceInPark(_) => "nolicence_in_park",
+            Self::Login(_) => "login",
+            Self::Outpark(_) => "outpark",
+        }
+    }
+    /// Encodes the message in the spec's wire types.
+    pub fn encode(&self) -> Vec<u8> {
+        match *self {
+            Self::QueryPrice(ref m) => crate::message::encode(m),
+            Self::NolicenceInPark(ref m) => crate::message::encode(m),
+            Self::Login(ref m) => crate::message::encode(m),
+            Self::Outpark(ref m) => crate::message::encode(m),
+        }
+    }
+    /// Checks every length and rule.
+    pub fn validate(&self) -> Result<(), crate::Report> {
+        match *self {
+            Self::QueryPrice(ref m) => crate::Object::validate(m),
+            Self::NolicenceInPark(ref m) => crate::Object::validate(m),
+            Self::Login(ref m) => crate::Object::validate(m),
+            Self::Outpark(ref m) => crate::Object::validate(m),
+        }
+    }
+    /// The message's schema.
+    pub fn schema(&self) -> &'static crate::schema::ObjectSchema {
+        match *self {
+            Self::QueryPrice(_) => <query_price::HttpReturn as crate::Object>::schema(),
+            Self::NolicenceInPark(_) => {
+                <nolicence_in_park::HttpReturn as crate::Object>::schema()
+            }
+            Self::Login(_) => <login::HttpReturn as crate::Object>::schema(),
+            Self::Outpark(_) => <outpark::HttpReturn as crate::Object>::schema(),
+        }
+    }
+}
+impl ::serde::Serialize for HttpReturn {
+    fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Self::QueryPrice(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::NolicenceInPark(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Login(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::Outpark(ref m) => ::serde::Serialize::serialize(m, s),
+        }
+    }
+}
+impl From<query_price::HttpReturn> for HttpReturn {
+    fn from(m: query_price::HttpReturn) -> Self {
+        Self::QueryPrice(m)
+    }
+}
+impl From<nolicence_in_park::HttpReturn> for HttpReturn {
+    fn from(m: nolicence_in_park::HttpReturn) -> Self {
+        Self::NolicenceInPark(m)
+    }
+}
+impl From<login::HttpReturn> for HttpReturn {
+    fn from(m: login::HttpReturn) -> Self {
+        Self::Login(m)
+    }
+}
+impl From<outpark::HttpReturn> for HttpReturn {
+    fn from(m: outpark::HttpReturn) -> Self {
+        Self::Outpark(m)
+    }
+}
+///Every `async_result` message of this family.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
+pub enum AsyncResult {
+    ///2.4车场收费员信息上传(停车云) (Toll collector upload)
+    UploadCollector(upload_collector::AsyncResult),
+    ///2.5员工上下班记录上传(停车云) (Staff shift record upload)
+    WorkRecord(work_record::AsyncResult),
+    ///2.6日志上传(停车云) (Log upload)
+    ParkLog(park_log::AsyncResult),
+    ///2.8月卡套餐上传(停车云) (Monthly-card package upload)
+    UploadMonthCard(upload_month_card::AsyncResult),
+    ///2.9价格上传(停车云) (Price upload)
+    UploadPrice(upload_price::AsyncResult),
+    ///2.10月卡会员上传(停车云) (Monthly-card member upload)
+    UploadMonthMember(upload_month_member::AsyncResult),
+    ///2.11异常抬杆/落杆上传(停车云) (Abnormal barrier lift/drop upload)
+    UploadLiftrod(upload_liftrod::AsyncResult),
+    ///2.13月卡续费记录上传(停车云) (Monthly-card renewal record upload)
+    MonthPayRecord(month_pay_record::AsyncResult),
+    ///2.14通道数据上传 (停车云) (Lane data upload)
+    UploadGate(upload_gate::AsyncResult),
+    ///2.15黑名单上传(停车云) (Blacklist upload)
+    UploadBlackuser(upload_blackuser::AsyncResult),
+    ///2.16车型数据上传(停车云) (Vehicle type upload)
+    UploadCarType(upload_car_type::AsyncResult),
+    ///2.17出场模糊匹配确认事件上传(停车云) (Exit fuzzy-match confirmation upload)
+    UploadConfirmOrder(upload_confirm_order::AsyncResult),
+    ///2.19车场订单电子支付状态查询接口 (Order electronic-payment status query)
+    QueryOrder(query_order::AsyncResult),
+}
+impl AsyncResult {
+    /// The keys (`service_name`, or URL path for path-addressed new-API interfaces) this enum dispatches on.
+    pub const KEYS: &'static [&'static str] = &[
+        "upload_collector",
+        "work_record",
+        "park_log",
+        "upload_month_card",
+        "upload_price",
+        "upload_month_member",
+        "upload_liftrod",
+        "month_pay_record",
+        "upload_gate",
+        "upload_blackuser",
+        "upload_car_type",
+        "upload_confirm_order",
+        "query_order",
+    ];
+    /// Decodes and validates a message, dispatching on its `service_name`.
+    pub fn decode(bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        match crate::peek_service_name(bytes)? {
+            Some(name) => Self::decode_as(&name, bytes),
+            None => Err(crate::DecodeError::MissingServiceName),
+        }
+    }
+    /// Decodes and validates a message whose key is already known
+    /// (from an envelope's `service_name`, or a URL path).
+    pub fn decode_as(key: &str, bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        Self::decode_as_with_slips(key, bytes).map(|decoded| decoded.message)
+    }
+    /// [`decode_as`](Self::decode_as), keeping what was read leniently.
+    pub fn decode_as_with_slips(
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<crate::Decoded<Self>, crate::DecodeError> {
+        match key {
+            "upload_collector" => {
+                crate::decode_with_slips::<upload_collector::AsyncResult>(bytes)
+                    .map(|d| d.map(Self::UploadCollector))
+            }
+            "work_record" => {
+                crate::decode_with_slips::<work_record::AsyncResult>(bytes)
+                    .map(|d| d.map(Self::WorkRecord))
+            }
+            "park_log" => {
+                crate::decode_with_slips::<park_log::AsyncResult>(bytes)
+                    .map(|d| d.map(Self::ParkLog))
+            }
+            "upload_month_card" => {
+                crate::decode_with_slips::<upload_month_card::AsyncResult>(bytes)
+                    .map(|d| d.map(Self::UploadMonthCard))
+            }
+            "upload_price" => {
+                crate::decode_with_slips::<upload_price::AsyncResult>(bytes)
+                    .map(|d| d.map(Self::UploadPrice))
+            }
+            "upload_month_member" => {
+                crate::decode_with_slips::<upload_month_member::AsyncResult>(bytes)
+                    .map(|d| d.map(Self::UploadMonthMember))
+            }
+            "upload_liftrod" => {
+                crate::decode_with_slips::<upload_liftrod::AsyncResult>(bytes)
+                    .map(|d| d.map(Self::UploadLiftrod))
+            }
+            "month_pay_record" => {
+                crate::decode_with_slips::<month_pay_record::AsyncResult>(bytes)
+                    .map(|d| d.map(Self::MonthPayRecord))
+            }
+            "upload_gate" => {
+                crate::decode_with_slips::<upload_gate::AsyncResult>(bytes)
+                    .map(|d| d.map(Self::UploadGate))
+            }
+            "upload_blackuser" => {
+                crate::decode_with_slips::<upload_blackuser::AsyncResult>(bytes)
+                    .map(|d| d.map(Self::UploadBlackuser))
+            }
+            "upload_car_type" => {
+                crate::decode_with_slips::<upload_car_type::AsyncResult>(bytes)
+                    .map(|d| d.map(Self::UploadCarType))
+            }
+            "upload_confirm_order" => {
+                crate::decode_with_slips::<upload_confirm_order::AsyncResult>(bytes)
+                    .map(|d| d.map(Self::UploadConfirmOrder))
+            }
+            "query_order" => {
+                crate::decode_with_slips::<query_order::AsyncResult>(bytes)
+                    .map(|d| d.map(Self::QueryOrder))
+            }
+            _ => {
+                Err(crate::DecodeError::UnknownService {
+                    service_name: key.to_string(),
+                    role: crate::Role::AsyncResult,
+                })
+            }
+        }
+    }
+    /// The key of this message.
+    pub fn key(&self) -> &'static str {
+        match *self {
+            Self::UploadCollector(_) => "upload_collector",
+            Self::WorkRecord(_) => "work_record",
+            Self::ParkLog(_) => "park_log",
+            Self::UploadMonthCard(_) => "upload_month_card",
+            Self::UploadPrice(_) => "upload_price",
+            Self::UploadMonthMember(_) => "upload_month_member",
+            Self::UploadLiftrod(_) => "upload_liftrod",
+            Self::MonthPayRecord(_) => "month_pay_record",
+            Self::UploadGate(_) => "upload_gate",
+            Self::UploadBlackuser(_) => "upload_blackuser",
+            Self::UploadCarType(_) => "upload_car_type",
+            Self::UploadConfirmOrder(_) => "upload_confirm_order",
+            Self::QueryOrder(_) => "query_order",
+        }
+    }
+    /// Encodes the message in the spec's wire types.
+    pub fn encode(&self) -> Vec<u8> {
+        match *self {
+            Self::UploadCollector(ref m) => crate::message::encode(m),
+            Self::WorkRecord(ref m) => crate::message::encode(m),
+            Self::ParkLog(ref m) => crate::message::encode(m),
+            Self::UploadMonthCard(ref m) => crate::message::encode(m),
+            Self::UploadPrice(ref m) => crate::message::encode(m),
+            Self::UploadMonthMember(ref m) => crate::message::encode(m),
+            Self::UploadLiftrod(ref m) => crate::message::encode(m),
+            Self::MonthPayRecord(ref m) => crate::message::encode(m),
+            Self::UploadGate(ref m) => crate::message::encode(m),
+            Self::UploadBlackuser(ref m) => crate::message::encode(m),
+            Self::UploadCarType(ref m) => crate::message::encode(m),
+            Self::UploadConfirmOrder(ref m) => crate::message::encode(m),
+            Self::QueryOrder(ref m) => crate::message::encode(m),
+        }
+    }
+    /// Checks every length and rule.
+    pub fn validate(&self) -> Result<(), crate::Report> {
+        match *self {
+            Self::UploadCollector(ref m) => crate::Object::validate(m),
+            Self::WorkRecord(ref m) => crate::Object::validate(m),
+            Self::ParkLog(ref m) => crate::Object::validate(m),
+            Self::UploadMonthCard(ref m) => crate::Object::validate(m),
+            Self::UploadPrice(ref m) => crate::Object::validate(m),
+            Self::UploadMonthMember(ref m) => crate::Object::validate(m),
+            Self::UploadLiftrod(ref m) => crate::Object::validate(m),
+            Self::MonthPayRecord(ref m) => crate::Object::validate(m),
+            Self::UploadGate(ref m) => crate::Object::validate(m),
+            Self::UploadBlackuser(ref m) => crate::Object::validate(m),
+            Self::UploadCarType(ref m) => crate::Object::validate(m),
+            Self::UploadConfirmOrder(ref m) => crate::Object::validate(m),
+            Self::QueryOrder(ref m) => crate::Object::validate(m),
+        }
+    }
+    /// The message's schema.
+    pub fn schema(&self) -> &'static crate::schema::ObjectSchema {
+        match *self {
+            Self::UploadCollector(_) => {
+                <upload_collector::AsyncResult as crate::Object>::schema()
+            }
+            Self::WorkRecord(_) => <work_record::AsyncResult as crate::Object>::schema(),
+            Self::ParkLog(_) => <park_log::AsyncResult as crate::Object>::schema(),
+            Self::UploadMonthCard(_) => {
+                <upload_month_card::AsyncResult as crate::Object>::schema()
+            }
+            Self::UploadPrice(_) => {
+                <upload_price::AsyncResult as crate::Object>::schema()
+            }
+            Self::UploadMonthMember(_) => {
+                <upload_month_member::AsyncResult as crate::Object>::schema()
+            }
+            Self::UploadLiftrod(_) => {
+                <upload_liftrod::AsyncResult as crate::Object>::schema()
+            }
+            Self::MonthPayRecord(_) => {
+                <month_pay_record::AsyncResult as crate::Object>::schema()
+            }
+            Self::UploadGate(_) => <upload_gate::AsyncResult as crate::Object>::schema(),
+            Self::UploadBlackuser(_) => {
+                <upload_blackuser::AsyncResult as crate::Object>::schema()
+            }
+            Self::UploadCarType(_) => {
+                <upload_car_type::AsyncResult as crate::Object>::schema()
+            }
+            Self::UploadConfirmOrder(_) => {
+                <upload_confirm_order::AsyncResult as crate::Object>::schema()
+            }
+            Self::QueryOrder(_) => <query_order::AsyncResult as crate::Object>::schema(),
+        }
+    }
+}
+impl ::serde::Serialize for AsyncResult {
+    fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Self::UploadCollector(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::WorkRecord(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::ParkLog(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadMonthCard(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadPrice(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadMonthMember(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadLiftrod(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::MonthPayRecord(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadGate(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadBlackuser(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadCarType(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::UploadConfirmOrder(ref m) => ::serde::Serialize::serialize(m, s),
+            Self::QueryOrder(ref m) => ::serde::Serialize::serialize(m, s),
+        }
+    }
+}
+impl From<upload_collector::AsyncResult> for AsyncResult {
+    fn from(m: upload_collector::AsyncResult) -> Self {
+        Self::UploadCollector(m)
+    }
+}
+impl From<work_record::AsyncResult> for AsyncResult {
+    fn from(m: work_record::AsyncResult) -> Self {
+        Self::WorkRecord(m)
+    }
+}
+impl From<park_log::AsyncResult> for AsyncResult {
+    fn from(m: park_log::AsyncResult) -> Self {
+        Self::ParkLog(m)
+    }
+}
+impl From<upload_month_card::AsyncResult> for AsyncResult {
+    fn from(m: upload_month_card::AsyncResult) -> Self {
+        Self::UploadMonthCard(m)
+    }
+}
+impl From<upload_price::AsyncResult> for AsyncResult {
+    fn from(m: upload_price::AsyncResult) -> Self {
+        Self::UploadPrice(m)
+    }
+}
+impl From<upload_month_member::AsyncResult> for AsyncResult {
+    fn from(m: upload_month_member::AsyncResult) -> Self {
+        Self::UploadMonthMember(m)
+    }
+}
+impl From<upload_liftrod::AsyncResult> for AsyncResult {
+    fn from(m: upload_liftrod::AsyncResult) -> Self {
+        Self::UploadLiftrod(m)
+    }
+}
+impl From<month_pay_record::AsyncResult> for AsyncResult {
+    fn from(m: month_pay_record::AsyncResult) -> Self {
+        Self::MonthPayRecord(m)
+    }
+}
+impl From<upload_gate::AsyncResult> for AsyncResult {
+    fn from(m: upload_gate::AsyncResult) -> Self {
+        Self::UploadGate(m)
+    }
+}
+impl From<upload_blackuser::AsyncResult> for AsyncResult {
+    fn from(m: upload_blackuser::AsyncResult) -> Self {
+        Self::UploadBlackuser(m)
+    }
+}
+impl From<upload_car_type::AsyncResult> for AsyncResult {
+    fn from(m: upload_car_type::AsyncResult) -> Self {
+        Self::UploadCarType(m)
+    }
+}
+impl From<upload_confirm_order::AsyncResult> for AsyncResult {
+    fn from(m: upload_confirm_order::AsyncResult) -> Self {
+        Self::UploadConfirmOrder(m)
+    }
+}
+impl From<query_order::AsyncResult> for AsyncResult {
+    fn from(m: query_order::AsyncResult) -> Self {
+        Self::QueryOrder(m)
+    }
+}
+/// A message of any role of this family.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+#[allow(clippy::large_enum_variant)]
+pub enum Message {
+    ///A `Request` message.
+    Request(Request),
+    ///A `HttpRequest` message.
+    HttpRequest(HttpRequest),
+    ///A `SdkReturn` message.
+    SdkReturn(SdkReturn),
+    ///A `HttpReturn` message.
+    HttpReturn(HttpReturn),
+    ///A `AsyncResult` message.
+    AsyncResult(AsyncResult),
+}
+impl Message {
+    /// The roles this family has messages for.
+    pub const ROLES: &'static [crate::Role] = &[
+        crate::Role::Request,
+        crate::Role::HttpRequest,
+        crate::Role::SdkReturn,
+        crate::Role::HttpReturn,
+        crate::Role::AsyncResult,
+    ];
+    /// Decodes a message of the given role, dispatching on its `service_name`.
+    pub fn decode(role: crate::Role, bytes: &[u8]) -> Result<Self, crate::DecodeError> {
+        match crate::peek_service_name(bytes)? {
+            Some(name) => Self::decode_as(role, &name, bytes),
+            None => Err(crate::DecodeError::MissingServiceName),
+        }
+    }
+    /// Decodes a message of the given role and key.
+    pub fn decode_as(
+        role: crate::Role,
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<Self, crate::DecodeError> {
+        Self::decode_as_with_slips(role, key, bytes).map(|decoded| decoded.message)
+    }
+    /// [`decode_as`](Self::decode_as), keeping what was read leniently.
+    pub fn decode_as_with_slips(
+        role: crate::Role,
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<crate::Decoded<Self>, crate::DecodeError> {
+        match role {
+            crate::Role::Request => {
+                Request::decode_as_with_slips(key, bytes).map(|d| d.map(Self::Request))
+            }
+            crate::Role::HttpRequest => {
+                HttpRequest::decode_as_with_slips(key, bytes)
+                    .map(|d| d.map(Self::HttpRequest))
+            }
+            crate::Role::SdkReturn => {
+                SdkReturn::decode_as_with_slips(key, bytes)
+                    .map(|d| d.map(Self::SdkReturn))
+            }
+            crate::Role::HttpReturn => {
+                HttpReturn::decode_as_with_slips(key, bytes)
+                    .map(|d| d.map(Self::HttpReturn))
+            }
+            crate::Role::AsyncResult => {
+                AsyncResult::decode_as_with_slips(key, bytes)
+                    .map(|d| d.map(Self::AsyncResult))
+            }
+            _ => {
+                Err(crate::DecodeError::UnknownService {
+                    service_name: key.to_string(),
+                    role,
+                })
+            }
+        }
+    }
+    /// Encodes the message in the spec's wire types.
+    pub fn encode(&self) -> Vec<u8> {
+        match *self {
+            Self::Request(ref m) => m.encode(),
+            Self::HttpRequest(ref m) => m.encode(),
+            Self::SdkReturn(ref m) => m.encode(),
+            Self::HttpReturn(ref m) => m.encode(),
+            Self::AsyncResult(ref m) => m.encode(),
+        }
+    }
+    /// The message's schema.
+    pub fn schema(&self) -> &'static crate::schema::ObjectSchema {
+        match *self {
+            Self::Request(ref m) => m.schema(),
+            Self::HttpRequest(ref m) => m.schema(),
+            Self::SdkReturn(ref m) => m.schema(),
+            Self::HttpReturn(ref m) => m.schema(),
+            Self::AsyncResult(ref m) => m.schema(),
+        }
+    }
+}
