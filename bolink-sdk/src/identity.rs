@@ -4,6 +4,7 @@ use bolink_sign::Key;
 
 /// A parking lot's identity and signing key on the Bolink platform.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Credentials {
     /// The vendor account (厂商平台账号), e.g. `200208`.
     pub union_id: String,

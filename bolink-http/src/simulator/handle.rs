@@ -28,6 +28,7 @@ pub enum LotAnswer {
 
 /// What a vendor's callback server answered.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct VendorAnswer {
     /// The HTTP status.
     pub status: u16,

@@ -167,6 +167,7 @@ use crate::serve::serve;
 
 /// A registered lot: who may log in, with which key.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ParkAccount {
     /// The vendor account.
     pub union_id: String,

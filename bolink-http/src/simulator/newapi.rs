@@ -38,6 +38,7 @@ use super::state::{Received, State};
 
 /// One upstream request the platform accepted.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AcceptedRequest {
     /// The path it was POSTed to.
     pub path: String,
@@ -51,6 +52,7 @@ pub struct AcceptedRequest {
 
 /// One upstream request the platform refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RefusedRequest {
     /// The path it was POSTed to: at most 128 characters of it, marked `…`
     /// when cut.
@@ -387,6 +389,7 @@ pub(crate) async fn upstream(Extract(state): Extract<State>, uri: Uri, body: Bod
 
 /// What a vendor's callback server answered.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CallbackAnswer {
     /// The HTTP status.
     pub status: u16,

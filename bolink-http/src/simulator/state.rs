@@ -18,6 +18,7 @@ use super::{RateLimit, SimulatorConfig};
 
 /// One message the platform accepted.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Received {
     /// The lot it came from.
     pub park_id: String,
@@ -29,6 +30,7 @@ pub struct Received {
 
 /// One message the platform refused, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Rejection {
     /// The service named in the envelope, or the new API's URL path (empty
     /// when unreadable); at most 128 characters of it, marked `…` when cut.
@@ -50,6 +52,7 @@ impl Rejection {
 
 /// A car the platform was told is in a lot.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InParkOrder {
     /// The lot.
     pub park_id: String,

@@ -107,6 +107,7 @@ impl Verdict {
 
 /// The two parts of an answer the engine acts on.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Status {
     /// `state`, read from a number, an integral decimal or a numeric string.
     pub state: Option<i64>,

@@ -170,6 +170,7 @@ impl InboundError {
 
 /// A checked inbound body: verified, its interface found, decoded and valid.
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Inbound {
     /// How the body was encoded.
     pub encoding: BodyEncoding,
@@ -392,6 +393,7 @@ pub enum CallbackOutcome {
 
 /// The answer to one callback, ready to send.
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CallbackReply {
     /// The body: the answer JSON (or `{"state":0,"errmsg":...}`), signed and
     /// encoded as the [`ReplyForm`] says.
@@ -756,6 +758,7 @@ pub fn request_body(
 /// The other side's answer to a new-API request (the platform's response to
 /// an upload, or a vendor's answer to a callback).
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Reply {
     /// `state` (1 success, 0 failure, 2 pending on some interfaces), read
     /// from a number or a numeric string; `None` when absent.

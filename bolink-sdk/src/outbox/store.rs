@@ -111,6 +111,7 @@ pub struct Release {
 /// bytes, a damaged page). It is set aside, never sent: changed bytes must
 /// not be signed.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DamagedRecord {
     /// Its id, when that much could be read.
     pub id: Option<u64>,
