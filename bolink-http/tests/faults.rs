@@ -637,11 +637,25 @@ async fn a_backlog_drains_at_the_paced_rate() {
 }
 
 /// A store that fails every call while `failing` is set, as a disk that
-/// filled up does, then recovers.
+/// filled up does, then recovers; and whose inserts return only
+/// `insert_lag` after the record is stored (a slow fsync, a descheduled
+/// task), so that a pass can claim it first.
 struct FlakyStore {
     inner: MemoryStore,
     failing: std::sync::atomic::AtomicBool,
     failures: AtomicUsize,
+    insert_lag: Duration,
+}
+
+impl FlakyStore {
+    fn new(insert_lag: Duration) -> FlakyStore {
+        FlakyStore {
+            inner: MemoryStore::default(),
+            failing: false.into(),
+            failures: AtomicUsize::new(0),
+            insert_lag,
+        }
+    }
 }
 
 impl FlakyStore {
@@ -668,7 +682,13 @@ macro_rules! flaky {
 
 impl Store for FlakyStore {
     fn insert(&self, record: NewRecord) -> StoreFuture<'_, Record> {
-        flaky!(self, self.inner.insert(record))
+        let inserted = flaky!(self, self.inner.insert(record));
+        let lag = self.insert_lag;
+        Box::pin(async move {
+            let record = inserted.await;
+            tokio::time::sleep(lag).await;
+            record
+        })
     }
     fn claim(&self, claim: Claim) -> StoreFuture<'_, Vec<Record>> {
         self.inner.claim(claim)
@@ -711,11 +731,7 @@ impl Store for FlakyStore {
 async fn a_full_disk_neither_loses_records_nor_resends_in_a_loop() {
     let stub = Stub::new();
     let (addr, _server) = serve(stub.clone(), "127.0.0.1:0".parse().unwrap()).await;
-    let store = Arc::new(FlakyStore {
-        inner: MemoryStore::default(),
-        failing: false.into(),
-        failures: AtomicUsize::new(0),
-    });
+    let store = Arc::new(FlakyStore::new(Duration::ZERO));
     let (client, seen) = client_with(addr, store.clone(), engine_config());
     client.login().await.unwrap();
     let tickets = upload_all(&client, "d", 10).await;
@@ -739,6 +755,29 @@ async fn a_full_disk_neither_loses_records_nor_resends_in_a_loop() {
     all_delivered(tickets).await;
     assert_eq!(stub.books().accepted.len(), 10);
     running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_settled_before_its_upload_returned_still_reaches_its_ticket() {
+    let stub = Stub::new();
+    let (addr, _server) = serve(stub.clone(), "127.0.0.1:0".parse().unwrap()).await;
+    let store = Arc::new(FlakyStore::new(Duration::from_millis(500)));
+    let (client, _seen) = client_with(addr, store, engine_config());
+    client.login().await.unwrap();
+    let uploading = {
+        let client = client.clone();
+        tokio::spawn(async move { client.upload(&entry("early")).await.unwrap() })
+    };
+    // The record is stored; a pass sends and settles it while its upload
+    // has not returned yet.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let report = client.flush().await;
+    assert_eq!(report.delivered.len(), 1, "{report:?}");
+    let ticket = uploading.await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(5), ticket.outcome())
+        .await
+        .expect("the ticket learns the outcome that came before it");
+    assert!(matches!(outcome, Outcome::Delivered { .. }), "{outcome:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

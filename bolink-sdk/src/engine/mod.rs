@@ -36,6 +36,7 @@ mod session;
 mod stop;
 mod transport;
 mod verdict;
+mod watchers;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -44,7 +45,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bolink_types::{DecodeError, Message, Report};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::Notify;
 
 pub use dialect::Dialect;
 pub use events::{Event, FlushReport, Outcome, Stats, Ticket};
@@ -58,6 +59,7 @@ use crate::Handler;
 use pacing::Pacer;
 use session::SessionCell;
 use stop::{stop_pair, StopSource};
+use watchers::Watchers;
 
 /// How the engine retries, paces and waits (plain data).
 #[derive(Debug, Clone)]
@@ -229,7 +231,7 @@ pub(crate) struct Shared<T> {
     /// Rung by `upload`, so the delivery loop wakes for new records.
     wake: Notify,
     /// Tickets waiting for their record's outcome.
-    watchers: Mutex<HashMap<u64, oneshot::Sender<Outcome>>>,
+    watchers: Watchers,
     events: Option<EventSink>,
     pub(crate) stats: Counters,
     stop: StopSource,
@@ -259,15 +261,7 @@ impl<T> Shared<T> {
 
     fn settle(&self, id: u64, outcome: Outcome) {
         self.variants().remove(&id);
-        let waiter = self
-            .watchers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(&id);
-        if let Some(waiter) = waiter {
-            // The ticket may have been dropped; nobody waits then.
-            let _ = waiter.send(outcome);
-        }
+        self.watchers.settle(id, outcome);
     }
 }
 
@@ -378,7 +372,7 @@ impl<T: Transport> EngineBuilder<T> {
                 session,
                 owner: format!("engine-{:016x}", random_seed()),
                 wake: Notify::new(),
-                watchers: Mutex::new(HashMap::new()),
+                watchers: Watchers::default(),
                 events: self.events,
                 stats: Counters::default(),
                 stop,
@@ -460,6 +454,9 @@ impl<T: Transport> Engine<T> {
         if shared.stopping.load(Ordering::SeqCst) {
             return Err(EngineError::ShuttingDown);
         }
+        // A pass may claim and settle the record before `insert` returns
+        // here: its outcome is kept for the ticket.
+        let inserting = shared.watchers.inserting();
         let record = shared
             .store
             .insert(NewRecord {
@@ -468,12 +465,7 @@ impl<T: Transport> Engine<T> {
                 enqueued_at_ms: crate::clock::now_ms(),
             })
             .await?;
-        let (tx, rx) = oneshot::channel();
-        shared
-            .watchers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(record.id, tx);
+        let rx = inserting.register(record.id);
         Counters::bump(&shared.stats.enqueued);
         shared.wake.notify_one();
         Ok(Ticket {
@@ -576,14 +568,7 @@ impl<T: Transport> Engine<T> {
         }
         // Nothing will settle the records still stored while this engine
         // lives: their tickets learn it now rather than never.
-        let waiting: Vec<_> = self
-            .shared
-            .watchers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .drain()
-            .collect();
-        for (_, waiter) in waiting {
+        for waiter in self.shared.watchers.drain() {
             let _ = waiter.send(Outcome::StillQueued);
         }
         self.shared.running.store(false, Ordering::SeqCst);
