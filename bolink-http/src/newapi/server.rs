@@ -93,11 +93,11 @@ struct Shared<H> {
 ///
 /// | status | when |
 /// | --- | --- |
-/// | 200 | answered, refused by the handler, an invalid message (answered `state` 0 with every violation: re-sending it cannot help, and the platform reads `state`), or a retry of a callback already answered (the same answer, the handler not called again) |
+/// | 200 | answered, refused by the handler, an invalid message (answered `state` 0 with every violation: re-sending it cannot help, and the platform reads `state`), a retry of a callback already answered (the same answer, the handler not called again), or a signed callback naming a service_name bolink-types does not specify (answered by the handler's `other_service`, "not supported" by default) |
 /// | 400 | neither JSON nor base64, or not an envelope |
 /// | 401 | no `sign` (with `WWW-Authenticate: Bolink-Sign`) |
 /// | 403 | a sign that does not match |
-/// | 404 | no callback at this path or service_name |
+/// | 404 | no callback at this path, and the data names no service_name |
 /// | 409 | a `rand` already used (5.2: a repeated one is an illegal request) |
 /// | 405 | not a POST |
 /// | 408 | reading and answering took longer than the timeout |
@@ -266,13 +266,30 @@ fn report(span: &tracing::Span, path: &str, body: &[u8], outcome: &CallbackOutco
             span.record("outcome", "repeated");
             tracing::info!(status, "callback repeated; answered as before");
         }
+        CallbackOutcome::Other {
+            message,
+            refusal,
+            repeated,
+        } => {
+            span.record("service_name", message.service_name.as_str());
+            let label = match (refusal, repeated) {
+                (_, true) => "repeated",
+                (Some(_), false) => "refused",
+                (None, false) => "answered",
+            };
+            span.record("outcome", label);
+            tracing::info!(
+                status,
+                errmsg = refusal.as_ref().map(|r| r.errmsg.as_str()),
+                "callback of another spec {label}"
+            );
+        }
         CallbackOutcome::Rejected(error) => {
             // Rejected before its interface was known: the service the
             // body claims (unverified, cut to 64 characters).
             let service = match error {
-                InboundError::Invalid { key, .. } | InboundError::Replayed { key, .. } => {
-                    Some(key.to_string())
-                }
+                InboundError::Invalid { key, .. } => Some(key.to_string()),
+                InboundError::Replayed { key, .. } => Some(key.clone()),
                 InboundError::Unknown { service_name, .. } => service_name.clone(),
                 _ => peek_service(body),
             };
@@ -325,7 +342,9 @@ impl<T> Drop for AbortOnDrop<T> {
 /// The HTTP status that fits a callback's outcome (see [`callback_router`]).
 pub fn status_of(outcome: &CallbackOutcome) -> StatusCode {
     match outcome {
-        CallbackOutcome::Answered { .. } | CallbackOutcome::Refused { .. } => StatusCode::OK,
+        CallbackOutcome::Answered { .. }
+        | CallbackOutcome::Refused { .. }
+        | CallbackOutcome::Other { .. } => StatusCode::OK,
         CallbackOutcome::Rejected(error) => match error {
             InboundError::Base64(_) | InboundError::Json(_) => StatusCode::BAD_REQUEST,
             InboundError::MissingSign => StatusCode::UNAUTHORIZED,

@@ -80,7 +80,7 @@ use bolink_types::{newapi, peek_service_name, DecodeError, Report, Role, INTERFA
 
 use crate::generated::handler::dispatch_callback;
 use crate::logging::{payload, text_field, MessageIds, SIGN_ABSENT, SIGN_MISMATCH, SIGN_OK};
-use crate::{CallbackHandler, InvalidMessage, Refusal, CALLBACK_SERVICES};
+use crate::{CallbackHandler, InvalidMessage, OtherService, Refusal, CALLBACK_SERVICES};
 
 /// How answers to callbacks are written (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -133,8 +133,9 @@ pub enum InboundError {
     /// repeat, "否则认为是非法请求" (else the request is illegal).
     #[error("illegal request: rand {rand:?} was already used")]
     Replayed {
-        /// The interface's key.
-        key: &'static str,
+        /// The interface's key (or, for a service bolink-types does not
+        /// specify, its service_name).
+        key: String,
         /// The repeated value.
         rand: String,
     },
@@ -335,6 +336,14 @@ pub fn callback_at_path(path: &str) -> Option<&'static str> {
         .and_then(key_of)
 }
 
+/// Whether bolink-types specifies an interface (of any document and
+/// direction) with this service_name.
+fn specified(service_name: &str) -> bool {
+    INTERFACES
+        .iter()
+        .any(|i| i.service_name == Some(service_name))
+}
+
 /// The key of the callback whose service_name is `service_name`.
 fn callback_named(service_name: &str) -> Option<&'static str> {
     CALLBACK_SERVICES
@@ -388,6 +397,19 @@ pub enum CallbackOutcome {
     Repeated {
         /// The request.
         request: Box<newapi::Request>,
+    },
+    /// A signed callback of a service bolink-types does not specify (one of
+    /// a spec of your own), handed to
+    /// [`CallbackHandler::other_service`].
+    Other {
+        /// The message as received and signed.
+        message: OtherService,
+        /// The handler's refusal (answered `state` 0 with its errmsg), or
+        /// `None` when it answered.
+        refusal: Option<Refusal>,
+        /// A retry of a callback already answered: answered as before, the
+        /// handler not called again.
+        repeated: bool,
     },
 }
 
@@ -513,81 +535,54 @@ impl CallbackEndpoint {
         match self.check(path, body) {
             Ok(inbound) => {
                 let key = inbound.request.key();
-                let fields: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_slice(&inbound.data).unwrap_or_default();
-                let span = tracing::Span::current();
-                if !span.is_disabled() {
-                    MessageIds::of(&fields).record(&span);
-                    tracing::trace!(data = %payload(&inbound.data), "callback");
-                }
-                let now = crate::clock::now_ms();
-                if let Some(rand) = text_field(&fields, "rand") {
-                    let vendor = inbound
-                        .union_id
-                        .map(|u| u.to_string())
-                        .or_else(|| text_field(&fields, "union_id"))
-                        .unwrap_or_default();
-                    let scope = format!("{vendor}/{key}");
-                    if !self.memory.first_rand(scope, rand.clone(), now).await {
-                        let error = InboundError::Replayed { key, rand };
-                        let refusal = Refusal::new(error.errmsg());
-                        return CallbackReply {
-                            body: self.seal(
-                                &refusal_answer(key, &inbound.data, &refusal),
-                                inbound.encoding,
+                let call = Call {
+                    key,
+                    data: &inbound.data,
+                    encoding: inbound.encoding,
+                    union_id: inbound.union_id,
+                };
+                let request = Box::new(inbound.request.clone());
+                match self.remembered(&call).await {
+                    Remembered::Replayed(reply) => reply,
+                    Remembered::Repeated(answer) => {
+                        self.reply(&call, answer, CallbackOutcome::Repeated { request })
+                    }
+                    Remembered::Fresh(retry) => {
+                        let answered = dispatch_callback(handler, inbound.request.clone())
+                            .await
+                            .and_then(|answer| checked_answer(key, answer))
+                            .map(|answer| without_placeholder_name(key, answer));
+                        match answered {
+                            Ok(answer) => {
+                                self.memory
+                                    .remember_answer(retry, answer.clone(), crate::clock::now_ms())
+                                    .await;
+                                self.reply(&call, answer, CallbackOutcome::Answered { request })
+                            }
+                            Err(refusal) => self.reply(
+                                &call,
+                                refusal_answer(key, &inbound.data, &refusal),
+                                CallbackOutcome::Refused { request, refusal },
                             ),
-                            encoding: self.encoding(inbound.encoding),
-                            outcome: CallbackOutcome::Rejected(error),
-                        };
+                        }
                     }
                 }
-                // The platform calls again with the same message when it did
-                // not read an answer: answered once, answered the same way.
-                // The same trade_no with another state (paying, then paid)
-                // is another message, so the key is the whole data.
-                let retry = Some(retry_key(key, &inbound.data));
-                if let Some(retry) = &retry {
-                    if let Some(answer) = self.memory.answer_for(retry.clone(), now).await {
-                        return CallbackReply {
-                            body: self.seal(&answer, inbound.encoding),
-                            encoding: self.encoding(inbound.encoding),
-                            outcome: CallbackOutcome::Repeated {
-                                request: Box::new(inbound.request),
-                            },
-                        };
-                    }
-                }
-                let answered = dispatch_callback(handler, inbound.request.clone())
+            }
+            // Signed (a service is looked up only once the sign matched)
+            // and naming a service bolink-types does not specify: the
+            // application sees it and answers it from a spec of its own.
+            // One bolink-types knows that is no callback (an upstream
+            // interface) stays unknown here.
+            Err((
+                encoding,
+                InboundError::Unknown {
+                    service_name: Some(service_name),
+                    ..
+                },
+            )) if !specified(&service_name) && signed_data(body).is_some() => {
+                let data = signed_data(body).unwrap_or_default();
+                self.answer_other(handler, &service_name, &data, encoding, peek_union_id(body))
                     .await
-                    .and_then(|answer| checked_answer(key, answer));
-                match answered {
-                    Ok(answer) => {
-                        let answer = without_placeholder_name(key, answer);
-                        if let Some(retry) = retry {
-                            self.memory
-                                .remember_answer(retry, answer.clone(), now)
-                                .await;
-                        }
-                        CallbackReply {
-                            body: self.seal(&answer, inbound.encoding),
-                            encoding: self.encoding(inbound.encoding),
-                            outcome: CallbackOutcome::Answered {
-                                request: Box::new(inbound.request),
-                            },
-                        }
-                    }
-                    Err(refusal) => CallbackReply {
-                        body: self.seal(
-                            &refusal_answer(key, &inbound.data, &refusal),
-                            inbound.encoding,
-                        ),
-                        encoding: self.encoding(inbound.encoding),
-                        outcome: CallbackOutcome::Refused {
-                            request: Box::new(inbound.request),
-                            refusal,
-                        },
-                    },
-                }
             }
             Err((encoding, error)) => {
                 let answer = match (&error, signed_data(body)) {
@@ -618,6 +613,106 @@ impl CallbackEndpoint {
         self.seal(&refusal_json(errmsg), BodyEncoding::Json)
     }
 
+    /// Answers a signed callback of a service bolink-types does not know
+    /// through [`CallbackHandler::other_service`], with the same replay and
+    /// retry memory as the services it knows.
+    async fn answer_other<H: CallbackHandler + ?Sized>(
+        &self,
+        handler: &H,
+        service_name: &str,
+        data: &[u8],
+        encoding: BodyEncoding,
+        union_id: Option<i64>,
+    ) -> CallbackReply {
+        let call = Call {
+            key: service_name,
+            data,
+            encoding,
+            union_id,
+        };
+        let message = OtherService::new(service_name, data);
+        let span = tracing::Span::current();
+        if !span.is_disabled() {
+            tracing::trace!(data = %payload(data), "callback of another spec");
+        }
+        let outcome = |refusal, repeated| CallbackOutcome::Other {
+            message: message.clone(),
+            refusal,
+            repeated,
+        };
+        match self.remembered(&call).await {
+            Remembered::Replayed(reply) => reply,
+            Remembered::Repeated(answer) => self.reply(&call, answer, outcome(None, true)),
+            Remembered::Fresh(retry) => match handler.other_service(message.clone()).await {
+                Ok(answer) => {
+                    let answer = answer.0;
+                    self.memory
+                        .remember_answer(retry, answer.clone(), crate::clock::now_ms())
+                        .await;
+                    self.reply(&call, answer, outcome(None, false))
+                }
+                Err(refusal) => {
+                    let answer = refusal_answer(service_name, data, &refusal);
+                    self.reply(&call, answer, outcome(Some(refusal), false))
+                }
+            },
+        }
+    }
+
+    /// What this endpoint remembers of a verified callback before its
+    /// handler is asked: a `rand` used before (5.2: an illegal request), an
+    /// answer already given to the same message (the platform's retry), or
+    /// nothing (and the key to remember the answer under).
+    async fn remembered(&self, call: &Call<'_>) -> Remembered {
+        let fields: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(call.data).unwrap_or_default();
+        let span = tracing::Span::current();
+        if !span.is_disabled() {
+            MessageIds::of(&fields).record(&span);
+            tracing::trace!(data = %payload(call.data), "callback");
+        }
+        let now = crate::clock::now_ms();
+        if let Some(rand) = text_field(&fields, "rand") {
+            let vendor = call
+                .union_id
+                .map(|u| u.to_string())
+                .or_else(|| text_field(&fields, "union_id"))
+                .unwrap_or_default();
+            let scope = format!("{vendor}/{}", call.key);
+            if !self.memory.first_rand(scope, rand.clone(), now).await {
+                let error = InboundError::Replayed {
+                    key: call.key.to_string(),
+                    rand,
+                };
+                let refusal = Refusal::new(error.errmsg());
+                let answer = refusal_answer(call.key, call.data, &refusal);
+                return Remembered::Replayed(self.reply(
+                    call,
+                    answer,
+                    CallbackOutcome::Rejected(error),
+                ));
+            }
+        }
+        // The platform calls again with the same message when it did not
+        // read an answer: answered once, answered the same way. The same
+        // trade_no with another state (paying, then paid) is another
+        // message, so the key is the whole data.
+        let retry = retry_key(call.key, call.data);
+        match self.memory.answer_for(retry.clone(), now).await {
+            Some(answer) => Remembered::Repeated(answer),
+            None => Remembered::Fresh(retry),
+        }
+    }
+
+    /// `answer` sealed in this endpoint's form for `call`.
+    fn reply(&self, call: &Call<'_>, answer: Vec<u8>, outcome: CallbackOutcome) -> CallbackReply {
+        CallbackReply {
+            body: self.seal(&answer, call.encoding),
+            encoding: self.encoding(call.encoding),
+            outcome,
+        }
+    }
+
     fn encoding(&self, request: BodyEncoding) -> BodyEncoding {
         match self.form {
             ReplyForm::Plain => BodyEncoding::Json,
@@ -638,17 +733,44 @@ impl CallbackEndpoint {
     }
 }
 
+/// A verified callback on its way to a handler.
+struct Call<'a> {
+    /// The interface's key, or the service_name of one bolink-types does
+    /// not specify.
+    key: &'a str,
+    /// The data as signed.
+    data: &'a [u8],
+    encoding: BodyEncoding,
+    union_id: Option<i64>,
+}
+
+/// What [`CallbackEndpoint::remembered`] found.
+enum Remembered {
+    /// The `rand` was used before: the refusal, ready to send.
+    Replayed(CallbackReply),
+    /// The same message was answered before: that answer.
+    Repeated(Vec<u8>),
+    /// New: the key its answer is remembered under.
+    Fresh(String),
+}
+
 /// A refusal as the answer of callback `key`: `Refusal`'s SDK form (with
 /// service_name and the required fields the request carried) when the
 /// interface has a response table and a service_name, else
 /// `{"service_name":...,"state":0,"errmsg":...}` (without service_name for
-/// path-addressed callbacks).
+/// path-addressed callbacks; with the data's for a service of another spec).
 fn refusal_answer(key: &str, data: &[u8], refusal: &Refusal) -> Vec<u8> {
     let info = INTERFACES
         .iter()
         .find(|i| i.document == Document::Newapi && key_of(i) == Some(key));
-    let service_name = info.and_then(|i| i.service_name);
-    let schema = info.and_then(|i| i.roles.iter().find(|r| r.role == Role::Response));
+    let Some(info) = info else {
+        // A service of another spec: its data named it.
+        return serde_json::json!({ "service_name": key, "state": 0, "errmsg": refusal.errmsg })
+            .to_string()
+            .into_bytes();
+    };
+    let service_name = info.service_name;
+    let schema = info.roles.iter().find(|r| r.role == Role::Response);
     match (service_name, schema) {
         (Some(name), Some(role)) => {
             refusal.to_json(name, (role.schema)(), data, crate::LinkMode::Http)

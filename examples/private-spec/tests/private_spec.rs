@@ -17,7 +17,7 @@ const KEY: &str = "8403A41ED5EF20BC";
 
 #[test]
 fn the_specs_examples_decode_and_a_broken_message_names_its_fields() {
-    assert_eq!(SERVICES, ["query_charge_rule"]);
+    assert_eq!(SERVICES, ["query_charge_rule", "coupon_notice"]);
     let request: Request = decode(
         r#"{"service_name":"query_charge_rule","park_id":"21835","car_type":"小车"}"#.as_bytes(),
     )
