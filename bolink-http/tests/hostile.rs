@@ -849,4 +849,41 @@ mod new_api {
         assert!(report.refused.is_empty(), "{report:?}");
         assert_eq!(client.engine().pending().await.unwrap(), 1);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_state_written_as_fastjson_reads_it_is_read_alike_on_the_new_api() {
+        // The SDK's answers are read as fastjson's getInteger reads them
+        // ("1", 1.0 and true are 1); the new API's answers come from the
+        // platform's Java too, and are read the same way.
+        for answer in [
+            r#"{"state":"1","data":{}}"#,
+            r#"{"state":1.0,"data":{}}"#,
+            r#"{"state":true,"data":{}}"#,
+        ] {
+            let addr = server(Some(answer)).await;
+            let client = client(addr, Duration::from_secs(10));
+            let reply = client.send(check()).await;
+            if answer.contains("true") {
+                // state reads as 1, so the answer must fit park_check's
+                // response table, whose `state` is a numeric code: a typed
+                // error that says so (the typed decoders do not take
+                // booleans for codes).
+                assert!(
+                    matches!(&reply, Err(NewApiError::Reply(ReplyError::Invalid(e)))
+                        if e.to_string().contains("state")),
+                    "{answer}: {reply:?}"
+                );
+            } else {
+                assert!(
+                    matches!(&reply, Ok(reply) if reply.state == Some(1) && reply.is_success()),
+                    "{answer}: {reply:?}"
+                );
+            }
+            // Queued, each is an acknowledgement: the record leaves.
+            client.upload(check()).await.unwrap();
+            let report = client.engine().flush().await;
+            assert_eq!(report.delivered.len(), 1, "{answer}: {report:?}");
+            assert_eq!(client.engine().pending().await.unwrap(), 0, "{answer}");
+        }
+    }
 }

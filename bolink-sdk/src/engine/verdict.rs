@@ -180,7 +180,7 @@ impl Status {
     }
 }
 
-fn lenient_integer(value: &serde_json::Value) -> Option<i64> {
+pub(crate) fn lenient_integer(value: &serde_json::Value) -> Option<i64> {
     match value {
         serde_json::Value::Number(n) => n.as_i64().or_else(|| {
             let f = n.as_f64()?;
