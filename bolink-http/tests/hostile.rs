@@ -78,6 +78,8 @@ enum AnswerMode {
     Take,
     /// `{"state":0,"errmsg":"error:签名错误"}`.
     Refuse,
+    /// Reads the first answer and resets the connection; takes the rest.
+    ResetFirst,
 }
 
 struct Platform {
@@ -197,9 +199,15 @@ async fn handle(platform: &Platform, path: &str, body: &[u8]) -> Reply {
     }
     if service == "query_price" {
         // The lot's answer to a downstream message.
-        platform.answers.lock().unwrap().push(envelope.clone());
+        let first = {
+            let mut answers = platform.answers.lock().unwrap();
+            answers.push(envelope.clone());
+            answers.len() == 1
+        };
         return match *platform.answer_mode.lock().unwrap() {
             AnswerMode::Take => json_reply(serde_json::json!({"state":1})),
+            AnswerMode::ResetFirst if first => Reply::Reset,
+            AnswerMode::ResetFirst => json_reply(serde_json::json!({"state":1})),
             AnswerMode::Refuse => {
                 json_reply(serde_json::json!({"state":0,"errmsg":"error:签名错误"}))
             }
@@ -678,17 +686,19 @@ async fn a_message_sent_twice_reaches_the_handler_once_and_is_answered_the_same_
     assert_eq!(answers[0]["data"], answers[2]["data"]);
     assert_eq!(answers[0]["data"]["query_order_no"], "q-twice");
     assert_eq!(answers[3]["data"]["query_order_no"], "q-next");
-    assert_eq!(
-        seen.count(|e| matches!(
-            e,
-            Event::Answered {
-                delivered: true,
-                ..
-            }
-        )),
-        4,
-        "every copy was answered"
-    );
+    // Each answer is reported once its post returned.
+    until("every copy reported answered", || {
+        seen.count(|e| {
+            matches!(
+                e,
+                Event::Answered {
+                    delivered: true,
+                    ..
+                }
+            )
+        }) == 4
+    })
+    .await;
     running.stop().await;
 }
 
@@ -753,6 +763,79 @@ async fn an_answer_the_platform_refuses_is_reported_undelivered() {
     // A final refusal ("error:签名错误") is not a token problem: not re-sent.
     assert_eq!(platform.answers().len(), 1);
     assert_eq!(seen.count(|e| matches!(e, Event::TokenRefused { .. })), 0);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_resent_after_its_answer_was_lost_gets_the_same_answer_without_the_handler() {
+    let platform = Platform::new();
+    *platform.answer_mode.lock().unwrap() = AnswerMode::ResetFirst;
+    let message = signed(&price_query_data("京A66666", "q-lost"), KEY);
+    platform.push(message.clone());
+    let (_client, seen, lot, running) = lot_against(&platform).await;
+    until("the lost answer reported", || {
+        seen.count(|e| {
+            matches!(
+                e,
+                Event::Answered {
+                    delivered: false,
+                    ..
+                }
+            )
+        }) == 1
+    })
+    .await;
+    assert!(seen.count(|e| matches!(e, Event::LinkFailed(TransportError::Closed(_)))) >= 1);
+    // The platform got no answer and sends the message again.
+    platform.push(message);
+    until("the resent message answered", || {
+        seen.count(|e| {
+            matches!(
+                e,
+                Event::Answered {
+                    delivered: true,
+                    ..
+                }
+            )
+        }) == 1
+    })
+    .await;
+    assert_eq!(lot.price_queries.load(Ordering::SeqCst), 1, "handled once");
+    let answers = platform.answers();
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0]["data"], answers[1]["data"], "answered the same");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_answered_with_a_platform_refusal_is_a_link_failure_and_polling_goes_on() {
+    let platform = Platform::new();
+    platform.push(r#"{"state":0,"errmsg":"系统繁忙,请稍后再试"}"#.as_bytes().to_vec());
+    platform.push(signed(&price_query_data("京A77777", "q-after"), KEY));
+    let (_client, seen, lot, running) = lot_against(&platform).await;
+    until("the next message answered", || {
+        platform.answers().len() == 1
+    })
+    .await;
+    let link_failures: Vec<String> = seen
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::LinkFailed(failure) => Some(failure.to_string()),
+            _ => None,
+        })
+        .collect();
+    // Reported as a `TransportError::Closed` whose text carries the errmsg
+    // (the connection itself did not close: see the report).
+    assert!(
+        link_failures.iter().any(|f| f.contains("系统繁忙")),
+        "{link_failures:?}"
+    );
+    assert_eq!(seen.count(|e| matches!(e, Event::Unanswered(_))), 0);
+    assert_eq!(seen.count(|e| matches!(e, Event::TokenRefused { .. })), 0);
+    assert_eq!(lot.price_queries.load(Ordering::SeqCst), 1);
     running.stop().await;
 }
 
