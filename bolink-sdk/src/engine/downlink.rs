@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bolink_sign::sdk_http;
 use tokio::sync::OnceCell;
@@ -145,6 +145,18 @@ fn downstream_span(session: &SessionCell) -> tracing::Span {
 /// How many answered messages the downstream loop remembers.
 const REMEMBERED: usize = 1024;
 
+/// How long an answered message is remembered. The SDK's downstream
+/// messages carry no nonce (unlike the new API's `rand`), so identical
+/// signed data some time later can be a new message of its own (a prepay
+/// price query of the same car without a query_order_no, a gate or visitor
+/// sync back to an earlier state): only copies within this window are taken
+/// for the same message. It covers a relay's double delivery and a resend
+/// after the platform's own answer timeout and 30 s long-poll hold.
+const REPEAT_WINDOW: Duration = Duration::from_secs(30);
+
+/// The answer of one message, once computed (`None`: unanswerable).
+type Cell = Arc<OnceCell<Option<Computed>>>;
+
 /// The answers to the latest signed downstream messages, by what their sign
 /// covers (service_name and the data bytes).
 ///
@@ -152,30 +164,41 @@ const REMEMBERED: usize = 1024;
 /// read) the answer, or its relay delivers one twice; each copy is signed
 /// alike. The handler must see each distinct message once (a second
 /// nolicence_in_park would open a second entry), and the platform must get
-/// the same answer to every copy. Distinct messages differ in their data
-/// (a query carries its query_order_no, a notice its order and time), so
-/// identical signed data is the same message. The cell is shared while the
-/// first copy is being answered: a copy that arrives meanwhile waits for
-/// that answer instead of calling the handler.
+/// the same answer to every copy. The cell is shared while the first copy
+/// is being answered: a copy that arrives meanwhile waits for that answer
+/// instead of calling the handler.
 #[derive(Default)]
 struct Recent {
-    cells: HashMap<Vec<u8>, Arc<OnceCell<Option<Computed>>>>,
-    order: VecDeque<Vec<u8>>,
+    cells: HashMap<Vec<u8>, (Instant, Cell)>,
+    order: VecDeque<(Instant, Vec<u8>)>,
 }
 
 impl Recent {
-    fn cell(&mut self, identity: Vec<u8>) -> Arc<OnceCell<Option<Computed>>> {
-        if let Some(cell) = self.cells.get(&identity) {
+    /// The cell of the message `identity` received at `now`: the one of an
+    /// earlier copy within [`REPEAT_WINDOW`], else a new one.
+    fn cell(&mut self, identity: Vec<u8>, now: Instant) -> Cell {
+        // Forget what is too old or too many (oldest first).
+        while let Some((at, _)) = self.order.front() {
+            let stale = now.saturating_duration_since(*at) > REPEAT_WINDOW;
+            if !stale && self.order.len() < REMEMBERED {
+                break;
+            }
+            if let Some((at, oldest)) = self.order.pop_front() {
+                if self
+                    .cells
+                    .get(&oldest)
+                    .is_some_and(|(first, _)| *first == at)
+                {
+                    self.cells.remove(&oldest);
+                }
+            }
+        }
+        if let Some((_, cell)) = self.cells.get(&identity) {
             return cell.clone();
         }
         let cell = Arc::new(OnceCell::new());
-        self.cells.insert(identity.clone(), cell.clone());
-        self.order.push_back(identity);
-        while self.order.len() > REMEMBERED {
-            if let Some(oldest) = self.order.pop_front() {
-                self.cells.remove(&oldest);
-            }
-        }
+        self.cells.insert(identity.clone(), (now, cell.clone()));
+        self.order.push_back((now, identity));
         cell
     }
 }
@@ -219,7 +242,7 @@ async fn answer_one<T: Transport, H: Handler + 'static>(
         recent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .cell(identity)
+            .cell(identity, Instant::now())
     });
     let mut computed_here = false;
     let computed = match &cell {
@@ -386,4 +409,51 @@ async fn send_answer<T: Transport>(
         };
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_within_the_window_share_a_cell_and_later_ones_do_not() {
+        let mut recent = Recent::default();
+        let t0 = Instant::now();
+        let first = recent.cell(b"query_price\0{}".to_vec(), t0);
+        let copy = recent.cell(b"query_price\0{}".to_vec(), t0 + Duration::from_secs(10));
+        assert!(Arc::ptr_eq(&first, &copy), "a copy within the window");
+        let other = recent.cell(
+            b"query_price\0{\"a\":1}".to_vec(),
+            t0 + Duration::from_secs(10),
+        );
+        assert!(!Arc::ptr_eq(&first, &other), "another message");
+        let later = recent.cell(
+            b"query_price\0{}".to_vec(),
+            t0 + REPEAT_WINDOW + Duration::from_secs(1),
+        );
+        assert!(
+            !Arc::ptr_eq(&first, &later),
+            "a new message after the window"
+        );
+        // The entry that replaced the stale one is kept when the stale
+        // one's queue slot is dropped.
+        let again = recent.cell(
+            b"query_price\0{}".to_vec(),
+            t0 + REPEAT_WINDOW + Duration::from_secs(2),
+        );
+        assert!(Arc::ptr_eq(&later, &again));
+    }
+
+    #[test]
+    fn the_memory_is_bounded_in_entries() {
+        let mut recent = Recent::default();
+        let now = Instant::now();
+        let first = recent.cell(b"0".to_vec(), now);
+        for i in 1..=REMEMBERED {
+            recent.cell(i.to_string().into_bytes(), now);
+        }
+        assert!(recent.cells.len() <= REMEMBERED);
+        assert!(recent.order.len() <= REMEMBERED);
+        assert!(!Arc::ptr_eq(&first, &recent.cell(b"0".to_vec(), now)));
+    }
 }
