@@ -82,8 +82,20 @@ enum AnswerMode {
     ResetFirst,
 }
 
+/// How the platform answers logins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoginMode {
+    Good,
+    /// `{"state":1}` without a token.
+    NoToken,
+    /// An HTML page under HTTP 200.
+    Html,
+}
+
 struct Platform {
     mode: Mutex<Mode>,
+    login_mode: Mutex<LoginMode>,
+    login_attempts: AtomicUsize,
     answer_mode: Mutex<AnswerMode>,
     tokens: Mutex<HashSet<String>>,
     next_token: AtomicUsize,
@@ -103,6 +115,8 @@ impl Platform {
     fn new() -> Arc<Platform> {
         Arc::new(Platform {
             mode: Mutex::new(Mode::Normal),
+            login_mode: Mutex::new(LoginMode::Good),
+            login_attempts: AtomicUsize::new(0),
             answer_mode: Mutex::new(AnswerMode::Take),
             tokens: Mutex::default(),
             next_token: AtomicUsize::new(1),
@@ -190,6 +204,14 @@ async fn handle(platform: &Platform, path: &str, body: &[u8]) -> Reply {
         .unwrap_or_default()
         .to_string();
     if service == "login" {
+        platform.login_attempts.fetch_add(1, Ordering::SeqCst);
+        match *platform.login_mode.lock().unwrap() {
+            LoginMode::Good => {}
+            LoginMode::NoToken => {
+                return json_reply(serde_json::json!({"state":1,"service_name":"login"}))
+            }
+            LoginMode::Html => return text_reply(200, "<html><body>login.jsp</body></html>"),
+        }
         let token = format!(
             "{:032x}",
             platform.next_token.fetch_add(1, Ordering::SeqCst)
@@ -837,6 +859,54 @@ async fn a_poll_answered_with_a_platform_refusal_is_a_link_failure_and_polling_g
     assert_eq!(seen.count(|e| matches!(e, Event::TokenRefused { .. })), 0);
     assert_eq!(lot.price_queries.load(Ordering::SeqCst), 1);
     running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_answered_without_a_token_or_with_html_is_a_failed_login_and_nothing_is_sent() {
+    for bad in [LoginMode::NoToken, LoginMode::Html] {
+        let platform = Platform::new();
+        *platform.login_mode.lock().unwrap() = bad;
+        let addr = serve(platform.clone()).await;
+        let (client, seen) = client(addr);
+        let login = client.login().await;
+        let why = format!("{:?}", login.as_ref().err());
+        assert!(login.is_err(), "{bad:?}: {login:?}");
+        if bad == LoginMode::NoToken {
+            assert!(
+                why.contains("token"),
+                "{bad:?}: the error names the token: {why}"
+            );
+        }
+        let running = run(&client, Arc::new(Lot::default()));
+        let ticket = client.upload(&entry("o-3")).await.unwrap();
+        until(&format!("{bad:?}: logins retried"), || {
+            platform.login_attempts.load(Ordering::SeqCst) >= 3
+        })
+        .await;
+        assert_eq!(
+            platform.sends("o-3"),
+            0,
+            "{bad:?}: nothing sent without a session"
+        );
+        assert!(seen.count(|e| matches!(e, Event::LoginFailed { .. })) >= 1);
+        assert_eq!(client.pending().await.unwrap(), 1);
+        *platform.login_mode.lock().unwrap() = LoginMode::Good;
+        let outcome = tokio::time::timeout(Duration::from_secs(30), ticket.outcome())
+            .await
+            .unwrap_or_else(|_| panic!("{bad:?}: never settled"));
+        assert!(
+            matches!(
+                outcome,
+                Outcome::Delivered {
+                    duplicate: false,
+                    ..
+                }
+            ),
+            "{bad:?}: {outcome:?}"
+        );
+        println!("{bad:?}: login error {why}");
+        running.stop().await;
+    }
 }
 
 mod new_api {
