@@ -27,7 +27,8 @@
 //! `outcome` is one of: `delivered`, `duplicate`, `refused`, `retry`,
 //! `relogin`, `confirm` (uploads); `logged_in`, `refused`, `failed`
 //! (logins); `answered`, `refused`, `invalid`, `rejected`, `panicked`
-//! (downstream messages and callbacks; `repeated` for a callback retry);
+//! (downstream messages and callbacks; `repeated` for a callback retry
+//! or a copy of a downstream message answered before);
 //! `answered`, `timeout`, `closed`, `session_lost`, ... (frames);
 //! `connected`, `failed` (connects); `answered`, `missed` (heartbeats).
 //!

@@ -185,13 +185,14 @@ impl Dialect {
                     Ok(Status {
                         state: reply.state,
                         errmsg: reply.errmsg,
+                        ..Status::default()
                     })
                 }
                 // Taken, though the answer breaks its response table: the
                 // upload is delivered all the same.
                 Err(ReplyError::Invalid(_)) => Ok(Status {
                     state: Some(1),
-                    errmsg: None,
+                    ..Status::default()
                 }),
                 Err(e) => {
                     if matches!(e, ReplyError::WrongSign(_)) {

@@ -2,9 +2,12 @@
 //! answer each through the handler in its own task, so that a slow or
 //! panicking handler never holds up receiving, uploads or other answers.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use bolink_sign::sdk_http;
+use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 
 use super::events::Event;
@@ -15,7 +18,7 @@ use super::transport::{Frame, FrameKind, Transport, TransportError};
 use super::verdict::{Status, Verdict};
 use super::{Counters, Shared};
 use crate::backoff::Backoff;
-use crate::logging::{elapsed_ms, payload};
+use crate::logging::{elapsed_ms, payload, short, SIGN_OK};
 use crate::{downstream, Downstream, Handler, Refusal};
 use tracing::field::Empty;
 use tracing::Instrument;
@@ -35,6 +38,7 @@ pub(crate) async fn run<T: Transport, H: Handler + 'static>(
     };
     let mut link = Backoff::new(shared.config.link_backoff);
     let mut answers = JoinSet::new();
+    let recent = Arc::new(Mutex::new(Recent::default()));
     loop {
         while answers.try_join_next().is_some() {}
         let token = match session.token(&shared).await {
@@ -71,8 +75,14 @@ pub(crate) async fn run<T: Transport, H: Handler + 'static>(
                 None => {
                     let span = downstream_span(session);
                     answers.spawn(
-                        answer_one(shared.clone(), handler.clone(), body, token.clone())
-                            .instrument(span),
+                        answer_one(
+                            shared.clone(),
+                            handler.clone(),
+                            recent.clone(),
+                            body,
+                            token.clone(),
+                        )
+                        .instrument(span),
                     );
                     None
                 }
@@ -132,11 +142,93 @@ fn downstream_span(session: &SessionCell) -> tracing::Span {
     )
 }
 
+/// How many answered messages the downstream loop remembers.
+const REMEMBERED: usize = 1024;
+
+/// How long an answered message is remembered. The SDK's downstream
+/// messages carry no nonce (unlike the new API's `rand`), so identical
+/// signed data some time later can be a new message of its own (a prepay
+/// price query of the same car without a query_order_no, a gate or visitor
+/// sync back to an earlier state): only copies within this window are taken
+/// for the same message. It covers a relay's double delivery and a resend
+/// after the platform's own answer timeout and 30 s long-poll hold.
+const REPEAT_WINDOW: Duration = Duration::from_secs(30);
+
+/// The answer of one message, once computed (`None`: unanswerable).
+type Cell = Arc<OnceCell<Option<Computed>>>;
+
+/// The answers to the latest signed downstream messages, by what their sign
+/// covers (service_name and the data bytes).
+///
+/// Why: the platform sends a message again when it did not get (or did not
+/// read) the answer, or its relay delivers one twice; each copy is signed
+/// alike. The handler must see each distinct message once (a second
+/// nolicence_in_park would open a second entry), and the platform must get
+/// the same answer to every copy. The cell is shared while the first copy
+/// is being answered: a copy that arrives meanwhile waits for that answer
+/// instead of calling the handler.
+#[derive(Default)]
+struct Recent {
+    cells: HashMap<Vec<u8>, (Instant, Cell)>,
+    order: VecDeque<(Instant, Vec<u8>)>,
+}
+
+impl Recent {
+    /// The cell of the message `identity` received at `now`: the one of an
+    /// earlier copy within [`REPEAT_WINDOW`], else a new one.
+    fn cell(&mut self, identity: Vec<u8>, now: Instant) -> Cell {
+        // Forget what is too old or too many (oldest first).
+        while let Some((at, _)) = self.order.front() {
+            let stale = now.saturating_duration_since(*at) > REPEAT_WINDOW;
+            if !stale && self.order.len() < REMEMBERED {
+                break;
+            }
+            if let Some((at, oldest)) = self.order.pop_front() {
+                if self
+                    .cells
+                    .get(&oldest)
+                    .is_some_and(|(first, _)| *first == at)
+                {
+                    self.cells.remove(&oldest);
+                }
+            }
+        }
+        if let Some((_, cell)) = self.cells.get(&identity) {
+            return cell.clone();
+        }
+        let cell = Arc::new(OnceCell::new());
+        self.cells.insert(identity.clone(), (now, cell.clone()));
+        self.order.push_back((now, identity));
+        cell
+    }
+}
+
+/// What a signed message is, for [`Recent`]: its service_name and data
+/// bytes, once its sign verified (an unverified copy must never stand for a
+/// genuine message); `None` otherwise.
+fn identity(body: &[u8], key: &bolink_sign::Key) -> Option<Vec<u8>> {
+    let envelope = sdk_http::Envelope::parse(body).ok()?;
+    envelope.verify(key).ok()?;
+    let mut identity = envelope.service_name.as_bytes().to_vec();
+    identity.push(0);
+    identity.extend_from_slice(envelope.data_bytes());
+    Some(identity)
+}
+
+/// A message's answer, and whether its handler panicked.
+#[derive(Clone)]
+struct Computed {
+    done: Downstream,
+    panicked: bool,
+}
+
 /// Answers one message through the handler and sends the answer (in the
-/// message's span).
+/// message's span). A copy of a message answered lately is answered as
+/// before, without the handler.
 async fn answer_one<T: Transport, H: Handler + 'static>(
     shared: Arc<Shared<T>>,
     handler: Arc<H>,
+    recent: Arc<Mutex<Recent>>,
     body: Vec<u8>,
     token: Token,
 ) {
@@ -146,51 +238,46 @@ async fn answer_one<T: Transport, H: Handler + 'static>(
     let span = tracing::Span::current();
     let started = Instant::now();
     let key = session.key();
-    let mode = shared.transport.link_mode();
-    // The handler runs in a task of its own so that a panic in it is a
-    // JoinError here, answered as an internal error, not a lost loop.
-    let computed = tokio::spawn(
-        {
-            let (body, key, value) = (body.clone(), key.clone(), token.value.clone());
-            async move { downstream::answer(&*handler, &body, &key, &value, mode).await }
-        }
-        .instrument(span.clone()),
-    )
-    .await;
-    let mut panicked = false;
-    let done = match computed {
-        Ok(Ok(done)) => done,
-        Ok(Err(unanswerable)) => {
-            span.record("outcome", "rejected");
-            span.record("duration_ms", elapsed_ms(started));
-            shared.emit(&Event::Unanswered(unanswerable));
-            return;
-        }
-        Err(_panicked) => {
-            panicked = true;
-            span.record("outcome", "panicked");
-            shared.emit(&Event::HandlerPanicked {
-                service_name: downstream::service_name_of(&body).unwrap_or_default(),
-            });
-            match downstream::refuse(
-                &body,
-                &key,
-                &token.value,
-                Refusal::new("internal error"),
-                mode,
-            ) {
-                Ok(done) => done,
-                Err(unanswerable) => {
-                    span.record("duration_ms", elapsed_ms(started));
-                    shared.emit(&Event::Unanswered(unanswerable));
-                    return;
-                }
-            }
+    let cell = identity(&body, &key).map(|identity| {
+        recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .cell(identity, Instant::now())
+    });
+    let mut computed_here = false;
+    let computed = match &cell {
+        Some(cell) => cell
+            .get_or_init(|| {
+                computed_here = true;
+                compute(&shared, handler, &body, &token)
+            })
+            .await
+            .clone(),
+        None => {
+            computed_here = true;
+            compute(&shared, handler, &body, &token).await
         }
     };
+    let Some(Computed { mut done, panicked }) = computed else {
+        span.record("duration_ms", elapsed_ms(started));
+        return;
+    };
+    if !computed_here {
+        // Its sign verified (see `identity`); the same answer data goes
+        // out, sealed with the session's current token.
+        span.record("service_name", short(&done.service_name));
+        span.record("sign", SIGN_OK);
+        tracing::debug!("a copy of a message answered before; answering it the same");
+        if let Ok(envelope) = downstream::seal(&done.service_name, &done.answer, &key, &token.value)
+        {
+            done.envelope = envelope;
+        }
+    }
     let delivered = send_answer(&shared, session, &done, token).await;
     Counters::bump(&shared.stats.answered);
-    let outcome = if panicked {
+    let outcome = if !computed_here {
+        "repeated"
+    } else if panicked {
         "panicked"
     } else if done.invalid_request.is_some() || done.invalid_answer.is_some() {
         "invalid"
@@ -207,6 +294,60 @@ async fn answer_one<T: Transport, H: Handler + 'static>(
         downstream: Box::new(done),
         delivered,
     });
+}
+
+/// The answer to one message, through the handler; `None` (reported) when
+/// the message cannot be answered.
+async fn compute<T: Transport, H: Handler + 'static>(
+    shared: &Shared<T>,
+    handler: Arc<H>,
+    body: &[u8],
+    token: &Token,
+) -> Option<Computed> {
+    let session = shared.session.as_ref()?;
+    let span = tracing::Span::current();
+    let key = session.key();
+    let mode = shared.transport.link_mode();
+    // The handler runs in a task of its own so that a panic in it is a
+    // JoinError here, answered as an internal error, not a lost loop.
+    let computed = tokio::spawn(
+        {
+            let (body, key, value) = (body.to_vec(), key.clone(), token.value.clone());
+            async move { downstream::answer(&*handler, &body, &key, &value, mode).await }
+        }
+        .instrument(span.clone()),
+    )
+    .await;
+    let mut panicked = false;
+    let done = match computed {
+        Ok(Ok(done)) => done,
+        Ok(Err(unanswerable)) => {
+            span.record("outcome", "rejected");
+            shared.emit(&Event::Unanswered(unanswerable));
+            return None;
+        }
+        Err(_panicked) => {
+            panicked = true;
+            span.record("outcome", "panicked");
+            shared.emit(&Event::HandlerPanicked {
+                service_name: downstream::service_name_of(body).unwrap_or_default(),
+            });
+            match downstream::refuse(
+                body,
+                &key,
+                &token.value,
+                Refusal::new("internal error"),
+                mode,
+            ) {
+                Ok(done) => done,
+                Err(unanswerable) => {
+                    shared.emit(&Event::Unanswered(unanswerable));
+                    return None;
+                }
+            }
+        }
+    };
+    Some(Computed { done, panicked })
 }
 
 /// Sends an answer; after a token refusal, or a lost session (a TCP link
@@ -268,4 +409,51 @@ async fn send_answer<T: Transport>(
         };
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_within_the_window_share_a_cell_and_later_ones_do_not() {
+        let mut recent = Recent::default();
+        let t0 = Instant::now();
+        let first = recent.cell(b"query_price\0{}".to_vec(), t0);
+        let copy = recent.cell(b"query_price\0{}".to_vec(), t0 + Duration::from_secs(10));
+        assert!(Arc::ptr_eq(&first, &copy), "a copy within the window");
+        let other = recent.cell(
+            b"query_price\0{\"a\":1}".to_vec(),
+            t0 + Duration::from_secs(10),
+        );
+        assert!(!Arc::ptr_eq(&first, &other), "another message");
+        let later = recent.cell(
+            b"query_price\0{}".to_vec(),
+            t0 + REPEAT_WINDOW + Duration::from_secs(1),
+        );
+        assert!(
+            !Arc::ptr_eq(&first, &later),
+            "a new message after the window"
+        );
+        // The entry that replaced the stale one is kept when the stale
+        // one's queue slot is dropped.
+        let again = recent.cell(
+            b"query_price\0{}".to_vec(),
+            t0 + REPEAT_WINDOW + Duration::from_secs(2),
+        );
+        assert!(Arc::ptr_eq(&later, &again));
+    }
+
+    #[test]
+    fn the_memory_is_bounded_in_entries() {
+        let mut recent = Recent::default();
+        let now = Instant::now();
+        let first = recent.cell(b"0".to_vec(), now);
+        for i in 1..=REMEMBERED {
+            recent.cell(i.to_string().into_bytes(), now);
+        }
+        assert!(recent.cells.len() <= REMEMBERED);
+        assert!(recent.order.len() <= REMEMBERED);
+        assert!(!Arc::ptr_eq(&first, &recent.cell(b"0".to_vec(), now)));
+    }
 }

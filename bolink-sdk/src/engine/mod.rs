@@ -51,6 +51,7 @@ pub use dialect::Dialect;
 pub use events::{Event, FlushReport, Outcome, Stats, Ticket};
 pub use pacing::Pacing;
 pub use transport::{Frame, FrameKind, Transport, TransportError};
+pub(crate) use verdict::lenient_integer;
 pub use verdict::{AnswerPolicy, Status, Verdict};
 
 use crate::backoff::{random_seed, Backoff, BackoffPolicy};

@@ -113,6 +113,11 @@ pub struct Status {
     pub state: Option<i64>,
     /// `errmsg` (or `error`, which upload_price's answers use instead).
     pub errmsg: Option<String>,
+    /// The `service_name` the answer names, when it names one.
+    pub service_name: Option<String>,
+    /// The `order_id` the answer names, when it names one (the public
+    /// server code copies it from the data it answers).
+    pub order_id: Option<String>,
 }
 
 impl Status {
@@ -135,11 +140,47 @@ impl Status {
                 Some(serde_json::Value::Null) | None => None,
                 Some(other) => Some(other.to_string()),
             });
-        Status { state, errmsg }
+        let text = |key: &str| match object.get(key) {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        };
+        Status {
+            state,
+            errmsg,
+            service_name: text("service_name"),
+            order_id: text("order_id"),
+        }
+    }
+
+    /// Why this answer is not one to the upload of `service_name` with
+    /// `order_id`: it names another service or another order. `None` when
+    /// it names none, or the same.
+    ///
+    /// Why: the public server code echoes the service_name and the order_id
+    /// of the data it answers (`reference/sdk/_protocol.json`, "a
+    /// per-interface id echo"). An acknowledgement that names another order
+    /// (a proxy or cache answering with another exchange's body, a server
+    /// mixing up its connections) says nothing about this one: settling on
+    /// it could lose the upload, while keeping it costs one resend, which
+    /// the platform recognises by its order.
+    pub fn names_another(&self, service_name: &str, order_id: Option<&str>) -> Option<String> {
+        if let Some(named) = self.service_name.as_deref() {
+            if named != service_name {
+                return Some(format!(
+                    "the answer names service_name {named:?}, the upload was {service_name:?}"
+                ));
+            }
+        }
+        match (self.order_id.as_deref(), order_id) {
+            (Some(named), Some(sent)) if named != sent => Some(format!(
+                "the answer names order_id {named:?}, the upload was {sent:?}"
+            )),
+            _ => None,
+        }
     }
 }
 
-fn lenient_integer(value: &serde_json::Value) -> Option<i64> {
+pub(crate) fn lenient_integer(value: &serde_json::Value) -> Option<i64> {
     match value {
         serde_json::Value::Number(n) => n.as_i64().or_else(|| {
             let f = n.as_f64()?;
@@ -292,6 +333,19 @@ mod tests {
         assert!(!Verdict::Unreadable(String::new()).settles());
         assert!(!Verdict::TokenRefused(String::new()).settles());
         assert!(Verdict::Duplicate(String::new()).settles());
+    }
+
+    #[test]
+    fn an_answer_naming_another_upload_is_told_apart() {
+        let status =
+            Status::read(br#"{"state":1,"service_name":"in_park","order_id":"o-1"}"#).unwrap();
+        assert_eq!(status.names_another("in_park", Some("o-1")), None);
+        assert!(status.names_another("out_park", Some("o-1")).is_some());
+        assert!(status.names_another("in_park", Some("o-2")).is_some());
+        // An upload without an order, an answer without names: nothing to compare.
+        assert_eq!(status.names_another("in_park", None), None);
+        let bare = Status::read(br#"{"state":1,"order_id":""}"#).unwrap();
+        assert_eq!(bare.names_another("in_park", Some("o-1")), None);
     }
 
     #[test]

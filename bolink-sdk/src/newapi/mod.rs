@@ -883,7 +883,8 @@ pub fn request_body(
 #[non_exhaustive]
 pub struct Reply {
     /// `state` (1 success, 0 failure, 2 pending on some interfaces), read
-    /// from a number or a numeric string; `None` when absent.
+    /// as fastjson's `getInteger` reads it (`1`, `1.0`, `"1"`, `true`);
+    /// `None` when absent or not an integer.
     pub state: Option<i64>,
     /// `errmsg`, when present.
     pub errmsg: Option<String>,
@@ -959,11 +960,9 @@ pub fn read_reply(key: &str, body: &[u8], sign_key: &Key) -> Result<Reply, Reply
     } else {
         (opened.json.into_owned(), top, false)
     };
-    let state = top.get("state").and_then(|v| match v {
-        serde_json::Value::Number(n) => n.as_i64(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    });
+    // Read as the SDK's answers are (fastjson's getInteger: 1, 1.0, "1",
+    // true): one reading of `state` for every answer the engine acts on.
+    let state = top.get("state").and_then(crate::engine::lenient_integer);
     let errmsg = top.get("errmsg").and_then(|v| v.as_str()).map(String::from);
     let response = if newapi::Response::KEYS.contains(&key) {
         match newapi::Response::decode_as(key, &json) {
