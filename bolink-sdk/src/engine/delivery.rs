@@ -292,13 +292,11 @@ async fn send_once<T: Transport>(
     let verdict = match exchanged {
         Ok(answer) => match shared.dialect.read_answer(&record.service_name, &answer) {
             // An answer about another upload is no answer to this one: the
-            // record stays (see `Status::names_another`).
-            Ok(status) => {
-                match status.names_another(&record.service_name, record.order_key.as_deref()) {
-                    Some(why) => Verdict::Unreadable(why),
-                    None => shared.config.answers.classify(&status),
-                }
-            }
+            // record stays (see `Status::names_another_order`).
+            Ok(status) => match status.names_another_order(record.order_key.as_deref()) {
+                Some(why) => Verdict::Unreadable(why),
+                None => shared.config.answers.classify(&status),
+            },
             Err(why) => Verdict::Unreadable(why),
         },
         // Both mean: log in (on the new link) and send once more.

@@ -152,25 +152,19 @@ impl Status {
         }
     }
 
-    /// Why this answer is not one to the upload of `service_name` with
-    /// `order_id`: it names another service or another order. `None` when
-    /// it names none, or the same.
+    /// Why this answer is not one to the upload with `order_id`: it names
+    /// another order. `None` when it names none, or the same.
     ///
-    /// Why: the public server code echoes the service_name and the order_id
-    /// of the data it answers (`reference/sdk/_protocol.json`, "a
-    /// per-interface id echo"). An acknowledgement that names another order
-    /// (a proxy or cache answering with another exchange's body, a server
-    /// mixing up its connections) says nothing about this one: settling on
-    /// it could lose the upload, while keeping it costs one resend, which
-    /// the platform recognises by its order.
-    pub fn names_another(&self, service_name: &str, order_id: Option<&str>) -> Option<String> {
-        if let Some(named) = self.service_name.as_deref() {
-            if named != service_name {
-                return Some(format!(
-                    "the answer names service_name {named:?}, the upload was {service_name:?}"
-                ));
-            }
-        }
+    /// Why: the public server code copies the order_id of the data it
+    /// answers (`reference/sdk/_protocol.json`, "a per-interface id echo").
+    /// An acknowledgement that names another order (a proxy or cache
+    /// answering with another exchange's body, a server mixing up its
+    /// connections) says nothing about this one: settling on it could lose
+    /// the upload, while keeping it costs one resend, which the platform
+    /// recognises by its order. The service_name is not compared: the
+    /// cloud does not always echo it as sent (it answers 2.16
+    /// upload_car_type as `car_type_upload`, DoUploadImpl.java 1161-1165).
+    pub fn names_another_order(&self, order_id: Option<&str>) -> Option<String> {
         match (self.order_id.as_deref(), order_id) {
             (Some(named), Some(sent)) if named != sent => Some(format!(
                 "the answer names order_id {named:?}, the upload was {sent:?}"
@@ -339,13 +333,19 @@ mod tests {
     fn an_answer_naming_another_upload_is_told_apart() {
         let status =
             Status::read(br#"{"state":1,"service_name":"in_park","order_id":"o-1"}"#).unwrap();
-        assert_eq!(status.names_another("in_park", Some("o-1")), None);
-        assert!(status.names_another("out_park", Some("o-1")).is_some());
-        assert!(status.names_another("in_park", Some("o-2")).is_some());
-        // An upload without an order, an answer without names: nothing to compare.
-        assert_eq!(status.names_another("in_park", None), None);
+        assert_eq!(status.names_another_order(Some("o-1")), None);
+        assert!(status.names_another_order(Some("o-2")).is_some());
+        // An upload without an order, an answer without one: nothing to compare.
+        assert_eq!(status.names_another_order(None), None);
         let bare = Status::read(br#"{"state":1,"order_id":""}"#).unwrap();
-        assert_eq!(bare.names_another("in_park", Some("o-1")), None);
+        assert_eq!(bare.names_another_order(Some("o-1")), None);
+        // The 2018 cloud's answer to 2.16 names the service its own way.
+        let cloud = Status::read(
+            r#"{"service_name":"car_type_upload","state":1,"cartype_id":"测试2a","errmsg":""}"#
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(cloud.names_another_order(None), None);
     }
 
     #[test]
