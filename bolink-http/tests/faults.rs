@@ -899,3 +899,33 @@ async fn new_api_answers_are_read_leniently_and_unreadable_ones_keep_the_record(
     client.engine().shutdown();
     running.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_stored_while_the_engine_stops_still_learns_it_stays_queued() {
+    let stub = Stub::new();
+    let (addr, _server) = serve(stub.clone(), "127.0.0.1:0".parse().unwrap()).await;
+    // The insert returns long after the record is stored: the engine stops
+    // in between.
+    let store = Arc::new(FlakyStore::new(Duration::from_millis(500)));
+    let (client, _seen) = client_with(addr, store, engine_config());
+    client.login().await.unwrap();
+    // The platform does not take it, so only the stop can settle its ticket.
+    stub.set(Fault::Status(503));
+    let running = run(&client);
+    let uploading = {
+        let client = client.clone();
+        tokio::spawn(async move { client.upload(&entry("stopping")).await.unwrap() })
+    };
+    // Stored, and its upload has not returned yet: stop the engine now.
+    while client.pending().await.unwrap() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!uploading.is_finished());
+    running.stop().await;
+    let ticket = uploading.await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(5), ticket.outcome())
+        .await
+        .expect("a ticket registered after the stop learns it was left queued");
+    assert_eq!(outcome, Outcome::StillQueued);
+    assert_eq!(client.pending().await.unwrap(), 1);
+}
