@@ -899,3 +899,93 @@ async fn new_api_answers_are_read_leniently_and_unreadable_ones_keep_the_record(
     client.engine().shutdown();
     running.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_stored_while_the_engine_stops_still_learns_it_stays_queued() {
+    let stub = Stub::new();
+    let (addr, _server) = serve(stub.clone(), "127.0.0.1:0".parse().unwrap()).await;
+    // The insert returns long after the record is stored: the engine stops
+    // in between.
+    let store = Arc::new(FlakyStore::new(Duration::from_millis(500)));
+    let (client, _seen) = client_with(addr, store, engine_config());
+    client.login().await.unwrap();
+    // The platform does not take it, so only the stop can settle its ticket.
+    stub.set(Fault::Status(503));
+    let running = run(&client);
+    let uploading = {
+        let client = client.clone();
+        tokio::spawn(async move { client.upload(&entry("stopping")).await.unwrap() })
+    };
+    // Stored, and its upload has not returned yet: stop the engine now.
+    while client.pending().await.unwrap() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!uploading.is_finished());
+    running.stop().await;
+    let ticket = uploading.await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(5), ticket.outcome())
+        .await
+        .expect("a ticket registered after the stop learns it was left queued");
+    assert_eq!(outcome, Outcome::StillQueued);
+    assert_eq!(client.pending().await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_returns_after_a_flush_in_flight_settled_its_record() {
+    let stub = Stub::new();
+    let (addr, _server) = serve(stub.clone(), "127.0.0.1:0".parse().unwrap()).await;
+    let store = Arc::new(MemoryStore::default());
+    // After a failed pass the run loop sleeps through a long link backoff,
+    // and uploads do not wake it: only a flush sends meanwhile.
+    let config = engine_config().link_backoff(BackoffPolicy::new(
+        Duration::from_secs(30),
+        Duration::from_secs(30),
+    ));
+    let (client, _seen) = client_timed(addr, store.clone(), config, Duration::from_secs(5));
+    client.login().await.unwrap();
+    stub.set(Fault::Status(503));
+    let running = run(&client);
+    let ticket = client.upload(&entry("flushed")).await.unwrap();
+    while stub.total_sends() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The run loop's pass failed and released the record: wait for that,
+    // and for the record's retry time, so that a flush can claim it.
+    let due = loop {
+        let records = store.pending().await.unwrap();
+        if records[0].attempts == 1 {
+            break records[0].next_attempt_ms;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    };
+    while now_ms() <= due {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The platform takes it now, slowly; stop while the flush's exchange is
+    // at the stub.
+    stub.set(Fault::Slow(Duration::from_millis(500)));
+    let flushing = {
+        let client = client.clone();
+        tokio::spawn(async move { client.flush().await })
+    };
+    while stub.total_sends() < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    running.stop().await;
+    // run() returned only once the exchange in flight settled its record,
+    // so the ticket learns what the platform made of it.
+    let outcome = tokio::time::timeout(Duration::from_secs(5), ticket.outcome())
+        .await
+        .expect("the ticket is answered");
+    assert!(matches!(outcome, Outcome::Delivered { .. }), "{outcome:?}");
+    let report = flushing.await.unwrap();
+    assert_eq!(report.delivered.len(), 1, "{report:?}");
+    assert_eq!(stub.books().accepted.len(), 1);
+    assert_eq!(client.pending().await.unwrap(), 0);
+}

@@ -567,6 +567,11 @@ impl<T: Transport> Engine<T> {
         if let Some(downlink) = downlink {
             let _ = downlink.await;
         }
+        // A flush may still be in an exchange (the run loop was asleep
+        // when the stop came, so it returned at once): wait for that pass
+        // to settle its record and see the stop, or its ticket would be
+        // told the record stays queued while the platform took it.
+        let _no_pass = self.shared.pass.lock().await;
         // Nothing will settle the records still stored while this engine
         // lives: their tickets learn it now rather than never.
         for waiter in self.shared.watchers.drain() {

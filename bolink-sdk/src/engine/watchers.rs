@@ -5,6 +5,9 @@
 //! running meanwhile may settle the record in between. Such outcomes are
 //! kept while any upload is between the two steps, and handed to the ticket
 //! when it registers, so no ticket waits for an outcome that already came.
+//! Likewise an upload that passed the shutdown check but registers only
+//! after the engine stopped and drained its tickets learns at once that its
+//! record stays queued: nothing would settle it any more.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -27,6 +30,9 @@ struct State {
     /// is inserting (the rest were records of no ticket: recovered from
     /// the store, say), so it stays as small as the uploads in flight.
     early: HashMap<u64, Outcome>,
+    /// The engine stopped and its tickets were drained: no pass will
+    /// settle a ticket registered from now on.
+    drained: bool,
 }
 
 impl Watchers {
@@ -62,9 +68,12 @@ impl Watchers {
         }
     }
 
-    /// Takes every waiting ticket (the engine is stopping).
+    /// Takes every waiting ticket (the engine stopped); tickets that
+    /// register later are answered [`Outcome::StillQueued`] at once.
     pub(crate) fn drain(&self) -> Vec<oneshot::Sender<Outcome>> {
-        self.state().waiting.drain().map(|(_, tx)| tx).collect()
+        let mut state = self.state();
+        state.drained = true;
+        state.waiting.drain().map(|(_, tx)| tx).collect()
     }
 }
 
@@ -83,6 +92,11 @@ impl Inserting<'_> {
         match state.early.remove(&id) {
             Some(outcome) => {
                 let _ = tx.send(outcome);
+            }
+            // The engine stopped while this upload was inserting (it
+            // passed the shutdown check before): waiting would be for ever.
+            None if state.drained => {
+                let _ = tx.send(Outcome::StillQueued);
             }
             None => {
                 state.waiting.insert(id, tx);
@@ -138,5 +152,16 @@ mod tests {
         drop(inserting);
         assert!(watchers.state().early.is_empty());
         assert_eq!(watchers.state().inserting, 0);
+    }
+
+    #[test]
+    fn a_ticket_registering_after_the_drain_learns_its_record_stays_queued() {
+        let watchers = Watchers::default();
+        let inserting = watchers.inserting();
+        // The engine stops while the upload's insert is under way.
+        assert!(watchers.drain().is_empty());
+        let mut rx = inserting.register(3);
+        assert_eq!(rx.try_recv().ok(), Some(Outcome::StillQueued));
+        assert!(watchers.state().waiting.is_empty());
     }
 }
