@@ -768,9 +768,15 @@ async fn a_record_settled_before_its_upload_returned_still_reaches_its_ticket() 
         let client = client.clone();
         tokio::spawn(async move { client.upload(&entry("early")).await.unwrap() })
     };
-    // The record is stored; a pass sends and settles it while its upload
-    // has not returned yet.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Once the record is stored, a pass sends and settles it while its
+    // upload has not returned yet (the store lags 500 ms after storing).
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while client.pending().await.unwrap() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the record is stored");
     let report = client.flush().await;
     assert_eq!(report.delivered.len(), 1, "{report:?}");
     let ticket = uploading.await.unwrap();
