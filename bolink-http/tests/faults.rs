@@ -9,6 +9,10 @@
 //! For every fault: nothing queued is lost, nothing is re-sent in a loop,
 //! and the client recovers once the fault is gone.
 
+mod common;
+
+use common::{entry, Running, Seen};
+
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,9 +34,6 @@ use bolink_sdk::outbox::{
 };
 use bolink_sdk::{Credentials, Handler};
 use bolink_sign::Key;
-use bolink_types::enums::{CarType, EntryExitType};
-use bolink_types::sdk::in_park;
-use bolink_types::UnixSeconds;
 
 const KEY: &str = "fault-key";
 
@@ -256,23 +257,6 @@ fn engine_config() -> EngineConfig {
         .pacing(Pacing::unlimited().rate_limited_pause(Duration::from_millis(200)))
 }
 
-/// Everything the engine reported.
-#[derive(Default)]
-struct Seen {
-    events: Mutex<Vec<Event>>,
-}
-
-impl Seen {
-    fn count(&self, what: impl Fn(&Event) -> bool) -> usize {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| what(e))
-            .count()
-    }
-}
-
 fn client_with(
     addr: SocketAddr,
     store: Arc<dyn Store>,
@@ -309,44 +293,8 @@ fn client(addr: SocketAddr) -> (SdkHttpClient, Arc<Seen>) {
     client_with(addr, Arc::new(MemoryStore::default()), engine_config())
 }
 
-/// Runs the engine until dropped.
-struct Running(
-    SdkHttpClient,
-    Option<tokio::task::JoinHandle<Result<(), EngineError>>>,
-);
-
-impl Running {
-    async fn stop(mut self) {
-        self.0.shutdown();
-        if let Some(task) = self.1.take() {
-            task.await.unwrap().unwrap();
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.shutdown();
-    }
-}
-
 fn run(client: &SdkHttpClient) -> Running {
-    let engine = client.clone();
-    let task = tokio::spawn(async move { engine.run(Arc::new(Lot), std::future::pending()).await });
-    Running(client.clone(), Some(task))
-}
-
-fn entry(order: &str) -> in_park::Request {
-    in_park::Request::new(
-        "京A12345",
-        UnixSeconds(1_700_000_000),
-        CarType::Small,
-        EntryExitType::LanePlateScan,
-        "gate",
-        order,
-        10,
-        "A1",
-    )
+    Running::start(client, Arc::new(Lot))
 }
 
 async fn upload_all(client: &SdkHttpClient, prefix: &str, n: usize) -> Vec<Ticket> {

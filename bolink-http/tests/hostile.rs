@@ -13,6 +13,10 @@
 //! once); every signed downstream message reaches the handler exactly once;
 //! errors are typed.
 
+mod common;
+
+use common::{entry, Running, Seen};
+
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,12 +25,12 @@ use std::time::Duration;
 
 use bolink_http::sdk_http::{client as lot_client, ClientConfig, SdkHttpClient};
 use bolink_sdk::backoff::BackoffPolicy;
-use bolink_sdk::engine::{EngineConfig, EngineError, Event, Outcome, Pacing, TransportError};
+use bolink_sdk::engine::{EngineConfig, Event, Outcome, Pacing, TransportError};
 use bolink_sdk::outbox::{MemoryStore, RetryPolicy};
 use bolink_sdk::{Answer, Credentials, DownstreamError, Handler, InvalidMessage, Refusal};
 use bolink_sign::{sdk_http, Key};
-use bolink_types::enums::{CarType, EntryExitType, PayScene, State};
-use bolink_types::sdk::{self, in_park, query_price};
+use bolink_types::enums::{PayScene, State};
+use bolink_types::sdk::{self, query_price};
 use bolink_types::{Money, UnixSeconds};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -429,22 +433,6 @@ impl Handler for Lot {
     }
 }
 
-#[derive(Default)]
-struct Seen {
-    events: Mutex<Vec<Event>>,
-}
-
-impl Seen {
-    fn count(&self, what: impl Fn(&Event) -> bool) -> usize {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| what(e))
-            .count()
-    }
-}
-
 fn engine_config() -> EngineConfig {
     EngineConfig::default()
         .link_backoff(BackoffPolicy::new(
@@ -481,43 +469,8 @@ fn client(addr: SocketAddr) -> (SdkHttpClient, Arc<Seen>) {
     (client, seen)
 }
 
-struct Running(
-    SdkHttpClient,
-    Option<tokio::task::JoinHandle<Result<(), EngineError>>>,
-);
-
-impl Running {
-    async fn stop(mut self) {
-        self.0.shutdown();
-        if let Some(task) = self.1.take() {
-            task.await.unwrap().unwrap();
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.shutdown();
-    }
-}
-
 fn run(client: &SdkHttpClient, lot: Arc<Lot>) -> Running {
-    let engine = client.clone();
-    let task = tokio::spawn(async move { engine.run(lot, std::future::pending()).await });
-    Running(client.clone(), Some(task))
-}
-
-fn entry(order: &str) -> in_park::Request {
-    in_park::Request::new(
-        "京A12345",
-        UnixSeconds(1_700_000_000),
-        CarType::Small,
-        EntryExitType::LanePlateScan,
-        "gate",
-        order,
-        10,
-        "A1",
-    )
+    Running::start(client, lot)
 }
 
 /// Waits (generously) until `condition` holds.
